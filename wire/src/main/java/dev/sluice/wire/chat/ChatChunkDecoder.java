@@ -1,0 +1,471 @@
+package dev.sluice.wire.chat;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.chat.StreamEvent.Scope;
+import dev.sluice.wire.json.Json;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Translates OpenAI-style {@code chat.completion.chunk} payloads (OpenAI, Azure, OpenRouter, vLLM, SGLang,
+ * llama.cpp, DeepSeek, Groq, Mistral, Ollama's /v1...) into canonical {@link StreamEvent}s.
+ *
+ * <p>It reads each chunk with Jackson's streaming parser (the hot path of both the gateway and the SDK),
+ * then emits in a fixed order whatever the JSON key order was (Azure sorts keys): metadata, per choice
+ * role / reasoning / text / refusal / tool calls / logprobs / extras / finish, then chunk extras, usage and
+ * error. Quirks handled: empty-id preamble chunks, repeated roles, {@code reasoning} vs
+ * {@code reasoning_content}, Mistral's array-of-thinking-parts content, tool calls whose name arrives after
+ * the first fragment or whose id repeats on every fragment, usage under {@code x_groq}, error objects inside
+ * a 200 stream (top level, {@code object: "error"}, or an {@code event: error}), {@code finish_reason: "error"}.
+ * Not thread-safe; one instance per stream.
+ */
+public final class ChatChunkDecoder {
+
+    private final Consumer<StreamEvent> sink;
+
+    private String id, model, fingerprint, tier;
+    private long created;
+    private boolean metadataSent;
+    private final Map<Integer, ChoiceState> choiceStates = new HashMap<>();
+    private boolean errorSent;
+
+    public ChatChunkDecoder(Consumer<StreamEvent> sink) {
+        this.sink = sink;
+    }
+
+    /** Whether an error was emitted; the stream should be treated as failed. */
+    public boolean errored() {
+        return errorSent;
+    }
+
+    /** Decodes one SSE event's data (not {@code [DONE]}). {@code eventType} is the SSE event name or null. */
+    public void decode(String eventType, String data) {
+        if ("error".equals(eventType)) {
+            emitError(errorFromData(data));
+            return;
+        }
+        Chunk chunk;
+        try (var p = Json.MAPPER.createParser(data)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                emitError(malformed(data, "not a JSON object"));
+                return;
+            }
+            chunk = readChunk(p);
+        } catch (IOException e) {
+            emitError(malformed(data, e.getMessage()));
+            return;
+        }
+        emit(chunk);
+    }
+
+    /** The stream ended: tool calls that never got a name are started with what is known. */
+    public void end() {
+        for (var entry : choiceStates.entrySet()) flushPendingTools(entry.getKey(), entry.getValue());
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private static final class Chunk {
+        String id, object, model, fingerprint, tier;
+        long created = -1;
+        boolean hasFingerprint, hasTier;
+        JsonNode usage, error;
+        List<Choice> choices = List.of();
+        List<Map.Entry<String, JsonNode>> extras;
+    }
+
+    private static final class Choice {
+        int index;
+        String role, refusal, finish;
+        List<Object> parts; // String text or Reasoning, in arrival order
+        List<ToolDelta> tools;
+        JsonNode logContent, logRefusal;
+        List<StreamEvent.Extra> extras;
+    }
+
+    private record Reasoning(String text, String field) {}
+
+    private record ToolDelta(int index, String id, String type, String name, String arguments) {}
+
+    private Chunk readChunk(JsonParser p) throws IOException {
+        var c = new Chunk();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken t = p.nextToken();
+            switch (name) {
+                case "id" -> c.id = text(p, t);
+                case "object" -> c.object = text(p, t);
+                case "created" -> {
+                    if (t.isNumeric()) c.created = p.getLongValue();
+                    else p.skipChildren();
+                }
+                case "model" -> c.model = text(p, t);
+                case "system_fingerprint" -> {
+                    c.fingerprint = text(p, t);
+                    c.hasFingerprint = true;
+                }
+                case "service_tier" -> {
+                    c.tier = text(p, t);
+                    c.hasTier = true;
+                }
+                case "usage" -> c.usage = objectOrNull(p, t);
+                case "error" -> c.error = tree(p, t);
+                case "choices" -> c.choices = readChoices(p, t);
+                default -> {
+                    var value = tree(p, t);
+                    if (c.extras == null) c.extras = new ArrayList<>(2);
+                    c.extras.add(Map.entry(name, value));
+                }
+            }
+        }
+        return c;
+    }
+
+    private List<Choice> readChoices(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_ARRAY) {
+            p.skipChildren();
+            return List.of();
+        }
+        var list = new ArrayList<Choice>(1);
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.START_OBJECT) {
+                p.skipChildren();
+                continue;
+            }
+            var ch = new Choice();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                t = p.nextToken();
+                switch (name) {
+                    case "index" -> ch.index = t.isNumeric() ? p.getIntValue() : 0;
+                    case "delta", "message" -> readDelta(p, t, ch);
+                    case "logprobs" -> {
+                        var lp = tree(p, t);
+                        if (lp != null && lp.isObject()) {
+                            ch.logContent = nonEmptyArray(lp.get("content"));
+                            ch.logRefusal = nonEmptyArray(lp.get("refusal"));
+                        }
+                    }
+                    case "finish_reason" -> ch.finish = text(p, t);
+                    default -> addExtra(ch, Scope.CHOICE, name, tree(p, t));
+                }
+            }
+            list.add(ch);
+        }
+        return list;
+    }
+
+    private void readDelta(JsonParser p, JsonToken t, Choice ch) throws IOException {
+        if (t != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return;
+        }
+        boolean reasoningSeen = false;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            t = p.nextToken();
+            switch (name) {
+                case "role" -> ch.role = text(p, t);
+                case "content" -> {
+                    if (t == JsonToken.VALUE_STRING) addPart(ch, p.getText());
+                    else if (t == JsonToken.START_ARRAY) readContentParts(p, ch);
+                    else p.skipChildren();
+                }
+                case "reasoning_content", "reasoning" -> {
+                    // Some servers send the same text under both names; take the first one only.
+                    if (t == JsonToken.VALUE_STRING && !reasoningSeen) {
+                        reasoningSeen = true;
+                        var text = p.getText();
+                        if (!text.isEmpty()) addPart(ch, new Reasoning(text, name));
+                    } else if (t == JsonToken.VALUE_STRING || t == JsonToken.VALUE_NULL) {
+                        // duplicate or null: nothing to add
+                    } else {
+                        addExtra(ch, Scope.DELTA, name, tree(p, t));
+                    }
+                }
+                case "refusal" -> {
+                    var text = text(p, t);
+                    if (text != null && !text.isEmpty()) ch.refusal = ch.refusal == null ? text : ch.refusal + text;
+                }
+                case "tool_calls" -> readToolCalls(p, t, ch);
+                default -> addExtra(ch, Scope.DELTA, name, tree(p, t));
+            }
+        }
+    }
+
+    /** Mistral's magistral models stream content as an array of parts, thinking parts nesting text parts. */
+    private void readContentParts(JsonParser p, Choice ch) throws IOException {
+        JsonNode parts = Json.MAPPER.readTree(p);
+        for (var part : parts) {
+            String type = part.path("type").asText("");
+            switch (type) {
+                case "text" -> addPart(ch, part.path("text").asText(""));
+                case "thinking" -> {
+                    var thinking = part.get("thinking");
+                    if (thinking != null && thinking.isArray()) {
+                        for (var inner : thinking) {
+                            var text = inner.path("text").asText("");
+                            if (!text.isEmpty()) addPart(ch, new Reasoning(text, "content[].thinking[]"));
+                        }
+                    } else if (thinking != null && thinking.isTextual() && !thinking.asText().isEmpty()) {
+                        addPart(ch, new Reasoning(thinking.asText(), "content[].thinking[]"));
+                    }
+                }
+                default -> addExtra(ch, Scope.DELTA, "content", parts);
+            }
+        }
+    }
+
+    private void readToolCalls(JsonParser p, JsonToken t, Choice ch) throws IOException {
+        if (t != JsonToken.START_ARRAY) {
+            p.skipChildren();
+            return;
+        }
+        int position = 0;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.START_OBJECT) {
+                p.skipChildren();
+                continue;
+            }
+            int index = position;
+            String id = null, type = null, name = null, args = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                t = p.nextToken();
+                switch (field) {
+                    case "index" -> index = t.isNumeric() ? p.getIntValue() : index;
+                    case "id" -> id = text(p, t);
+                    case "type" -> type = text(p, t);
+                    case "function" -> {
+                        if (t != JsonToken.START_OBJECT) {
+                            p.skipChildren();
+                            break;
+                        }
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String f = p.currentName();
+                            t = p.nextToken();
+                            switch (f) {
+                                case "name" -> name = text(p, t);
+                                case "arguments" -> {
+                                    // Some servers (Ollama) send arguments as an object rather than a string.
+                                    if (t == JsonToken.VALUE_STRING) args = p.getText();
+                                    else if (t == JsonToken.START_OBJECT) args = Json.write(Json.MAPPER.readTree(p));
+                                    else p.skipChildren();
+                                }
+                                default -> p.skipChildren();
+                            }
+                        }
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            if (ch.tools == null) ch.tools = new ArrayList<>(1);
+            ch.tools.add(new ToolDelta(index, id, type, name, args));
+            position++;
+        }
+    }
+
+    // ---------------------------------------------------------------- emitting
+
+    private static final class ChoiceState {
+        boolean roleSent;
+        String finish;
+        final Map<Integer, ToolState> tools = new HashMap<>();
+    }
+
+    private static final class ToolState {
+        boolean started;
+        String id, type, name;
+        StringBuilder pendingArgs;
+    }
+
+    private void emit(Chunk c) {
+        if ("error".equals(c.object) && c.error == null) {
+            // vLLM's older ErrorResponse: the whole payload is the error.
+            var node = Json.object();
+            if (c.extras != null) for (var e : c.extras) node.set(e.getKey(), e.getValue());
+            emitError(errorFrom(node));
+            return;
+        }
+        updateMetadata(c);
+        for (var ch : c.choices) emitChoice(ch);
+        if (c.extras != null) {
+            for (var e : c.extras) sink.accept(new StreamEvent.Extra(Scope.CHUNK, 0, e.getKey(), e.getValue()));
+        }
+        JsonNode usage = c.usage;
+        if (usage == null && c.extras != null) {
+            for (var e : c.extras) {
+                if (e.getKey().equals("x_groq") && e.getValue().path("usage").isObject()) usage = e.getValue().get("usage");
+            }
+        }
+        if (usage != null) sink.accept(new StreamEvent.Usage(usage));
+        if (c.error != null && !c.error.isNull()) emitError(errorFrom(c.error));
+    }
+
+    private void updateMetadata(Chunk c) {
+        boolean changed = false;
+        if (c.id != null && !c.id.isEmpty() && !c.id.equals(id)) {
+            id = c.id;
+            changed = true;
+        }
+        if (c.model != null && !c.model.isEmpty() && !c.model.equals(model)) {
+            model = c.model;
+            changed = true;
+        }
+        if (c.created > 0 && c.created != created) {
+            created = c.created;
+            changed = true;
+        }
+        if (c.fingerprint != null && !c.fingerprint.equals(fingerprint)) {
+            fingerprint = c.fingerprint;
+            changed = true;
+        }
+        if (c.tier != null && !c.tier.equals(tier)) {
+            tier = c.tier;
+            changed = true;
+        }
+        if (changed || (!metadataSent && id != null)) {
+            metadataSent = true;
+            sink.accept(new StreamEvent.Metadata(id, model, created, fingerprint, tier));
+        }
+    }
+
+    private void emitChoice(Choice ch) {
+        int i = ch.index;
+        var state = choiceStates.computeIfAbsent(i, k -> new ChoiceState());
+        if (ch.role != null && !state.roleSent) {
+            state.roleSent = true;
+            sink.accept(new StreamEvent.Role(i, ch.role));
+        }
+        if (ch.parts != null) {
+            for (var part : ch.parts) {
+                if (part instanceof String text) sink.accept(new StreamEvent.TextDelta(i, text));
+                else if (part instanceof Reasoning r) sink.accept(new StreamEvent.ReasoningDelta(i, r.text, r.field));
+            }
+        }
+        if (ch.refusal != null) sink.accept(new StreamEvent.RefusalDelta(i, ch.refusal));
+        if (ch.tools != null) for (var tool : ch.tools) emitTool(i, state, tool);
+        if (ch.logContent != null || ch.logRefusal != null) {
+            sink.accept(new StreamEvent.Logprobs(i, ch.logContent, ch.logRefusal));
+        }
+        if (ch.extras != null) ch.extras.forEach(sink);
+        if (ch.finish != null && !ch.finish.equals(state.finish)) {
+            flushPendingTools(i, state);
+            state.finish = ch.finish;
+            sink.accept(new StreamEvent.Finish(i, ch.finish));
+            if (ch.finish.equals("error")) {
+                emitError(StreamError.of("The upstream ended the answer with finish_reason \"error\"", "server_error", null));
+            }
+        }
+    }
+
+    private void emitTool(int choice, ChoiceState state, ToolDelta d) {
+        var tool = state.tools.computeIfAbsent(d.index, k -> new ToolState());
+        if (!tool.started) {
+            if (tool.id == null) tool.id = d.id;
+            if (tool.type == null) tool.type = d.type;
+            if (tool.name == null) tool.name = d.name;
+            if (tool.name == null) {
+                // No name yet: hold the fragments so the start event can carry the name when it arrives.
+                if (d.arguments != null && !d.arguments.isEmpty()) {
+                    if (tool.pendingArgs == null) tool.pendingArgs = new StringBuilder();
+                    tool.pendingArgs.append(d.arguments);
+                }
+                return;
+            }
+            startTool(choice, d.index, tool);
+        }
+        if (d.arguments != null && !d.arguments.isEmpty()) {
+            sink.accept(new StreamEvent.ToolCallArguments(choice, d.index, d.arguments));
+        }
+    }
+
+    private void startTool(int choice, int index, ToolState tool) {
+        tool.started = true;
+        sink.accept(new StreamEvent.ToolCallStart(choice, index, tool.id, tool.type == null ? "function" : tool.type, tool.name));
+        if (tool.pendingArgs != null) {
+            sink.accept(new StreamEvent.ToolCallArguments(choice, index, tool.pendingArgs.toString()));
+            tool.pendingArgs = null;
+        }
+    }
+
+    private void flushPendingTools(int choice, ChoiceState state) {
+        state.tools.entrySet().stream()
+                .filter(e -> !e.getValue().started)
+                .sorted(Map.Entry.comparingByKey())
+                .forEach(e -> startTool(choice, e.getKey(), e.getValue()));
+    }
+
+    private void emitError(StreamError error) {
+        errorSent = true;
+        sink.accept(new StreamEvent.Error(error));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static void addPart(Choice ch, Object part) {
+        if (part instanceof String s && s.isEmpty()) return;
+        if (ch.parts == null) ch.parts = new ArrayList<>(1);
+        ch.parts.add(part);
+    }
+
+    private static void addExtra(Choice ch, Scope scope, String name, JsonNode value) {
+        if (ch.extras == null) ch.extras = new ArrayList<>(2);
+        ch.extras.add(new StreamEvent.Extra(scope, ch.index, name, value));
+    }
+
+    private static String text(JsonParser p, JsonToken t) throws IOException {
+        if (t == JsonToken.VALUE_NULL) return null;
+        if (t.isScalarValue()) return p.getText();
+        p.skipChildren();
+        return null;
+    }
+
+    private static JsonNode tree(JsonParser p, JsonToken t) throws IOException {
+        if (t == JsonToken.VALUE_NULL) return Json.NODES.nullNode();
+        return Json.MAPPER.readTree(p);
+    }
+
+    private static JsonNode objectOrNull(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return null;
+        }
+        return Json.MAPPER.readTree(p);
+    }
+
+    private static JsonNode nonEmptyArray(JsonNode node) {
+        return node != null && node.isArray() && !node.isEmpty() ? node : null;
+    }
+
+    static StreamError errorFrom(JsonNode error) {
+        if (error.isTextual()) return StreamError.of(error.asText(), "server_error", null);
+        var inner = error.has("error") && error.get("error").isObject() ? error.get("error") : error;
+        return new StreamError(
+                Json.text(inner.get("message")),
+                Json.text(inner.get("type")),
+                Json.text(inner.get("code")),
+                Json.text(inner.get("param")),
+                inner);
+    }
+
+    private static StreamError errorFromData(String data) {
+        try {
+            var node = Json.parse(data);
+            return errorFrom(node);
+        } catch (IllegalArgumentException e) {
+            return StreamError.of(data, "server_error", null);
+        }
+    }
+
+    private static StreamError malformed(String data, String why) {
+        var sample = data.length() > 200 ? data.substring(0, 200) + "..." : data;
+        return StreamError.of("Malformed chunk from upstream (" + why + "): " + sample, "upstream_error", "bad_upstream_response");
+    }
+}
