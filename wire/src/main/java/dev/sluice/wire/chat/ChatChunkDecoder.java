@@ -18,7 +18,7 @@ import java.util.function.Consumer;
  *
  * <p>It reads each chunk with Jackson's streaming parser (the hot path of both the gateway and the SDK),
  * then emits in a fixed order whatever the JSON key order was (Azure sorts keys): metadata, per choice
- * role / reasoning / text / refusal / tool calls / logprobs / extras / finish, then chunk extras, usage and
+ * role / logprobs / reasoning and text / refusal / tool calls / extras / finish, then chunk extras, usage and
  * error. Quirks handled: empty-id preamble chunks, repeated roles, {@code reasoning} vs
  * {@code reasoning_content}, Mistral's array-of-thinking-parts content, tool calls whose name arrives after
  * the first fragment or whose id repeats on every fragment, usage under {@code x_groq}, error objects inside
@@ -343,6 +343,10 @@ public final class ChatChunkDecoder {
             state.roleSent = true;
             sink.accept(new StreamEvent.Role(i, ch.role));
         }
+        // Logprobs go just before the text they describe, so a front end can put both in one chunk.
+        if (ch.logContent != null || ch.logRefusal != null) {
+            sink.accept(new StreamEvent.Logprobs(i, ch.logContent, ch.logRefusal));
+        }
         if (ch.parts != null) {
             for (var part : ch.parts) {
                 if (part instanceof String text) sink.accept(new StreamEvent.TextDelta(i, text));
@@ -351,9 +355,6 @@ public final class ChatChunkDecoder {
         }
         if (ch.refusal != null) sink.accept(new StreamEvent.RefusalDelta(i, ch.refusal));
         if (ch.tools != null) for (var tool : ch.tools) emitTool(i, state, tool);
-        if (ch.logContent != null || ch.logRefusal != null) {
-            sink.accept(new StreamEvent.Logprobs(i, ch.logContent, ch.logRefusal));
-        }
         if (ch.extras != null) ch.extras.forEach(sink);
         if (ch.finish != null && !ch.finish.equals(state.finish)) {
             flushPendingTools(i, state);

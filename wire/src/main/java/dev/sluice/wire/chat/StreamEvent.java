@@ -31,7 +31,10 @@ public sealed interface StreamEvent {
 
     record ToolCallArguments(int choice, int index, String fragment) implements StreamEvent {}
 
-    /** Token log probabilities for the text just streamed: arrays of OpenAI token-logprob objects, either may be null. */
+    /**
+     * Token log probabilities: arrays of OpenAI token-logprob objects, either may be null. Sent just
+     * before the text or refusal delta they describe (both came in one upstream chunk).
+     */
     record Logprobs(int choice, JsonNode content, JsonNode refusal) implements StreamEvent {}
 
     record Finish(int choice, String reason) implements StreamEvent {}

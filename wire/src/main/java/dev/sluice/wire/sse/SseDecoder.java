@@ -2,19 +2,27 @@ package dev.sluice.wire.sse;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Objects;
 
 /**
  * Incremental Server-Sent Events parser following the WHATWG EventSource rules: {@code data}, {@code event},
  * {@code id} and {@code retry} fields, comments, multi-line data, LF / CR / CRLF line ends (also when a CRLF
  * pair is split across reads), one leading BOM, and UTF-8 characters split across network reads.
  * Feed bytes as they arrive; events are delivered to the listener synchronously. Not thread-safe.
+ *
+ * <p>Memory is bounded by two limits, both counted in UTF-8 bytes: {@code maxLineBytes} for one line (without
+ * its line end) and {@code maxEventBytes} for the data of one event (the joined {@code data} values including
+ * the {@code \n} between them). Crossing either throws {@link SseException} as soon as the limit is crossed,
+ * without waiting for the line or event to end. The decoder is then failed: the stream's framing is no longer
+ * known, so every later {@link #feed} or {@link #end} call throws {@link SseException} too (its cause is the
+ * original error) and nothing more is dispatched.
  */
 public final class SseDecoder {
 
     public interface Listener {
         void onEvent(SseEvent event);
 
-        /** A comment line (without the leading colon); servers use these as keep-alives. */
+        /** A comment line, without the leading colon and one space after it; servers use these as keep-alives. */
         default void onComment(String comment) {}
     }
 
@@ -22,12 +30,13 @@ public final class SseDecoder {
     public static final int DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
     private static final byte CR = '\r', LF = '\n';
+    private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
     private final Listener listener;
     private final int maxLineBytes;
     private final int maxEventBytes;
 
-    private byte[] line = new byte[256];
+    private byte[] line;
     private int lineLength;
     private boolean lastWasCr;
     private int bomBytesSeen; // 0..3 while the stream start is still being checked, then -1
@@ -36,15 +45,24 @@ public final class SseDecoder {
     private String eventType;
     private String lastEventId;
     private long retry = -1;
+    private int dataBytes; // UTF-8 bytes in data, counting the \n separators
+    private SseException failure;
 
     public SseDecoder(Listener listener) {
         this(listener, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_EVENT_BYTES);
     }
 
+    /**
+     * @param maxLineBytes  the longest line accepted, in bytes, not counting its line end; at least 1
+     * @param maxEventBytes the most data one event may carry, in UTF-8 bytes; at least 1
+     */
     public SseDecoder(Listener listener, int maxLineBytes, int maxEventBytes) {
-        this.listener = listener;
+        if (maxLineBytes < 1) throw new IllegalArgumentException("maxLineBytes must be positive: " + maxLineBytes);
+        if (maxEventBytes < 1) throw new IllegalArgumentException("maxEventBytes must be positive: " + maxEventBytes);
+        this.listener = Objects.requireNonNull(listener, "listener");
         this.maxLineBytes = maxLineBytes;
         this.maxEventBytes = maxEventBytes;
+        this.line = new byte[Math.min(256, maxLineBytes)];
     }
 
     public void feed(ByteBuffer buffer) {
@@ -64,9 +82,15 @@ public final class SseDecoder {
     }
 
     public void feed(byte[] bytes, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, bytes.length);
+        checkNotFailed();
         int end = offset + length;
         int i = offset;
         if (bomBytesSeen >= 0) i = skipBom(bytes, i, end);
+        scan(bytes, i, end);
+    }
+
+    private void scan(byte[] bytes, int i, int end) {
         int runStart = i;
         for (; i < end; i++) {
             byte b = bytes[i];
@@ -89,41 +113,63 @@ public final class SseDecoder {
     /**
      * The stream ended. A trailing event that was not closed by a blank line is dispatched rather than
      * dropped (the spec drops it; real providers end bodies without the final newline, and losing the
-     * last event there would lose data).
+     * last event there would lose data). Only a block that holds {@code data} is dispatched, exactly as at a
+     * blank line; when nothing is pending this does nothing, and calling it twice is harmless.
      */
     public void end() {
+        checkNotFailed();
+        replayWithheldBom();
         if (lineLength > 0) processLine();
         dispatch();
     }
 
-    /** Whether bytes of an unfinished line or event are pending. */
+    /** Whether bytes of an unfinished line or event are pending (including a possible BOM not yet decided). */
     public boolean hasPending() {
-        return lineLength > 0 || hasData;
+        return lineLength > 0 || hasData || bomBytesSeen > 0;
     }
 
     private int skipBom(byte[] bytes, int i, int end) {
         // The BOM (EF BB BF) may itself be split across reads; bytes are withheld until it is decided.
-        final byte[] bom = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
         while (i < end && bomBytesSeen >= 0) {
-            if (bytes[i] == bom[bomBytesSeen]) {
+            if (bytes[i] == BOM[bomBytesSeen]) {
                 bomBytesSeen++;
                 i++;
                 if (bomBytesSeen == 3) bomBytesSeen = -1;
             } else {
-                int seen = bomBytesSeen;
-                bomBytesSeen = -1;
-                if (seen > 0) feed(bom, 0, seen); // not a BOM after all: replay what was withheld
+                replayWithheldBom(); // not a BOM after all
             }
         }
         return i;
     }
 
+    /** Ends the BOM check, feeding any bytes withheld as a possible BOM prefix back in as ordinary input. */
+    private void replayWithheldBom() {
+        int seen = bomBytesSeen;
+        bomBytesSeen = -1;
+        if (seen > 0) scan(BOM, 0, seen);
+    }
+
+    private void checkNotFailed() {
+        if (failure != null) throw new SseException("SSE decoder already failed: " + failure.getMessage(), failure);
+    }
+
+    private SseException fail(String message) {
+        failure = new SseException(message);
+        // Release what was buffered: nothing more will be decoded.
+        line = new byte[0];
+        lineLength = 0;
+        data.setLength(0);
+        data.trimToSize();
+        hasData = false;
+        dataBytes = 0;
+        return failure;
+    }
+
     private void append(byte[] bytes, int offset, int length) {
         if (length == 0) return;
         int needed = lineLength + length;
-        if (needed > maxLineBytes) {
-            lineLength = 0;
-            throw new SseException("SSE line exceeds " + maxLineBytes + " bytes");
+        if (needed > maxLineBytes || needed < 0) {
+            throw fail("SSE line exceeds " + maxLineBytes + " bytes (maxLineBytes)");
         }
         if (needed > line.length) {
             var grown = new byte[Math.min(maxLineBytes, Math.max(needed, line.length * 2))];
@@ -156,13 +202,13 @@ public final class SseDecoder {
         int nameEnd = colon < 0 ? length : colon;
         int valueStart = colon < 0 ? length : skipSpace(l, colon + 1, length);
         if (is(l, nameEnd, "data")) {
-            if (hasData) data.append('\n');
-            int newSize = data.length() + (length - valueStart);
-            if (newSize > maxEventBytes) {
-                resetEvent();
-                throw new SseException("SSE event exceeds " + maxEventBytes + " bytes");
+            long newBytes = (long) dataBytes + (hasData ? 1 : 0) + (length - valueStart);
+            if (newBytes > maxEventBytes) {
+                throw fail("SSE event data exceeds " + maxEventBytes + " bytes (maxEventBytes)");
             }
+            if (hasData) data.append('\n');
             data.append(decode(l, valueStart, length));
+            dataBytes = (int) newBytes;
             hasData = true;
         } else if (is(l, nameEnd, "event")) {
             eventType = decode(l, valueStart, length);
@@ -170,21 +216,22 @@ public final class SseDecoder {
             var id = decode(l, valueStart, length);
             if (id.indexOf('\0') < 0) lastEventId = id;
         } else if (is(l, nameEnd, "retry")) {
+            // Only ASCII digits count; anything else (or a value too large for a long) leaves retry unchanged.
             long value = 0;
-            boolean digits = valueStart < length;
-            for (int i = valueStart; i < length && digits; i++) {
-                digits = l[i] >= '0' && l[i] <= '9';
-                value = value * 10 + (l[i] - '0');
+            boolean valid = valueStart < length;
+            for (int i = valueStart; i < length && valid; i++) {
+                int digit = l[i] - '0';
+                valid = digit >= 0 && digit <= 9 && value <= (Long.MAX_VALUE - digit) / 10;
+                value = value * 10 + digit;
             }
-            if (digits) retry = value;
+            if (valid) retry = value;
         }
         // Any other field name is ignored, as the spec says.
     }
 
     private void dispatch() {
         if (!hasData) {
-            eventType = null; // the spec resets the type even when nothing is dispatched
-            data.setLength(0);
+            resetEvent(); // the spec resets the type even when nothing is dispatched
             return;
         }
         var event = new SseEvent(eventType, data.toString(), lastEventId, retry);
@@ -194,6 +241,7 @@ public final class SseDecoder {
 
     private void resetEvent() {
         data.setLength(0);
+        dataBytes = 0;
         hasData = false;
         eventType = null;
     }

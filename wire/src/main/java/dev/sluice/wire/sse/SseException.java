@@ -5,4 +5,8 @@ public final class SseException extends RuntimeException {
     public SseException(String message) {
         super(message);
     }
+
+    public SseException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }
