@@ -305,7 +305,12 @@ public final class ChatChunkDecoder {
             }
         }
         if (usage != null) sink.accept(new StreamEvent.Usage(usage));
-        if (c.error != null && !c.error.isNull()) emitError(errorFrom(c.error));
+        if (c.error != null && !c.error.isNull()) {
+            emitError(errorFrom(c.error));
+        } else if (c.choices.stream().anyMatch(ch -> "error".equals(ch.finish))) {
+            // finish_reason "error" without the provider's own error object: still an error, never a clean end.
+            emitError(StreamError.of("The upstream ended the answer with finish_reason \"error\"", "server_error", "upstream_error"));
+        }
     }
 
     private void updateMetadata(Chunk c) {
@@ -360,9 +365,6 @@ public final class ChatChunkDecoder {
             flushPendingTools(i, state);
             state.finish = ch.finish;
             sink.accept(new StreamEvent.Finish(i, ch.finish));
-            if (ch.finish.equals("error")) {
-                emitError(StreamError.of("The upstream ended the answer with finish_reason \"error\"", "server_error", null));
-            }
         }
     }
 

@@ -80,7 +80,7 @@ public record ChatCompletion(
         }
         if (usage != null) root.set("usage", usage);
         if (serviceTier != null) root.put("service_tier", serviceTier);
-        root.put("system_fingerprint", systemFingerprint);
+        if (systemFingerprint != null) root.put("system_fingerprint", systemFingerprint);
         extras.forEach((k, v) -> {
             if (!root.has(k)) root.set(k, v);
         });

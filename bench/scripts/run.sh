@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Sluice benchmark: the whole matrix in one run (see docs/benchmarks.md for the method).
+#
+#   bench/scripts/run.sh            # full run, ~9 minutes on 2 cores
+#   QUICK=1 bench/scripts/run.sh    # smoke run, short windows (numbers not for publishing)
+#
+# {direct, nginx, sluice} x {nonstream, stream (unpaced), paced stream} x {c=1, c=64}, all against one fake
+# upstream on 127.0.0.1, cells interleaved (for each mode and concurrency: direct, nginx, sluice) so slow drift
+# on the machine hits the three targets alike. Raw rows go to bench/results/<stamp>/results.csv, the table and
+# the goal check to report.md next to it.
+#
+# Environment knobs (defaults in brackets):
+#   TARGETS ["direct nginx sluice"]  MODES ["nonstream stream paced"]  CONCURRENCY ["1 64"]
+#   WARMUP [5] s before each cell's window, DURATION [15] s window, PACED_C1_DURATION [25] s window for
+#   paced c=1 (it only does ~9 req/s), PREWARM [6] s per mode per proxy before the matrix (JIT warm-up),
+#   MAX_REQUESTS [2000000] cap per window, PIN [1] (1: proxy alone on CPU 1, loadgen + upstream on CPU 0;
+#   0: no pinning, nginx gets one worker per CPU), CHUNKS [32] content chunks per answer, TTFT_MS [50],
+#   GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway, PROFILE [0] (1: after the matrix, a
+#   JFR profile of sluice per mode at c=64 into the results dir), OUT [bench/results/<stamp>],
+#   PORT_BASE [18001] (upstream, nginx = +1, sluice = +2), SKIP_BUILD [0].
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+source "$ROOT/scripts/java-home.sh"
+JAVA="$JAVA_HOME/bin/java"
+
+TARGETS="${TARGETS:-direct nginx sluice}"
+MODES="${MODES:-nonstream stream paced}"
+CONCURRENCY="${CONCURRENCY:-1 64}"
+WARMUP="${WARMUP:-5}"
+DURATION="${DURATION:-15}"
+PACED_C1_DURATION="${PACED_C1_DURATION:-25}"
+PREWARM="${PREWARM:-6}"
+MAX_REQUESTS="${MAX_REQUESTS:-2000000}"
+PIN="${PIN:-1}"
+CHUNKS="${CHUNKS:-32}"
+TTFT_MS="${TTFT_MS:-50}"
+GAP_MS="${GAP_MS:-2}"
+PROFILE="${PROFILE:-0}"
+PORT_BASE="${PORT_BASE:-18001}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+if [ "${QUICK:-0}" = 1 ]; then
+  WARMUP=2; DURATION=4; PACED_C1_DURATION=4; PREWARM=2
+fi
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="${OUT:-$ROOT/bench/results/$STAMP}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+UP_PORT=$PORT_BASE
+NGINX_PORT=$((PORT_BASE + 1))
+SLUICE_PORT=$((PORT_BASE + 2))
+T_START=$(date +%s)
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# ---- CPU layout ------------------------------------------------------------------------------------------
+NCPU=$(nproc)
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+  CLIENT_CPUS=0                 # load generator + fake upstream
+  PROXY_CPUS=1                  # nginx or the gateway, alone
+  NGINX_WORKERS=1               # one CPU -> one worker, as nginx's own `auto` would pick for one CPU
+  PIN_CLIENT=(taskset -c "$CLIENT_CPUS")
+  PIN_PROXY=(taskset -c "$PROXY_CPUS")
+else
+  PIN=0
+  CLIENT_CPUS=""; PROXY_CPUS=""
+  NGINX_WORKERS=$NCPU           # worker_processes auto
+  PIN_CLIENT=()
+  PIN_PROXY=()
+fi
+
+# ---- processes started here, stopped on exit (by pid only) ------------------------------------------------
+UP_PID=""; SLUICE_PID=""; NGINX_DIR="$OUT/nginx"
+cleanup() {
+  set +e
+  [ -n "$SLUICE_PID" ] && kill -TERM "$SLUICE_PID" 2>/dev/null
+  [ -d "$NGINX_DIR" ] && "$ROOT/bench/scripts/nginx.sh" stop "$NGINX_DIR"
+  [ -n "$UP_PID" ] && kill -TERM "$UP_PID" 2>/dev/null
+  [ -n "$SLUICE_PID" ] && { for _ in $(seq 1 50); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$SLUICE_PID" 2>/dev/null; }
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # port pid what timeout_s
+  local i
+  for i in $(seq 1 $(( $4 * 10 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { log "$3 exited before listening"; return 1; }
+    sleep 0.1
+  done
+  log "$3 did not listen on $1 within $4 s"; return 1
+}
+for p in $UP_PORT $NGINX_PORT $SLUICE_PORT; do port_free "$p" || { log "port $p is in use (set PORT_BASE)"; exit 1; }; done
+
+# ---- nginx -------------------------------------------------------------------------------------------------
+if [[ " $TARGETS " == *" nginx "* ]] && ! command -v nginx >/dev/null; then
+  log "installing Debian's nginx-light"
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null
+fi
+
+# ---- build -------------------------------------------------------------------------------------------------
+if [ "$SKIP_BUILD" != 1 ]; then
+  log "building bench"
+  ./mvnw -q -B -DskipTests -pl bench -am package
+fi
+BENCH_JAR="$ROOT/bench/target/sluice-bench.jar"
+if [[ " $TARGETS " == *" sluice "* ]] && [ "$SKIP_BUILD" != 1 ]; then
+  log "building the gateway (cli/target/sluice.jar)"
+  if ! ./mvnw -q -B -DskipTests -pl cli -am package > "$OUT/gateway-build.log" 2>&1; then
+    if [ "${REQUIRE_SLUICE:-0}" = 1 ]; then tail -30 "$OUT/gateway-build.log" >&2; exit 1; fi
+    log "the gateway does not build (see $OUT/gateway-build.log): measuring without sluice"
+    TARGETS="$(echo " $TARGETS " | sed 's/ sluice / /')"
+  fi
+fi
+
+# Small fixed-size JVMs for the tools: a young generation big enough that a 20 s cell sees no GC pause in the client.
+TOOL_JVM=(-XX:+UseSerialGC -Xms1g -Xmx1g -Xmn800m -XX:+AlwaysPreTouch --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow)
+
+# ---- environment record -----------------------------------------------------------------------------------
+{
+  echo "date_utc: $STAMP"
+  echo "command: ${BENCH_COMMAND:-bench/scripts/run.sh}"
+  echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (working tree may be dirty: $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) paths)"
+  echo "nproc: $NCPU"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+  echo "jdk: $("$JAVA" -version 2>&1 | head -1) ($JAVA_HOME)"
+  echo "nginx: $(nginx -v 2>&1 | sed 's/.*version: //') workers=$NGINX_WORKERS"
+  echo "clk_tck: $(getconf CLK_TCK)"
+  echo "pin: $PIN (client cpus: ${CLIENT_CPUS:-all}, proxy cpus: ${PROXY_CPUS:-all})"
+  echo "targets: $TARGETS"
+  echo "modes: $MODES  concurrency: $CONCURRENCY"
+  echo "warmup_s: $WARMUP  window_s: $DURATION (paced c=1: $PACED_C1_DURATION)  prewarm_s: $PREWARM  max_requests: $MAX_REQUESTS"
+  echo "upstream: chunks=$CHUNKS ttft_ms=$TTFT_MS gap_ms=$GAP_MS"
+  echo "sluice_java_opts: ${SLUICE_JAVA_OPTS:-} (plus -Xlog:gc)"
+  echo "tool_jvm: ${TOOL_JVM[*]}"
+} > "$OUT/env.txt"
+cat "$OUT/env.txt" >&2
+
+# ---- fake upstream ----------------------------------------------------------------------------------------
+log "starting fake upstream on 127.0.0.1:$UP_PORT"
+"${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.FakeUpstream \
+  --port "$UP_PORT" --chunks "$CHUNKS" --ttft-ms "$TTFT_MS" --gap-ms "$GAP_MS" > "$OUT/upstream.log" 2>&1 &
+UP_PID=$!
+wait_port "$UP_PORT" "$UP_PID" "fake upstream" 30
+
+# ---- nginx ------------------------------------------------------------------------------------------------
+NGINX_PID=""
+if [[ " $TARGETS " == *" nginx "* ]]; then
+  log "starting nginx on 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS)"
+  NGINX_PID="$("$ROOT/bench/scripts/nginx.sh" start "$NGINX_DIR" "$NGINX_PORT" "$UP_PORT" "$NGINX_WORKERS" "$PROXY_CPUS")"
+fi
+
+# ---- sluice -----------------------------------------------------------------------------------------------
+if [[ " $TARGETS " == *" sluice "* ]]; then
+  cat > "$OUT/sluice.yaml" <<EOF
+listen: 127.0.0.1:$SLUICE_PORT
+limits: {keepalive: 15s}
+providers:
+  up:
+    type: openai
+    base_url: http://127.0.0.1:$UP_PORT/v1
+    api_key: x
+models:
+  - name: fast
+    deployments: [{provider: up, model: fast}]
+  - name: paced
+    deployments: [{provider: up, model: paced}]
+EOF
+  log "starting sluice on 127.0.0.1:$SLUICE_PORT"
+  # taskset and ./sluice both exec, so $! is the gateway's JVM.
+  SLUICE_JAVA_OPTS="${SLUICE_JAVA_OPTS:-} -Xlog:gc:file=$OUT/sluice-gc.log" \
+    "${PIN_PROXY[@]}" "$ROOT/sluice" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" > "$OUT/sluice.log" 2>&1 &
+  SLUICE_PID=$!
+  wait_port "$SLUICE_PORT" "$SLUICE_PID" "sluice" 300
+  [ "$(cat /proc/$SLUICE_PID/comm)" = java ] || log "warning: pid $SLUICE_PID is $(cat /proc/$SLUICE_PID/comm), not the JVM"
+  echo "sluice_jvm: $(tr '\0' ' ' < /proc/$SLUICE_PID/cmdline)" >> "$OUT/env.txt"
+fi
+
+url_of() {
+  case "$1" in
+    direct) echo "http://127.0.0.1:$UP_PORT/v1/chat/completions" ;;
+    nginx) echo "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" ;;
+    sluice) echo "http://127.0.0.1:$SLUICE_PORT/v1/chat/completions" ;;
+  esac
+}
+pid_of() {
+  case "$1" in
+    direct) echo "" ;;
+    nginx) echo "$NGINX_PID" ;;
+    sluice) echo "$SLUICE_PID" ;;
+  esac
+}
+loadgen() { # target mode c warmup duration csv
+  "${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen \
+    --url "$(url_of "$1")" --target "$1" --mode "$2" -c "$3" --warmup "$4" --duration "$5" --requests "$MAX_REQUESTS" \
+    --cpu-pid "$(pid_of "$1")" --upstream-pid "$UP_PID" --csv "$6"
+}
+
+# ---- prewarm: every proxy sees every mode before anything is measured ---------------------------------------
+FAILED=0
+for t in $TARGETS; do
+  [ "$t" = direct ] && continue
+  for m in $MODES; do
+    log "prewarm $t $m"
+    loadgen "$t" "$m" 16 0 "$PREWARM" "$OUT/prewarm.csv" >> "$OUT/prewarm.log" || { log "prewarm $t $m had errors (see $OUT/prewarm.log)"; FAILED=1; }
+  done
+done
+
+# ---- the matrix -------------------------------------------------------------------------------------------
+T_MATRIX=$(date +%s)
+for m in $MODES; do
+  for c in $CONCURRENCY; do
+    d=$DURATION
+    [ "$m" = paced ] && [ "$c" = 1 ] && d=$PACED_C1_DURATION
+    for t in $TARGETS; do
+      loadgen "$t" "$m" "$c" "$WARMUP" "$d" "$OUT/results.csv" | tee -a "$OUT/loadgen.log" || { log "ERRORS in $t $m c=$c"; FAILED=1; }
+    done
+  done
+done
+T_MATRIX_END=$(date +%s)
+
+# ---- optional profile ---------------------------------------------------------------------------------------
+if [ "$PROFILE" = 1 ] && [ -n "$SLUICE_PID" ]; then
+  for m in $MODES; do
+    log "profiling sluice $m c=64 with JFR"
+    "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.start name="bench-$m" settings=profile > /dev/null
+    loadgen sluice "$m" 64 2 10 "$OUT/profile.csv" >> "$OUT/profile.log" || true
+    "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.stop name="bench-$m" filename="$OUT/sluice-$m.jfr" > /dev/null
+    "$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.JfrTop "$OUT/sluice-$m.jfr" > "$OUT/sluice-$m-hot.txt" || true
+  done
+fi
+
+# ---- report -----------------------------------------------------------------------------------------------
+T_END=$(date +%s)
+{
+  echo "matrix_seconds: $((T_MATRIX_END - T_MATRIX))"
+  echo "total_seconds: $((T_END - T_START))"
+} >> "$OUT/env.txt"
+"$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.Report "$OUT/results.csv" "$OUT/report.md"
+log "run took $((T_END - T_START)) s (matrix $((T_MATRIX_END - T_MATRIX)) s); results in $OUT"
+[ "$FAILED" = 0 ] || { log "some cells had errors: the run is not valid"; exit 3; }

@@ -1,0 +1,92 @@
+package dev.sluice.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * CPU time of processes from {@code /proc/<pid>/stat}: utime + stime (fields 14 and 15) in clock ticks.
+ * A JVM's figure covers all its threads (GC, JIT and event loops included). A process "tree" adds every
+ * live descendant (nginx's workers under its master), found through {@code /proc/<pid>/task/<tid>/children}.
+ */
+public final class ProcCpu {
+
+    private ProcCpu() {}
+
+    private static final long CLK_TCK = clockTicks();
+
+    public static long clkTck() {
+        return CLK_TCK;
+    }
+
+    private static long clockTicks() {
+        try {
+            var p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            p.waitFor();
+            return Long.parseLong(out);
+        } catch (Exception e) {
+            return 100;
+        }
+    }
+
+    /** utime + stime of one process in ticks, or -1 if it is gone. */
+    public static long ticks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            // comm (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // f[0] is field 3 (state); utime is field 14 -> f[11], stime field 15 -> f[12].
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** The process and all its live descendants. */
+    public static Set<Long> tree(long pid) {
+        var out = new LinkedHashSet<Long>();
+        collect(pid, out);
+        return out;
+    }
+
+    private static void collect(long pid, Set<Long> out) {
+        if (!out.add(pid)) return;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (var task : tasks.toList()) {
+                try {
+                    String children = Files.readString(task.resolve("children")).trim();
+                    if (children.isEmpty()) continue;
+                    for (var c : children.split("\\s+")) collect(Long.parseLong(c), out);
+                } catch (IOException ignored) {
+                    // thread exited
+                }
+            }
+        } catch (IOException ignored) {
+            // process exited
+        }
+    }
+
+    /** Sum of ticks over the trees rooted at {@code roots}; processes that vanished count as 0. */
+    public static long treeTicks(List<Long> roots) {
+        long sum = 0;
+        for (long root : roots) {
+            for (long pid : tree(root)) {
+                long t = ticks(pid);
+                if (t > 0) sum += t;
+            }
+        }
+        return sum;
+    }
+
+    public static List<Long> parsePids(String csv) {
+        var out = new ArrayList<Long>();
+        if (csv == null || csv.isBlank()) return out;
+        for (var s : csv.split(",")) if (!s.isBlank()) out.add(Long.parseLong(s.trim()));
+        return out;
+    }
+}

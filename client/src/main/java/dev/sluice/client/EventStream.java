@@ -1,0 +1,114 @@
+package dev.sluice.client;
+
+import dev.sluice.wire.chat.ChatStreamParser;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.sse.SseException;
+import java.io.IOException;
+import java.net.http.HttpHeaders;
+import java.util.ArrayDeque;
+
+/**
+ * An open chat completions stream, read as canonical {@link StreamEvent}s: the low-level stream the gateway
+ * relays and the typed SDK stream is built on. Bytes are parsed by wire's {@link ChatStreamParser} as they
+ * arrive; the reading thread (usually a virtual thread) blocks in {@link #next()}.
+ *
+ * <p>One thread reads; {@link #close()} may come from any thread. Obtained from
+ * {@link SluiceClient#openChatStream}.
+ */
+public final class EventStream implements AutoCloseable {
+
+    private final int status;
+    private final HttpHeaders headers;
+    private final ResponseBody body;
+    private final ArrayDeque<StreamEvent> ready = new ArrayDeque<>();
+    private final ChatStreamParser parser = new ChatStreamParser(ready::add);
+    private boolean ended;
+    private volatile boolean completed;
+    private volatile boolean closed;
+
+    EventStream(HttpCaller.Opened opened) {
+        this.status = opened.response().statusCode();
+        this.headers = opened.response().headers();
+        this.body = opened.body();
+    }
+
+    /** The HTTP status of the response (2xx: error statuses throw {@link ApiException} before a stream exists). */
+    public int status() {
+        return status;
+    }
+
+    /** The upstream response headers. */
+    public HttpHeaders headers() {
+        return headers;
+    }
+
+    /**
+     * The next canonical event, or null at the end of the stream. Blocks until bytes arrive. Errors reported in
+     * the stream, and chunks that cannot be parsed, come as {@link StreamEvent.Error}; the stream ends after them.
+     *
+     * @throws StreamTimeoutException when the idle or total timeout expires
+     * @throws java.io.InterruptedIOException when the reading thread is interrupted (the exchange is cancelled)
+     * @throws IOException when the connection breaks, or the stream was closed
+     */
+    public StreamEvent next() throws IOException {
+        while (ready.isEmpty()) {
+            if (closed) throw new IOException("stream closed");
+            if (ended) return null;
+            if (completed) {
+                // [DONE] or an error was seen: nothing more is wanted. What already arrived of the body is
+                // drained so that, if it has ended, the connection can be reused; close() drops the rest.
+                body.drainAvailable();
+                ended = true;
+                return null;
+            }
+            boolean more;
+            try {
+                more = body.read(parser::feed);
+            } catch (SseException e) {
+                // A line or event beyond the framing limits: the upstream is broken, not the connection.
+                body.cancel();
+                ready.add(new StreamEvent.Error(StreamError.of(
+                        "Malformed stream from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
+                completed = true;
+                ended = true;
+                break;
+            }
+            if (!more) {
+                parser.end();
+                ended = true;
+            }
+            completed = parser.done() || parser.errored();
+        }
+        if (closed) throw new IOException("stream closed");
+        return ready.poll();
+    }
+
+    /**
+     * How many events were already decoded and can be taken with {@link #next()} without blocking. A relay can
+     * use it to flush only when nothing more is immediately available; the SDK uses it to see every event of the
+     * chunk that carried an error.
+     */
+    public int buffered() {
+        return ready.size();
+    }
+
+    /**
+     * Whether the stream is known to be complete: {@code data: [DONE]} was seen or an error was decoded.
+     * False when the body simply stopped (a connection cut short looks like that).
+     */
+    public boolean completed() {
+        return completed;
+    }
+
+    /**
+     * Cancels the exchange at once: the connection is closed (the upstream sees it close) unless the body had
+     * already been fully received. Callable from any thread, idempotent; a thread blocked in {@link #next()}
+     * gets an {@link IOException} promptly.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        body.cancel();
+    }
+}

@@ -1,0 +1,193 @@
+package dev.sluice.client;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.net.http.HttpResponse;
+
+/**
+ * A response body read as it arrives, one piece of demand at a time, by a thread that blocks in {@link #read}.
+ *
+ * <p>It is the body subscriber handed to the HTTP client. {@code getBody()} completes at once, so the response
+ * is available as soon as its headers are. Demand is one buffer list at a time, so nothing but the piece being
+ * parsed is held in memory. Waiting is a timed poll of a queue, which gives the idle and total timeouts and
+ * interruptibility. {@link #cancel} cancels the subscription, which makes the HTTP client close the connection
+ * (for HTTP/1.1 the upstream sees the TCP connection close), and wakes a blocked reader.
+ */
+final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
+
+    private static final Object END = new Object();
+    private static final Object CANCELLED = new Object();
+
+    private record Failure(Throwable cause) {}
+
+    private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    private final Object lock = new Object();
+    private Flow.Subscription subscription; // guarded by lock
+    private volatile boolean cancelled;
+    private volatile boolean ended;
+
+    private final long idleNanos;       // <= 0: none
+    private final Duration idle;
+    private final long deadline;        // System.nanoTime() based; only meaningful when hasDeadline
+    private final boolean hasDeadline;
+    private final Duration total;
+
+    ResponseBody(Duration idle, long deadline, boolean hasDeadline, Duration total) {
+        this.idle = idle;
+        this.idleNanos = idle == null ? 0 : idle.toNanos();
+        this.deadline = deadline;
+        this.hasDeadline = hasDeadline;
+        this.total = total;
+    }
+
+    // ------------------------------------------------------------ subscriber side (HTTP client threads)
+
+    @Override
+    public CompletionStage<Void> getBody() {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+        synchronized (lock) {
+            subscription = s;
+        }
+        if (cancelled) s.cancel();
+        else s.request(1);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> item) {
+        queue.add(item);
+    }
+
+    @Override
+    public void onError(Throwable throwable) {
+        queue.add(new Failure(throwable));
+    }
+
+    @Override
+    public void onComplete() {
+        queue.add(END);
+    }
+
+    // ------------------------------------------------------------ reader side (one thread)
+
+    /**
+     * Hands the next received bytes to {@code sink}. Returns false once the body has ended.
+     *
+     * @throws StreamTimeoutException when the idle or total timeout expires (the exchange is cancelled first)
+     * @throws InterruptedIOException when the thread is interrupted (the exchange is cancelled, the interrupt
+     *     status kept)
+     * @throws IOException when the connection fails, or the body was cancelled
+     */
+    @SuppressWarnings("unchecked")
+    boolean read(Consumer<ByteBuffer> sink) throws IOException {
+        if (ended) return false;
+        Object item = take();
+        if (item == END) {
+            ended = true;
+            return false;
+        }
+        if (item == CANCELLED) {
+            queue.add(CANCELLED); // later reads fail the same way
+            throw new IOException("stream closed");
+        }
+        if (item instanceof Failure f) {
+            if (cancelled) throw new IOException("stream closed");
+            throw f.cause() instanceof IOException io ? io : new IOException(f.cause());
+        }
+        // Ask for the next piece before parsing this one, so the network read overlaps the parsing.
+        request();
+        for (var buffer : (List<ByteBuffer>) item) sink.accept(buffer);
+        return true;
+    }
+
+    /** The whole (rest of the) body; past {@code max} bytes the exchange is cancelled and the rest dropped. */
+    byte[] readAll(int max) throws IOException {
+        var out = new ByteArrayOutputStream();
+        boolean[] full = {false};
+        while (!full[0] && read(buffer -> {
+            int n = Math.min(buffer.remaining(), max - out.size());
+            if (n < buffer.remaining()) full[0] = true;
+            var bytes = new byte[n];
+            buffer.get(bytes);
+            out.write(bytes, 0, n);
+        })) {
+            // keep reading
+        }
+        if (full[0]) cancel();
+        return out.toByteArray();
+    }
+
+    /** Takes what has already arrived without waiting; returns whether the end of the body was reached. */
+    boolean drainAvailable() {
+        while (!ended && !cancelled) {
+            Object item = queue.poll();
+            if (item == null) return false;
+            if (item == END) ended = true;
+            else if (item instanceof List<?>) request();
+            else return false;
+        }
+        return ended;
+    }
+
+    boolean ended() {
+        return ended;
+    }
+
+    /** Cancels the exchange: the connection is closed and a blocked reader is woken. Any thread; idempotent. */
+    void cancel() {
+        if (ended || cancelled) return;
+        cancelled = true;
+        Flow.Subscription s;
+        synchronized (lock) {
+            s = subscription;
+        }
+        if (s != null) s.cancel();
+        queue.add(CANCELLED);
+    }
+
+    private Object take() throws IOException {
+        long wait = idleNanos > 0 ? idleNanos : Long.MAX_VALUE;
+        if (hasDeadline) wait = Math.min(wait, deadline - System.nanoTime());
+        if (wait <= 0) throw timeout(); // the total deadline has already passed
+        try {
+            Object item = wait == Long.MAX_VALUE ? queue.take() : queue.poll(wait, TimeUnit.NANOSECONDS);
+            if (item == null) throw timeout();
+            return item;
+        } catch (InterruptedException e) {
+            cancel();
+            Thread.currentThread().interrupt();
+            var io = new InterruptedIOException("interrupted while reading the response body");
+            io.initCause(e);
+            throw io;
+        }
+    }
+
+    private StreamTimeoutException timeout() {
+        cancel();
+        if (hasDeadline && deadline - System.nanoTime() <= 0) {
+            return new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, total);
+        }
+        return new StreamTimeoutException(StreamTimeoutException.Kind.IDLE, idle);
+    }
+
+    private void request() {
+        Flow.Subscription s;
+        synchronized (lock) {
+            s = subscription;
+        }
+        if (s != null && !cancelled) s.request(1);
+    }
+}

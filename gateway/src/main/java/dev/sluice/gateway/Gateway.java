@@ -1,0 +1,80 @@
+package dev.sluice.gateway;
+
+import dev.sluice.gateway.chat.ChatCompletionsHandler;
+import dev.sluice.gateway.config.GatewayConfig;
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.http.HttpServer;
+import dev.sluice.gateway.provider.Provider;
+import dev.sluice.gateway.provider.openai.OpenAiProvider;
+import dev.sluice.gateway.provider.sim.SimProvider;
+import dev.sluice.gateway.routing.Router;
+import dev.sluice.wire.json.Json;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A running gateway: providers and routes built from the config, behind the HTTP server. */
+public final class Gateway implements AutoCloseable {
+
+    private final HttpServer server;
+    private final GatewayConfig config;
+    private final Router router;
+
+    private Gateway(GatewayConfig config) throws InterruptedException {
+        this.config = config;
+        var providers = new LinkedHashMap<String, Provider>();
+        config.providers().forEach((name, p) -> providers.put(name, switch (p.type()) {
+            case "sim" -> new SimProvider(name);
+            default -> new OpenAiProvider(p);
+        }));
+        this.router = new Router(config, providers);
+        var chat = new ChatCompletionsHandler(router, config.limits());
+        var models = new ModelsHandler(router);
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models));
+    }
+
+    public static Gateway start(GatewayConfig config) throws InterruptedException {
+        return new Gateway(config);
+    }
+
+    private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models) throws Exception {
+        var path = ex.path();
+        // Clients differ on whether the base URL ends in /v1; both forms are served.
+        var route = path.startsWith("/v1/") ? path.substring(3) : path;
+        var method = ex.method();
+        if (route.equals("/chat/completions")) {
+            if (method.equals("POST")) chat.handle(ex);
+            else methodNotAllowed(ex);
+        } else if (route.equals("/models") || route.startsWith("/models/")) {
+            if (method.equals("GET")) models.handle(ex);
+            else methodNotAllowed(ex);
+        } else if (path.equals("/healthz")) {
+            var ok = Json.object();
+            ok.put("status", "ok");
+            ex.sendJson(200, ok, Map.of());
+        } else {
+            ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + path + ")", null, null));
+        }
+    }
+
+    private static void methodNotAllowed(Exchange ex) {
+        ex.sendError(new ApiError(405, "Method " + ex.method() + " is not allowed on " + ex.path() + ".", "invalid_request_error", null, "method_not_allowed", null));
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public GatewayConfig config() {
+        return config;
+    }
+
+    public Router router() {
+        return router;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}

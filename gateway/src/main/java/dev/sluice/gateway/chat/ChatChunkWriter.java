@@ -1,0 +1,337 @@
+package dev.sluice.gateway.chat;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.json.Json;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Translates canonical stream events into OpenAI {@code chat.completion.chunk} SSE frames, exactly as
+ * OpenAI streams them: every chunk carries the same id, created, model and system_fingerprint; each choice
+ * opens with a role chunk; tool calls carry their index on every delta and id/type/name on the first; each
+ * choice ends with a chunk carrying its finish_reason; with {@code include_usage} every chunk has
+ * {@code "usage": null} and a final chunk with {@code choices: []} carries the usage; then {@code [DONE]}.
+ * An error becomes a {@code data: {"error": {...}}} frame, which the official SDKs raise as an error.
+ * Not thread-safe; one per response.
+ */
+public final class ChatChunkWriter {
+
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private final boolean includeUsage;
+    private String id;
+    private String model;
+    private long created;
+    private String fingerprint;
+    private String serviceTier;
+    private final Set<Integer> openedChoices = new HashSet<>();
+    private final Set<Integer> finishedChoices = new HashSet<>();
+    private final Map<Integer, JsonNode[]> pendingLogprobs = new HashMap<>();
+    private JsonNode usage;
+    private final ByteArrayBuilder buffer = new ByteArrayBuilder(512);
+
+    /**
+     * @param requestedModel reported as the model until the upstream names its own
+     * @param includeUsage   the client asked for {@code stream_options.include_usage}
+     */
+    public ChatChunkWriter(String requestedModel, boolean includeUsage) {
+        this.model = requestedModel;
+        this.includeUsage = includeUsage;
+    }
+
+    /** The id every chunk carries (known once the first chunk went out). */
+    public String id() {
+        return id;
+    }
+
+    public JsonNode usage() {
+        return usage;
+    }
+
+    /** Frames to send for one event, in order; often one, sometimes none or two. */
+    public List<byte[]> onEvent(StreamEvent event) {
+        var out = new ArrayList<byte[]>(2);
+        // Nothing follows a choice's finish chunk: clients (openai-java's accumulator) reject it.
+        int choice = choiceOf(event);
+        if (choice >= 0 && finishedChoices.contains(choice)) return out;
+        switch (event) {
+            case StreamEvent.Metadata m -> {
+                // Identity is fixed by the first chunk sent; a later change must not split the stream's identity.
+                if (id == null) {
+                    id = m.id();
+                    if (m.model() != null) model = m.model();
+                    if (m.created() > 0) created = m.created();
+                }
+                if (fingerprint == null) fingerprint = m.systemFingerprint();
+                if (serviceTier == null) serviceTier = m.serviceTier();
+            }
+            case StreamEvent.Role r -> {
+                // The role chunk waits for the first content: OpenAI opens text answers with content ""
+                // and tool-call or refusal answers with content null, and clients rebuild what it sends.
+            }
+            case StreamEvent.TextDelta t -> {
+                open(t.choice(), "", out);
+                out.add(chunk(t.choice(), "content", t.text(), takeLogprobs(t.choice()), null));
+            }
+            case StreamEvent.RefusalDelta r -> {
+                open(r.choice(), out);
+                out.add(chunk(r.choice(), "refusal", r.text(), takeLogprobs(r.choice()), null));
+            }
+            case StreamEvent.ReasoningDelta r -> {
+                open(r.choice(), out);
+                flushLogprobs(r.choice(), out);
+                out.add(chunk(r.choice(), "reasoning".equals(r.field()) ? "reasoning" : "reasoning_content", r.text(), null, null));
+            }
+            case StreamEvent.Logprobs l -> {
+                open(l.choice(), out);
+                flushLogprobs(l.choice(), out);
+                pendingLogprobs.put(l.choice(), new JsonNode[] {l.content(), l.refusal()});
+            }
+            case StreamEvent.ToolCallStart s -> {
+                open(s.choice(), out);
+                flushLogprobs(s.choice(), out);
+                out.add(toolChunk(s.choice(), s.index(), s.id() == null ? generatedCallId() : s.id(), s.type(), s.name(), ""));
+            }
+            case StreamEvent.ToolCallArguments a -> {
+                open(a.choice(), out);
+                out.add(toolChunk(a.choice(), a.index(), null, null, null, a.fragment()));
+            }
+            case StreamEvent.Finish f -> {
+                // "error" is not an OpenAI finish reason; the error event that follows says it.
+                if (f.reason().equals("error")) break;
+                open(f.choice(), "", out);
+                flushLogprobs(f.choice(), out);
+                finishedChoices.add(f.choice());
+                out.add(chunk(f.choice(), null, null, null, f.reason()));
+            }
+            case StreamEvent.Usage u -> usage = u.usage();
+            case StreamEvent.Extra x -> {
+                if (x.scope() == StreamEvent.Scope.DELTA && !(x.value().isContainerNode() && x.value().isEmpty()) && !x.value().isNull()) {
+                    open(x.choice(), out);
+                    out.add(extraChunk(x));
+                }
+                // Chunk- and choice-level provider extras are kept by the accumulator, not relayed.
+            }
+            case StreamEvent.Error e -> {
+                // Usage the upstream reported before failing is still the client's to see.
+                if (includeUsage && usage != null) out.add(usageChunk());
+                out.add(error(e.error()));
+            }
+        }
+        return out;
+    }
+
+    /** The end of a successful stream: the usage chunk if asked for, then {@code [DONE]}. */
+    public List<byte[]> finish() {
+        var out = new ArrayList<byte[]>(3);
+        for (var choice : List.copyOf(pendingLogprobs.keySet())) flushLogprobs(choice, out);
+        if (includeUsage && usage != null) out.add(usageChunk());
+        out.add(DONE);
+        return out;
+    }
+
+    private byte[] usageChunk() {
+        return frame(g -> {
+            header(g);
+            g.writeArrayFieldStart("choices");
+            g.writeEndArray();
+            g.writeFieldName("usage");
+            Json.MAPPER.writeTree(g, usage);
+        });
+    }
+
+    /** An error frame in the shape the official SDKs raise: {@code data: {"error": {...}}}. */
+    public byte[] error(StreamError error) {
+        return frame(g -> {
+            g.writeObjectFieldStart("error");
+            g.writeStringField("message", error.message());
+            g.writeStringField("type", error.type() == null ? "server_error" : error.type());
+            g.writeStringField("param", error.param());
+            g.writeStringField("code", error.code());
+            g.writeEndObject();
+        });
+    }
+
+    // ------------------------------------------------------------------------------------------------
+
+    private static int choiceOf(StreamEvent event) {
+        return switch (event) {
+            case StreamEvent.Role r -> r.choice();
+            case StreamEvent.TextDelta t -> t.choice();
+            case StreamEvent.ReasoningDelta r -> r.choice();
+            case StreamEvent.RefusalDelta r -> r.choice();
+            case StreamEvent.ToolCallStart t -> t.choice();
+            case StreamEvent.ToolCallArguments t -> t.choice();
+            case StreamEvent.Logprobs l -> l.choice();
+            case StreamEvent.Finish f -> f.choice();
+            case StreamEvent.Extra x -> x.scope() == StreamEvent.Scope.CHUNK ? -1 : x.choice();
+            case StreamEvent.Metadata m -> -1;
+            case StreamEvent.Usage u -> -1;
+            case StreamEvent.Error e -> -1;
+        };
+    }
+
+    private void open(int choice, List<byte[]> out) {
+        open(choice, null, out);
+    }
+
+    private void open(int choice, String content, List<byte[]> out) {
+        if (!openedChoices.add(choice)) return;
+        out.add(frame(g -> {
+            header(g);
+            g.writeArrayFieldStart("choices");
+            g.writeStartObject();
+            g.writeNumberField("index", choice);
+            g.writeObjectFieldStart("delta");
+            g.writeStringField("role", "assistant");
+            g.writeStringField("content", content);
+            g.writeNullField("refusal");
+            g.writeEndObject();
+            g.writeNullField("logprobs");
+            g.writeNullField("finish_reason");
+            g.writeEndObject();
+            g.writeEndArray();
+            usageNull(g);
+        }));
+    }
+
+    private JsonNode[] takeLogprobs(int choice) {
+        return pendingLogprobs.remove(choice);
+    }
+
+    private void flushLogprobs(int choice, List<byte[]> out) {
+        var lp = pendingLogprobs.remove(choice);
+        if (lp != null) out.add(chunk(choice, null, null, lp, null));
+    }
+
+    private byte[] chunk(int choice, String field, String text, JsonNode[] logprobs, String finish) {
+        return frame(g -> {
+            header(g);
+            g.writeArrayFieldStart("choices");
+            g.writeStartObject();
+            g.writeNumberField("index", choice);
+            g.writeObjectFieldStart("delta");
+            if (field != null) g.writeStringField(field, text);
+            g.writeEndObject();
+            if (logprobs == null) {
+                g.writeNullField("logprobs");
+            } else {
+                g.writeObjectFieldStart("logprobs");
+                writeNullable(g, "content", logprobs[0]);
+                writeNullable(g, "refusal", logprobs[1]);
+                g.writeEndObject();
+            }
+            g.writeStringField("finish_reason", finish);
+            g.writeEndObject();
+            g.writeEndArray();
+            usageNull(g);
+        });
+    }
+
+    private byte[] toolChunk(int choice, int index, String callId, String type, String name, String arguments) {
+        return frame(g -> {
+            header(g);
+            g.writeArrayFieldStart("choices");
+            g.writeStartObject();
+            g.writeNumberField("index", choice);
+            g.writeObjectFieldStart("delta");
+            g.writeArrayFieldStart("tool_calls");
+            g.writeStartObject();
+            g.writeNumberField("index", index);
+            if (callId != null) {
+                g.writeStringField("id", callId);
+                g.writeStringField("type", type == null ? "function" : type);
+            }
+            g.writeObjectFieldStart("function");
+            if (callId != null) g.writeStringField("name", name);
+            g.writeStringField("arguments", arguments);
+            g.writeEndObject();
+            g.writeEndObject();
+            g.writeEndArray();
+            g.writeEndObject();
+            g.writeNullField("logprobs");
+            g.writeNullField("finish_reason");
+            g.writeEndObject();
+            g.writeEndArray();
+            usageNull(g);
+        });
+    }
+
+    private byte[] extraChunk(StreamEvent.Extra x) {
+        return frame(g -> {
+            header(g);
+            g.writeArrayFieldStart("choices");
+            g.writeStartObject();
+            g.writeNumberField("index", x.choice());
+            g.writeObjectFieldStart("delta");
+            g.writeFieldName(x.name());
+            Json.MAPPER.writeTree(g, x.value());
+            g.writeEndObject();
+            g.writeNullField("logprobs");
+            g.writeNullField("finish_reason");
+            g.writeEndObject();
+            g.writeEndArray();
+            usageNull(g);
+        });
+    }
+
+    private void header(JsonGenerator g) throws IOException {
+        if (id == null) id = "chatcmpl-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        if (created == 0) created = System.currentTimeMillis() / 1000;
+        g.writeStringField("id", id);
+        g.writeStringField("object", "chat.completion.chunk");
+        g.writeNumberField("created", created);
+        g.writeStringField("model", model);
+        if (serviceTier != null) g.writeStringField("service_tier", serviceTier);
+        // OpenAI's spec types it as a string; an upstream without one gets no key rather than null.
+        if (fingerprint != null) g.writeStringField("system_fingerprint", fingerprint);
+    }
+
+    private void usageNull(JsonGenerator g) throws IOException {
+        if (includeUsage) g.writeNullField("usage");
+    }
+
+    private static void writeNullable(JsonGenerator g, String name, JsonNode value) throws IOException {
+        g.writeFieldName(name);
+        if (value == null) g.writeNull();
+        else Json.MAPPER.writeTree(g, value);
+    }
+
+    private static String generatedCallId() {
+        return "call_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    }
+
+    private interface Body {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private byte[] frame(Body body) {
+        buffer.reset();
+        try {
+            buffer.write(DATA_PREFIX);
+            try (var g = Json.FACTORY.createGenerator(buffer)) {
+                g.writeStartObject();
+                body.write(g);
+                g.writeEndObject();
+            }
+            buffer.write('\n');
+            buffer.write('\n');
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return buffer.toByteArray();
+    }
+
+    private static final byte[] DATA_PREFIX = "data: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+}

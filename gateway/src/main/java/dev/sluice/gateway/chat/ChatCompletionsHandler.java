@@ -1,0 +1,187 @@
+package dev.sluice.gateway.chat;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.config.GatewayConfig.Limits;
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.http.HttpHandler;
+import dev.sluice.gateway.provider.UpstreamException;
+import dev.sluice.gateway.provider.UpstreamRequest;
+import dev.sluice.gateway.provider.UpstreamStream;
+import dev.sluice.gateway.routing.Route;
+import dev.sluice.gateway.routing.Router;
+import dev.sluice.wire.chat.ChatAccumulator;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.json.Json;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Semaphore;
+
+/**
+ * {@code POST /v1/chat/completions}: validates, routes, opens the upstream stream and answers either as
+ * a {@code chat.completion} object or as an SSE stream of chunks, from the same canonical events.
+ * The upstream is always streamed, so a non-streaming answer gets the same cancellation and usage.
+ */
+public final class ChatCompletionsHandler implements HttpHandler {
+
+    private static final System.Logger LOG = System.getLogger(ChatCompletionsHandler.class.getName());
+
+    private final Router router;
+    private final Limits limits;
+    private final Semaphore streams;
+
+    public ChatCompletionsHandler(Router router, Limits limits) {
+        this.router = router;
+        this.limits = limits;
+        this.streams = new Semaphore(limits.maxConcurrentStreams());
+    }
+
+    @Override
+    public void handle(Exchange ex) {
+        ObjectNode body;
+        try {
+            var node = Json.parse(ex.body());
+            if (!node.isObject()) {
+                ex.sendError(ApiError.invalidRequest("The request body must be a JSON object.", null, "invalid_body"));
+                return;
+            }
+            body = (ObjectNode) node;
+        } catch (IllegalArgumentException e) {
+            ex.sendError(ApiError.invalidRequest("We could not parse the JSON body of your request. The API expects a JSON payload: "
+                    + e.getCause().getMessage().lines().findFirst().orElse(""), null, "invalid_json"));
+            return;
+        }
+        var invalid = ChatRequestValidator.validate(body);
+        if (invalid.isPresent()) {
+            ex.sendError(invalid.get());
+            return;
+        }
+        var model = body.get("model").asText();
+        var route = router.route(model);
+        if (route.isEmpty()) {
+            ex.sendError(ApiError.notFound("The model `" + model + "` does not exist or you do not have access to it.", "model", "model_not_found"));
+            return;
+        }
+        if (!streams.tryAcquire()) {
+            ex.sendError(new ApiError(429, "Too many concurrent requests: the gateway's limit is " + limits.maxConcurrentStreams() + ".",
+                    "rate_limit_error", null, "concurrency_limit_exceeded", Map.of("Retry-After", "1")));
+            return;
+        }
+        try {
+            serve(ex, body, model, route.get());
+        } finally {
+            streams.release();
+        }
+    }
+
+    private void serve(Exchange ex, ObjectNode body, String model, Route route) {
+        var target = route.targets().getFirst();
+        var request = new UpstreamRequest(body, target.deployment().model(), target.deployment().options(), ex.header("Authorization"));
+        // A client that gives up while the upstream is still thinking about its first byte must cancel it
+        // too: interrupting this thread aborts the pending exchange.
+        var handlerThread = Thread.currentThread();
+        ex.onClientGone(handlerThread::interrupt);
+        UpstreamStream upstream;
+        try {
+            upstream = target.provider().open(request);
+        } catch (UpstreamException e) {
+            ex.sendError(UpstreamErrors.toApiError(e, target.label()));
+            return;
+        }
+        ex.onClientGone(upstream::close);
+        var headers = Map.of("x-sluice-deployment", target.label());
+        boolean stream = body.path("stream").asBoolean(false);
+        try (upstream) {
+            if (stream) stream(ex, body, model, upstream, headers);
+            else complete(ex, model, upstream, headers);
+        }
+    }
+
+    private void stream(Exchange ex, ObjectNode body, String model, UpstreamStream upstream, Map<String, String> headers) {
+        boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+        var writer = new ChatChunkWriter(model, includeUsage);
+        var sse = ex.startEventStream(headers, limits.keepAlive());
+        var progress = new Progress();
+        try {
+            StreamEvent event;
+            while ((event = upstream.next()) != null) {
+                progress.accept(event);
+                for (var frame : writer.onEvent(event)) {
+                    if (!sse.send(frame)) return; // client gone; closing the upstream is the finally's job
+                }
+                if (event instanceof StreamEvent.Error) return;
+            }
+            if (!upstream.completed() && !progress.allChoicesFinished()) {
+                sse.send(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
+                return;
+            }
+            for (var frame : writer.finish()) if (!sse.send(frame)) return;
+        } catch (IOException e) {
+            if (sse.isOpen()) {
+                LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
+                sse.send(writer.error(StreamError.of(UpstreamErrors.describe(e), UpstreamErrors.isTimeout(e) ? "timeout_error" : "server_error",
+                        UpstreamErrors.isTimeout(e) ? "upstream_timeout" : "upstream_error")));
+            }
+        } finally {
+            upstream.close();
+            sse.end();
+        }
+    }
+
+    private void complete(Exchange ex, String model, UpstreamStream upstream, Map<String, String> headers) {
+        var acc = new ChatAccumulator();
+        var progress = new Progress();
+        try {
+            StreamEvent event;
+            while ((event = upstream.next()) != null) {
+                progress.accept(event);
+                acc.accept(event);
+                if (event instanceof StreamEvent.Error e) {
+                    ex.sendError(UpstreamErrors.toApiError(e.error()));
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            if (ex.isOpen()) {
+                boolean timeout = UpstreamErrors.isTimeout(e);
+                ex.sendError(ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error"));
+            }
+            return;
+        }
+        if (!ex.isOpen()) return;
+        if (!upstream.completed() && !progress.allChoicesFinished()) {
+            ex.sendError(ApiError.server(502, "The upstream closed the stream before the answer was complete.", "upstream_incomplete"));
+            return;
+        }
+        var json = acc.result().toJson();
+        if (json.path("id").isNull()) json.put("id", "chatcmpl-" + Long.toHexString(System.nanoTime()));
+        if (json.path("model").isNull()) json.put("model", model);
+        if (json.path("created").asLong() == 0) json.put("created", System.currentTimeMillis() / 1000);
+        ex.sendJson(200, json, headers);
+    }
+
+    /** Which choices have started and finished: a stream whose choices all finished is complete even without [DONE]. */
+    private static final class Progress {
+        private final Set<Integer> started = new HashSet<>();
+        private final Set<Integer> finished = new HashSet<>();
+
+        void accept(StreamEvent event) {
+            switch (event) {
+                case StreamEvent.Role r -> started.add(r.choice());
+                case StreamEvent.TextDelta t -> started.add(t.choice());
+                case StreamEvent.Finish f -> {
+                    started.add(f.choice());
+                    finished.add(f.choice());
+                }
+                default -> {}
+            }
+        }
+
+        boolean allChoicesFinished() {
+            return !started.isEmpty() && finished.containsAll(started);
+        }
+    }
+}

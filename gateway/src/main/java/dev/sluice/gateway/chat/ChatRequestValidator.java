@@ -1,0 +1,223 @@
+package dev.sluice.gateway.chat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.http.ApiError;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Checks a chat completions request the way OpenAI does, so a bad request gets a 400 naming the
+ * parameter instead of an upstream's surprise. Only what is known is checked; unknown fields pass through.
+ */
+public final class ChatRequestValidator {
+
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
+
+    private ChatRequestValidator() {}
+
+    public static Optional<ApiError> validate(ObjectNode body) {
+        try {
+            check(body);
+            return Optional.empty();
+        } catch (Invalid e) {
+            return Optional.of(e.error);
+        }
+    }
+
+    private static final class Invalid extends Exception {
+        final ApiError error;
+
+        Invalid(ApiError error) {
+            super(error.message(), null, false, false);
+            this.error = error;
+        }
+    }
+
+    private static void check(ObjectNode body) throws Invalid {
+        var model = body.get("model");
+        if (model == null || model.isNull()) throw missing("model");
+        if (!model.isTextual()) throw type("model", "a string", model);
+        if (model.asText().isBlank()) throw invalid("model", "Invalid 'model': empty string. Expected a model name.", "empty_string");
+
+        var messages = body.get("messages");
+        if (messages == null || messages.isNull()) throw missing("messages");
+        if (!messages.isArray()) throw type("messages", "an array", messages);
+        if (messages.isEmpty()) {
+            throw invalid("messages", "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "empty_array");
+        }
+        for (int i = 0; i < messages.size(); i++) message(messages.get(i), "messages[" + i + "]");
+
+        bool(body, "stream");
+        var options = body.get("stream_options");
+        if (options != null && !options.isNull()) {
+            if (!body.path("stream").asBoolean(false)) {
+                throw invalid("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "invalid_value");
+            }
+            if (!options.isObject()) throw type("stream_options", "an object", options);
+            bool(options, "include_usage", "stream_options.include_usage");
+        }
+        integer(body, "n", 1, 128);
+        number(body, "temperature", 0, 2);
+        number(body, "top_p", 0, 1);
+        number(body, "presence_penalty", -2, 2);
+        number(body, "frequency_penalty", -2, 2);
+        integer(body, "max_tokens", 1, Integer.MAX_VALUE);
+        integer(body, "max_completion_tokens", 1, Integer.MAX_VALUE);
+        integer(body, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
+        bool(body, "logprobs");
+        integer(body, "top_logprobs", 0, 20);
+        if (body.hasNonNull("top_logprobs") && !body.path("logprobs").asBoolean(false)) {
+            throw invalid("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", "invalid_value");
+        }
+        bool(body, "parallel_tool_calls");
+        string(body, "user");
+
+        var stop = body.get("stop");
+        if (stop != null && !stop.isNull()) {
+            if (stop.isArray()) {
+                if (stop.size() > 4) throw invalid("stop", "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length " + stop.size() + " instead.", "array_above_max_length");
+                for (int i = 0; i < stop.size(); i++) if (!stop.get(i).isTextual()) throw type("stop[" + i + "]", "a string", stop.get(i));
+            } else if (!stop.isTextual()) {
+                throw type("stop", "a string or array of strings", stop);
+            }
+        }
+
+        var tools = body.get("tools");
+        if (tools != null && !tools.isNull()) {
+            if (!tools.isArray()) throw type("tools", "an array", tools);
+            for (int i = 0; i < tools.size(); i++) tool(tools.get(i), "tools[" + i + "]");
+        }
+        var toolChoice = body.get("tool_choice");
+        if (toolChoice != null && !toolChoice.isNull()) {
+            if (toolChoice.isTextual()) {
+                if (!List.of("none", "auto", "required").contains(toolChoice.asText())) {
+                    throw invalid("tool_choice", "Invalid value: '" + toolChoice.asText() + "'. Supported values are: 'none', 'auto', and 'required'.", "invalid_value");
+                }
+            } else if (!toolChoice.isObject()) {
+                throw type("tool_choice", "a string or object", toolChoice);
+            }
+        }
+        var format = body.get("response_format");
+        if (format != null && !format.isNull()) {
+            if (!format.isObject()) throw type("response_format", "an object", format);
+            var t = format.path("type").asText("");
+            if (!List.of("text", "json_object", "json_schema").contains(t)) {
+                throw invalid("response_format.type", "Invalid value: '" + t + "'. Supported values are: 'text', 'json_object', and 'json_schema'.", "invalid_value");
+            }
+            if (t.equals("json_schema") && !format.path("json_schema").isObject()) throw missing("response_format.json_schema");
+        }
+        var metadata = body.get("metadata");
+        if (metadata != null && !metadata.isNull()) {
+            if (!metadata.isObject()) throw type("metadata", "an object", metadata);
+            for (var it = metadata.properties().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (!e.getValue().isTextual()) throw type("metadata." + e.getKey(), "a string", e.getValue());
+            }
+        }
+    }
+
+    private static void message(JsonNode m, String where) throws Invalid {
+        if (!m.isObject()) throw type(where, "an object", m);
+        var role = m.get("role");
+        if (role == null || role.isNull()) throw missing(where + ".role");
+        if (!role.isTextual() || !ROLES.contains(role.asText())) {
+            throw invalid(where + ".role", "Invalid value: '" + role.asText() + "'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", "invalid_value");
+        }
+        var content = m.get("content");
+        switch (role.asText()) {
+            case "assistant" -> {
+                boolean hasCalls = m.path("tool_calls").isArray() && !m.path("tool_calls").isEmpty();
+                if ((content == null || content.isNull()) && !hasCalls && !m.hasNonNull("function_call") && !m.hasNonNull("refusal")) {
+                    throw missing(where + ".content");
+                }
+            }
+            case "tool" -> {
+                if (content == null || content.isNull()) throw missing(where + ".content");
+                if (!m.hasNonNull("tool_call_id")) throw missing(where + ".tool_call_id");
+            }
+            default -> {
+                if (content == null || content.isNull()) throw missing(where + ".content");
+            }
+        }
+        if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
+            throw type(where + ".content", "a string or array of content parts", content);
+        }
+    }
+
+    private static void tool(JsonNode tool, String where) throws Invalid {
+        if (!tool.isObject()) throw type(where, "an object", tool);
+        var type = tool.path("type").asText("");
+        if (type.equals("function")) {
+            var fn = tool.get("function");
+            if (fn == null || !fn.isObject()) throw missing(where + ".function");
+            var name = fn.get("name");
+            if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
+            if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
+                throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+            }
+        } else if (type.isEmpty()) {
+            throw missing(where + ".type");
+        }
+        // Other tool types (custom, provider-specific) pass through for the upstream to judge.
+    }
+
+    private static void bool(JsonNode body, String field) throws Invalid {
+        bool(body, field, field);
+    }
+
+    private static void bool(JsonNode body, String field, String param) throws Invalid {
+        var v = body.get(field);
+        if (v != null && !v.isNull() && !v.isBoolean()) throw type(param, "a boolean", v);
+    }
+
+    private static void string(JsonNode body, String field) throws Invalid {
+        var v = body.get(field);
+        if (v != null && !v.isNull() && !v.isTextual()) throw type(field, "a string", v);
+    }
+
+    private static void integer(JsonNode body, String field, long min, long max) throws Invalid {
+        var v = body.get(field);
+        if (v == null || v.isNull()) return;
+        if (!v.isIntegralNumber()) throw type(field, "an integer", v);
+        long value = v.asLong();
+        if (value < min) throw invalid(field, "Invalid '" + field + "': integer below minimum value. Expected a value >= " + min + ", but got " + value + " instead.", "integer_below_min_value");
+        if (value > max) throw invalid(field, "Invalid '" + field + "': integer above maximum value. Expected a value <= " + max + ", but got " + value + " instead.", "integer_above_max_value");
+    }
+
+    private static void number(JsonNode body, String field, double min, double max) throws Invalid {
+        var v = body.get(field);
+        if (v == null || v.isNull()) return;
+        if (!v.isNumber()) throw type(field, "a decimal", v);
+        double value = v.asDouble();
+        if (value < min) throw invalid(field, "Invalid '" + field + "': decimal below minimum value. Expected a value >= " + fmt(min) + ", but got " + v + " instead.", "decimal_below_min_value");
+        if (value > max) throw invalid(field, "Invalid '" + field + "': decimal above maximum value. Expected a value <= " + fmt(max) + ", but got " + v + " instead.", "decimal_above_max_value");
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    }
+
+    private static Invalid missing(String param) {
+        return new Invalid(ApiError.invalidRequest("Missing required parameter: '" + param + "'.", param, "missing_required_parameter"));
+    }
+
+    private static Invalid type(String param, String expected, JsonNode got) {
+        return new Invalid(ApiError.invalidRequest("Invalid type for '" + param + "': expected " + expected + ", but got " + kind(got) + " instead.", param, "invalid_type"));
+    }
+
+    private static Invalid invalid(String param, String message, String code) {
+        return new Invalid(ApiError.invalidRequest(message, param, code));
+    }
+
+    private static String kind(JsonNode node) {
+        if (node.isTextual()) return "a string";
+        if (node.isBoolean()) return "a boolean";
+        if (node.isIntegralNumber()) return "an integer";
+        if (node.isNumber()) return "a decimal";
+        if (node.isArray()) return "an array";
+        if (node.isObject()) return "an object";
+        return "null";
+    }
+}

@@ -1,0 +1,75 @@
+package dev.sluice.gateway.chat;
+
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.provider.UpstreamException;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.json.Json;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.http.HttpTimeoutException;
+import java.util.LinkedHashMap;
+
+/** Maps upstream failures to what the client is told: OpenAI-shaped errors with a status that says whose fault it is. */
+final class UpstreamErrors {
+
+    private UpstreamErrors() {}
+
+    /** A failure before the answer started: the upstream's own status and error when it sent one, else 502/504. */
+    static ApiError toApiError(UpstreamException e, String deployment) {
+        return switch (e.kind()) {
+            case TIMEOUT -> ApiError.server(504, "The upstream (" + deployment + ") did not answer in time: " + e.getMessage(), "upstream_timeout");
+            case CONNECTION -> ApiError.server(502, "Could not reach the upstream (" + deployment + "): " + e.getMessage(), "upstream_unreachable");
+            case HTTP -> {
+                int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 502;
+                String message = "The upstream (" + deployment + ") answered with HTTP " + e.status() + ".";
+                String type = status >= 500 ? "server_error" : "invalid_request_error";
+                String param = null, code = null;
+                if (e.body() != null && e.body().length > 0) {
+                    try {
+                        var node = Json.parse(e.body());
+                        var err = node.has("error") ? node.get("error") : node;
+                        if (err.isTextual()) {
+                            message = err.asText();
+                        } else if (err.isObject()) {
+                            if (err.hasNonNull("message")) message = err.get("message").asText();
+                            if (err.hasNonNull("type")) type = err.get("type").asText();
+                            param = Json.text(err.get("param"));
+                            code = Json.text(err.get("code"));
+                        }
+                    } catch (IllegalArgumentException notJson) {
+                        var text = new String(e.body(), java.nio.charset.StandardCharsets.UTF_8).strip();
+                        if (!text.isEmpty()) message = message + " " + (text.length() > 500 ? text.substring(0, 500) + "..." : text);
+                    }
+                }
+                var headers = new LinkedHashMap<String, String>();
+                if (e.retryAfter() != null) headers.put("Retry-After", Long.toString(Math.max(0, (e.retryAfter().toMillis() + 999) / 1000)));
+                yield new ApiError(status, message, type, param, code, headers);
+            }
+        };
+    }
+
+    /** An error the upstream reported inside its stream, answered to a non-streaming client. */
+    static ApiError toApiError(StreamError error) {
+        int status = 502;
+        var raw = error.raw();
+        var candidates = new String[] {error.code(), raw == null ? null : Json.text(raw.get("status_code")), raw == null ? null : Json.text(raw.get("status"))};
+        for (var c : candidates) {
+            if (c != null && c.matches("[45]\\d\\d")) {
+                status = Integer.parseInt(c);
+                break;
+            }
+        }
+        var type = error.type() != null ? error.type() : status < 500 ? "invalid_request_error" : "server_error";
+        return new ApiError(status, error.message(), type, error.param(), error.code(), null);
+    }
+
+    static boolean isTimeout(IOException e) {
+        return e instanceof HttpTimeoutException || e.getClass().getSimpleName().contains("Timeout")
+                || (e instanceof InterruptedIOException && !(e.getMessage() != null && e.getMessage().contains("cancel")));
+    }
+
+    static String describe(IOException e) {
+        var what = isTimeout(e) ? "The upstream stopped sending data (timeout)" : "The connection to the upstream failed";
+        return e.getMessage() == null ? what + "." : what + ": " + e.getMessage();
+    }
+}

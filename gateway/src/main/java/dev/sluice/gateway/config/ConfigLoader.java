@@ -1,0 +1,248 @@
+package dev.sluice.gateway.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.sluice.gateway.config.GatewayConfig.Deployment;
+import dev.sluice.gateway.config.GatewayConfig.Limits;
+import dev.sluice.gateway.config.GatewayConfig.ModelRoute;
+import dev.sluice.gateway.config.GatewayConfig.ProviderConfig;
+import dev.sluice.gateway.config.GatewayConfig.Timeouts;
+import dev.sluice.wire.json.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the YAML configuration, substituting {@code ${ENV}} and {@code ${ENV:-default}} in string values,
+ * and builds the defaults used when there is no file: the {@code sim} provider always, plus every
+ * well-known provider whose API key is in the environment.
+ */
+public final class ConfigLoader {
+
+    /** Providers recognised by their API key variable when no config file says otherwise. */
+    static final List<String[]> KNOWN_PROVIDERS = List.of(
+            new String[] {"openai", "OPENAI_API_KEY", "https://api.openai.com/v1"},
+            new String[] {"openrouter", "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1"},
+            new String[] {"groq", "GROQ_API_KEY", "https://api.groq.com/openai/v1"},
+            new String[] {"deepseek", "DEEPSEEK_API_KEY", "https://api.deepseek.com/v1"},
+            new String[] {"mistral", "MISTRAL_API_KEY", "https://api.mistral.ai/v1"},
+            new String[] {"together", "TOGETHER_API_KEY", "https://api.together.xyz/v1"});
+
+    private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?}");
+
+    private final Function<String, String> env;
+
+    public ConfigLoader() {
+        this(System::getenv);
+    }
+
+    public ConfigLoader(Function<String, String> env) {
+        this.env = env;
+    }
+
+    public GatewayConfig load(Path file) {
+        try {
+            return parse(Files.readString(file), file.toString());
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config " + file + ": " + e.getMessage());
+        }
+    }
+
+    public GatewayConfig parse(String yaml, String source) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+        } catch (IOException e) {
+            throw new ConfigException(source + ": invalid YAML: " + e.getMessage());
+        }
+        if (root == null || root.isNull() || root.isMissingNode()) root = Json.object();
+        if (!root.isObject()) throw new ConfigException(source + ": the top level must be a mapping");
+        return build(substitute(root, source, "") , source);
+    }
+
+    /** The configuration with no file: sim plus providers found by their API key variables. */
+    public GatewayConfig defaults() {
+        var providers = new LinkedHashMap<String, ProviderConfig>();
+        providers.put("sim", new ProviderConfig("sim", "sim", null, null, Map.of(), null, false));
+        for (var known : KNOWN_PROVIDERS) {
+            var key = env.apply(known[1]);
+            if (key != null && !key.isBlank()) {
+                providers.put(known[0], new ProviderConfig(known[0], "openai", known[2], key, Map.of(), null, false));
+            }
+        }
+        return new GatewayConfig("127.0.0.1", 8080, Limits.DEFAULTS, providers, List.of(), null);
+    }
+
+    /** Proxy mode: every model name, unchanged, to one OpenAI-compatible upstream. */
+    public static GatewayConfig proxy(GatewayConfig base, String upstreamUrl, String upstreamKey) {
+        var providers = new LinkedHashMap<>(base.providers());
+        boolean forwardAuth = upstreamKey == null || upstreamKey.isBlank();
+        providers.put("upstream", new ProviderConfig("upstream", "openai", upstreamUrl, forwardAuth ? null : upstreamKey, Map.of(), null, forwardAuth));
+        return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream");
+    }
+
+    private GatewayConfig build(JsonNode root, String source) {
+        var base = defaults();
+        String host = base.host();
+        int port = base.port();
+        var listen = root.path("listen");
+        if (listen.isTextual()) {
+            var text = listen.asText();
+            int colon = text.lastIndexOf(':');
+            if (colon < 0) throw new ConfigException(source + ": listen must be host:port, got '" + text + "'");
+            host = text.substring(0, colon);
+            port = parsePort(text.substring(colon + 1), source);
+        }
+        if (root.has("host")) host = root.get("host").asText();
+        if (root.has("port")) port = parsePort(root.get("port").asText(), source);
+
+        var l = root.path("limits");
+        var limits = new Limits(
+                l.has("max_body_bytes") ? l.get("max_body_bytes").asInt() : Limits.DEFAULTS.maxBodyBytes(),
+                l.has("keepalive") ? duration(l.get("keepalive"), source + ": limits.keepalive") : Limits.DEFAULTS.keepAlive(),
+                l.has("max_concurrent_streams") ? l.get("max_concurrent_streams").asInt() : Limits.DEFAULTS.maxConcurrentStreams());
+
+        var providers = new LinkedHashMap<>(base.providers());
+        var p = root.path("providers");
+        if (!p.isMissingNode() && !p.isObject()) throw new ConfigException(source + ": providers must be a mapping of name to provider");
+        for (var it = p.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            providers.put(e.getKey(), provider(e.getKey(), e.getValue(), source + ": providers." + e.getKey()));
+        }
+
+        var models = new ArrayList<ModelRoute>();
+        var m = root.path("models");
+        if (!m.isMissingNode() && !m.isArray()) throw new ConfigException(source + ": models must be a list");
+        int i = 0;
+        for (var model : m) {
+            var where = source + ": models[" + i++ + "]";
+            var name = model.path("name").asText(null);
+            if (name == null || name.isBlank()) throw new ConfigException(where + ": name is required");
+            var deployments = new ArrayList<Deployment>();
+            var list = model.has("deployments") ? model.get("deployments") : Json.NODES.arrayNode().add(model);
+            int j = 0;
+            for (var d : list) {
+                var dWhere = where + ".deployments[" + j++ + "]";
+                var provider = d.path("provider").asText(null);
+                if (provider == null) throw new ConfigException(dWhere + ": provider is required");
+                if (!providers.containsKey(provider)) {
+                    throw new ConfigException(dWhere + ": unknown provider '" + provider + "' (configured: " + providers.keySet() + ")");
+                }
+                var options = new LinkedHashMap<String, Object>();
+                for (var it = d.properties().iterator(); it.hasNext(); ) {
+                    var f = it.next();
+                    if (!List.of("provider", "model", "weight", "name", "deployments").contains(f.getKey())) {
+                        options.put(f.getKey(), Json.MAPPER.convertValue(f.getValue(), Object.class));
+                    }
+                }
+                deployments.add(new Deployment(provider, d.path("model").asText(name), d.path("weight").asInt(1), options));
+            }
+            if (deployments.isEmpty()) throw new ConfigException(where + ": at least one deployment is required");
+            models.add(new ModelRoute(name, deployments));
+        }
+        String passthrough = root.path("passthrough_provider").asText(null);
+        if (passthrough != null && !providers.containsKey(passthrough)) {
+            throw new ConfigException(source + ": passthrough_provider '" + passthrough + "' is not a configured provider");
+        }
+        return new GatewayConfig(host, port, limits, providers, models, passthrough);
+    }
+
+    private static ProviderConfig provider(String name, JsonNode node, String where) {
+        var type = node.path("type").asText("openai");
+        if (!type.equals("openai") && !type.equals("sim")) {
+            throw new ConfigException(where + ".type: unknown provider type '" + type + "' (use openai or sim)");
+        }
+        var baseUrl = node.path("base_url").asText(null);
+        if (type.equals("openai") && (baseUrl == null || baseUrl.isBlank())) {
+            throw new ConfigException(where + ".base_url is required for an OpenAI-compatible provider");
+        }
+        var headers = new LinkedHashMap<String, String>();
+        for (var it = node.path("headers").properties().iterator(); it.hasNext(); ) {
+            var h = it.next();
+            headers.put(h.getKey(), h.getValue().asText());
+        }
+        var t = node.path("timeouts");
+        var d = Timeouts.DEFAULTS;
+        var timeouts = new Timeouts(
+                t.has("connect") ? duration(t.get("connect"), where + ".timeouts.connect") : d.connect(),
+                t.has("first_byte") ? duration(t.get("first_byte"), where + ".timeouts.first_byte") : d.firstByte(),
+                t.has("idle") ? duration(t.get("idle"), where + ".timeouts.idle") : d.idle(),
+                t.has("total") ? duration(t.get("total"), where + ".timeouts.total") : d.total());
+        var key = node.path("api_key").asText(null);
+        return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
+                node.path("forward_client_auth").asBoolean(false));
+    }
+
+    private static int parsePort(String text, String source) {
+        try {
+            int port = Integer.parseInt(text.trim());
+            if (port < 0 || port > 65535) throw new NumberFormatException();
+            return port;
+        } catch (NumberFormatException e) {
+            throw new ConfigException(source + ": invalid port '" + text + "'");
+        }
+    }
+
+    /** "250ms", "10s", "5m", "1h", or a bare number of seconds. */
+    static Duration duration(JsonNode node, String where) {
+        if (node.isNumber()) return Duration.ofMillis((long) (node.asDouble() * 1000));
+        var text = node.asText().trim();
+        var m = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?").matcher(text);
+        if (!m.matches()) throw new ConfigException(where + ": invalid duration '" + text + "' (e.g. 500ms, 10s, 5m)");
+        double value = Double.parseDouble(m.group(1));
+        var unit = m.group(2) == null ? "s" : m.group(2);
+        double millis = switch (unit) {
+            case "ms" -> value;
+            case "s" -> value * 1000;
+            case "m" -> value * 60_000;
+            default -> value * 3_600_000;
+        };
+        return Duration.ofMillis((long) millis);
+    }
+
+    private JsonNode substitute(JsonNode node, String source, String path) {
+        if (node.isTextual()) return Json.NODES.textNode(expand(node.asText(), source, path));
+        if (node.isObject()) {
+            var out = Json.object();
+            for (var it = node.properties().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                out.set(e.getKey(), substitute(e.getValue(), source, path.isEmpty() ? e.getKey() : path + "." + e.getKey()));
+            }
+            return out;
+        }
+        if (node.isArray()) {
+            var out = Json.NODES.arrayNode();
+            int i = 0;
+            for (var item : node) out.add(substitute(item, source, path + "[" + i++ + "]"));
+            return out;
+        }
+        return node;
+    }
+
+    private String expand(String text, String source, String path) {
+        Matcher m = VARIABLE.matcher(text);
+        var out = new StringBuilder();
+        while (m.find()) {
+            var value = env.apply(m.group(1));
+            if (value == null) {
+                if (m.group(2) == null) {
+                    throw new ConfigException(source + ": environment variable " + m.group(1) + " is not set (used at " + path
+                            + "; write ${" + m.group(1) + ":-} to make it optional)");
+                }
+                value = m.group(3);
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(value));
+        }
+        m.appendTail(out);
+        return out.toString();
+    }
+}

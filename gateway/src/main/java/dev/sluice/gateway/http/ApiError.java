@@ -1,0 +1,44 @@
+package dev.sluice.gateway.http;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.wire.json.Json;
+import java.util.Map;
+
+/**
+ * An error answer in OpenAI's shape, {@code {"error":{"message","type","param","code"}}}, with its HTTP
+ * status and any headers it needs (Retry-After).
+ */
+public record ApiError(int status, String message, String type, String param, String code, Map<String, String> headers) {
+
+    public ApiError {
+        headers = headers == null ? Map.of() : Map.copyOf(headers);
+    }
+
+    public static ApiError invalidRequest(String message, String param, String code) {
+        return new ApiError(400, message, "invalid_request_error", param, code, null);
+    }
+
+    public static ApiError notFound(String message, String param, String code) {
+        return new ApiError(404, message, "invalid_request_error", param, code, null);
+    }
+
+    public static ApiError server(int status, String message, String code) {
+        return new ApiError(status, message, status == 504 ? "timeout_error" : "server_error", null, code, null);
+    }
+
+    public ApiError withHeader(String name, String value) {
+        var copy = new java.util.LinkedHashMap<>(headers);
+        copy.put(name, value);
+        return new ApiError(status, message, type, param, code, copy);
+    }
+
+    public ObjectNode toJson() {
+        var root = Json.object();
+        var error = root.putObject("error");
+        error.put("message", message);
+        error.put("type", type);
+        error.put("param", param);
+        error.put("code", code);
+        return root;
+    }
+}

@@ -1,0 +1,78 @@
+package dev.sluice.gateway.http;
+
+import dev.sluice.wire.sse.SseWriter;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.time.Duration;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An open {@code text/event-stream} response. Each {@link #send} is flushed at once; when the client reads
+ * slower than events come, {@code send} blocks (the caller's virtual thread, and through it the upstream
+ * read) instead of buffering. During silence a keep-alive comment goes out every interval.
+ */
+public final class EventStreamResponse {
+
+    private static final byte[] KEEP_ALIVE = SseWriter.comment("keep-alive");
+
+    private final Channel channel;
+    private final ChannelState state;
+    private final boolean keepAliveConnection;
+    private final Runnable onDone;
+    private final ScheduledFuture<?> keepAliveTask;
+    private final long intervalNanos;
+    private volatile long lastWriteNanos = System.nanoTime();
+    private volatile boolean ended;
+
+    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
+        this.channel = channel;
+        this.state = state;
+        this.keepAliveConnection = keepAliveConnection;
+        this.onDone = onDone;
+        channel.writeAndFlush(head);
+        long interval = Math.max(1, keepAlive.toMillis());
+        this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
+        this.keepAliveTask = channel.eventLoop().scheduleAtFixedRate(this::keepAlive, interval, interval, TimeUnit.MILLISECONDS);
+        state.onClose(() -> keepAliveTask.cancel(false));
+    }
+
+    // Runs on the event loop, so it never interleaves with a frame being written.
+    private void keepAlive() {
+        if (ended || !channel.isActive()) return;
+        if (System.nanoTime() - lastWriteNanos >= intervalNanos - TimeUnit.MILLISECONDS.toNanos(5)) {
+            lastWriteNanos = System.nanoTime();
+            channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+        }
+    }
+
+    /** Sends one frame. Returns false if the client is gone (the caller should stop and cancel upstream). */
+    public boolean send(byte[] frame) {
+        if (ended) return false;
+        if (!state.awaitWritable()) return false;
+        lastWriteNanos = System.nanoTime();
+        channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(frame)));
+        return true;
+    }
+
+    public boolean isOpen() {
+        return !ended && channel.isActive();
+    }
+
+    /** Ends the response; the connection stays open for the next request when the client allows it. */
+    public void end() {
+        if (ended) return;
+        ended = true;
+        keepAliveTask.cancel(false);
+        state.clearCloseActions();
+        if (channel.isActive()) {
+            var future = channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+            if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
+        }
+        onDone.run();
+    }
+}

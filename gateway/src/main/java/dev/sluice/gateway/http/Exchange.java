@@ -1,0 +1,136 @@
+package dev.sluice.gateway.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.json.Json;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * One HTTP request and its response, for handlers running on a virtual thread. Exactly one of
+ * {@link #sendJson}, {@link #sendError} or {@link #startEventStream} answers it.
+ */
+public final class Exchange {
+
+    private final Channel channel;
+    private final FullHttpRequest request;
+    private final String path;
+    private final byte[] body;
+    private final String requestId;
+    private final Runnable onDone;
+    private final ChannelState state;
+    private boolean answered;
+
+    Exchange(Channel channel, FullHttpRequest request, byte[] body, ChannelState state, Runnable onDone) {
+        this.channel = channel;
+        this.request = request;
+        this.path = new QueryStringDecoder(request.uri()).path();
+        this.body = body;
+        this.state = state;
+        this.onDone = onDone;
+        this.requestId = "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    }
+
+    public String method() {
+        return request.method().name();
+    }
+
+    public String path() {
+        return path;
+    }
+
+    public String header(String name) {
+        return request.headers().get(name);
+    }
+
+    public byte[] body() {
+        return body;
+    }
+
+    public String requestId() {
+        return requestId;
+    }
+
+    /** Whether the client is still connected. */
+    public boolean isOpen() {
+        return channel.isActive();
+    }
+
+    /** Runs {@code action} once if the client disconnects before the response is complete. */
+    public void onClientGone(Runnable action) {
+        state.onClose(action);
+    }
+
+    public void sendJson(int status, JsonNode json, Map<String, String> headers) {
+        send(status, Json.bytes(json), "application/json", headers);
+    }
+
+    public void sendError(ApiError error) {
+        send(error.status(), Json.bytes(error.toJson()), "application/json", error.headers());
+    }
+
+    public void send(int status, byte[] content, String contentType, Map<String, String> headers) {
+        if (answered) throw new IllegalStateException("already answered");
+        answered = true;
+        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(content));
+        var h = response.headers();
+        h.set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.length);
+        common(h, headers);
+        boolean keepAlive = HttpUtil.isKeepAlive(request);
+        if (!keepAlive) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        var future = channel.writeAndFlush(response);
+        if (!keepAlive) future.addListener(f -> channel.close());
+        finish();
+    }
+
+    /**
+     * Starts a {@code text/event-stream} response and returns the stream to write events to. Keep-alive
+     * comments are sent every {@code keepAlive} while nothing else is written.
+     */
+    public EventStreamResponse startEventStream(Map<String, String> headers, Duration keepAlive) {
+        if (answered) throw new IllegalStateException("already answered");
+        answered = true;
+        var response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        var h = response.headers();
+        h.set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        h.set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
+        h.set("X-Accel-Buffering", "no");
+        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        common(h, headers);
+        boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
+        if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, this::finish);
+    }
+
+    private void common(HttpHeaders h, Map<String, String> headers) {
+        h.set("x-request-id", requestId);
+        if (headers != null) headers.forEach(h::set);
+    }
+
+    private void finish() {
+        state.clearCloseActions();
+        onDone.run();
+    }
+
+    boolean answered() {
+        return answered;
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

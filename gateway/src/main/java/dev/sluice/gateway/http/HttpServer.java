@@ -1,0 +1,171 @@
+package dev.sluice.gateway.http;
+
+import dev.sluice.wire.json.Json;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpVersion;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Netty HTTP/1.1 server. Each request is handed to the {@link HttpHandler} on a virtual thread; a
+ * connection serves its requests one after another. Bodies above the limit get an OpenAI-shaped 413.
+ */
+public final class HttpServer implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(HttpServer.class.getName());
+
+    private final EventLoopGroup boss = new NioEventLoopGroup(1);
+    private final EventLoopGroup workers = new NioEventLoopGroup();
+    private final Channel serverChannel;
+
+    public HttpServer(String host, int port, int maxBodyBytes, HttpHandler handler) throws InterruptedException {
+        var bootstrap = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline()
+                                .addLast(new HttpServerCodec(8192, 64 * 1024, 8192))
+                                .addLast(new HttpServerKeepAliveHandler())
+                                .addLast(new LimitedAggregator(maxBodyBytes))
+                                .addLast(new RequestHandler(handler));
+                    }
+                });
+        this.serverChannel = bootstrap.bind(host, port).sync().channel();
+    }
+
+    public int port() {
+        return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+        serverChannel.close().awaitUninterruptibly();
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+    }
+
+    private static final class LimitedAggregator extends HttpObjectAggregator {
+        private final int max;
+
+        LimitedAggregator(int max) {
+            super(max);
+            this.max = max;
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            var error = ApiError.invalidRequest("Request body too large: the limit is " + max + " bytes.", null, "request_too_large");
+            var body = Json.bytes(new ApiError(413, error.message(), error.type(), null, error.code(), null).toJson());
+            var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+            response.headers().set(HttpHeaderNames.CONNECTION, "close");
+            // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** Serialises a connection's requests and hands each to a virtual thread. */
+    private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private final HttpHandler handler;
+        private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
+        private ChannelState state;
+        private boolean busy;
+
+        RequestHandler(HttpHandler handler) {
+            this.handler = handler;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            state = new ChannelState(ctx.channel());
+            super.channelActive(ctx);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            queue.add(request.retain());
+            if (!busy) next(ctx);
+        }
+
+        private void next(ChannelHandlerContext ctx) {
+            var request = queue.poll();
+            if (request == null) return;
+            busy = true;
+            if (!request.decoderResult().isSuccess()) {
+                request.release();
+                var error = ApiError.invalidRequest("Malformed HTTP request.", null, null);
+                var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+                        io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
+                exchange.send(400, Json.bytes(error.toJson()), "application/json", java.util.Map.of("Connection", "close"));
+                ctx.close();
+                return;
+            }
+            byte[] body = ByteBufUtil.getBytes(request.content());
+            var exchange = new Exchange(ctx.channel(), request, body, state, () -> ctx.executor().execute(() -> {
+                busy = false;
+                next(ctx);
+            }));
+            request.content().release();
+            Thread.ofVirtual().name("req-", 0).start(() -> run(exchange));
+        }
+
+        private void run(Exchange exchange) {
+            try {
+                handler.handle(exchange);
+            } catch (Throwable t) {
+                LOG.log(System.Logger.Level.ERROR, "request " + exchange.requestId() + " " + exchange.method() + " " + exchange.path() + " failed", t);
+                if (!exchange.answered()) {
+                    exchange.sendError(ApiError.server(500, "The gateway failed to process the request (request id " + exchange.requestId() + ").", "internal_error"));
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            if (state != null) state.closed();
+            FullHttpRequest pending;
+            while ((pending = queue.poll()) != null) pending.release();
+            super.channelInactive(ctx);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+            if (state != null) state.writabilityChanged();
+            super.channelWritabilityChanged(ctx);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // Connection resets and the like: nothing to answer, just let go of the connection.
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package dev.sluice.gateway.provider;
+
+import java.time.Duration;
+
+/**
+ * An upstream refused or failed a request before answering. {@code status} is the upstream's HTTP status
+ * (0 when no response came: connection failure or timeout); {@code body} its error body when it sent one.
+ */
+public final class UpstreamException extends Exception {
+
+    public enum Kind { HTTP, CONNECTION, TIMEOUT }
+
+    private final Kind kind;
+    private final int status;
+    private final byte[] body;
+    private final String contentType;
+    private final Duration retryAfter;
+
+    public UpstreamException(Kind kind, int status, String message, byte[] body, String contentType, Duration retryAfter, Throwable cause) {
+        super(message, cause);
+        this.kind = kind;
+        this.status = status;
+        this.body = body;
+        this.contentType = contentType;
+        this.retryAfter = retryAfter;
+    }
+
+    public static UpstreamException http(int status, String message, byte[] body, String contentType, Duration retryAfter) {
+        return new UpstreamException(Kind.HTTP, status, message, body, contentType, retryAfter, null);
+    }
+
+    public static UpstreamException connection(String message, Throwable cause) {
+        return new UpstreamException(Kind.CONNECTION, 0, message, null, null, null, cause);
+    }
+
+    public static UpstreamException timeout(String message) {
+        return new UpstreamException(Kind.TIMEOUT, 0, message, null, null, null, null);
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public byte[] body() {
+        return body;
+    }
+
+    public String contentType() {
+        return contentType;
+    }
+
+    public Duration retryAfter() {
+        return retryAfter;
+    }
+}

@@ -1,0 +1,27 @@
+package dev.sluice.gateway.provider;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Map;
+
+/**
+ * What a provider is asked for: the client's request body (unchanged, so provider-specific fields pass
+ * through), the upstream model name the route chose, deployment options (for the sim provider, its
+ * behaviour), and the client's Authorization header, which proxy-mode providers forward.
+ */
+public record UpstreamRequest(ObjectNode body, String model, Map<String, Object> options, String clientAuthorization) {
+
+    public UpstreamRequest {
+        options = options == null ? Map.of() : Map.copyOf(options);
+    }
+
+    /** The body to send upstream: the client's, with the upstream model, streaming on and usage requested. */
+    public ObjectNode streamingBody() {
+        var copy = body.deepCopy();
+        copy.put("model", model);
+        copy.put("stream", true);
+        // Always ask for usage: a client that did not ask for it never sees the extra chunk, but the gateway counts it.
+        var options = copy.with("stream_options");
+        options.put("include_usage", true);
+        return copy;
+    }
+}

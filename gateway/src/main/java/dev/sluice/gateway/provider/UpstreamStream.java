@@ -1,0 +1,18 @@
+package dev.sluice.gateway.provider;
+
+import dev.sluice.wire.chat.StreamEvent;
+import java.io.IOException;
+
+/** An answer being streamed from an upstream, pulled one canonical event at a time on a (virtual) thread. */
+public interface UpstreamStream extends AutoCloseable {
+
+    /** The next event, or null when the stream ended. Blocks while the upstream is silent. */
+    StreamEvent next() throws IOException;
+
+    /** Whether the upstream ended the stream properly ({@code [DONE]}, or an error it reported) rather than just stopping. */
+    boolean completed();
+
+    /** Cancels the upstream request at once. Any thread may call it; a thread blocked in {@link #next()} is released. */
+    @Override
+    void close();
+}

@@ -1,0 +1,142 @@
+package dev.sluice.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.wire.chat.ChatAccumulator;
+import dev.sluice.wire.chat.ChatStreamParser;
+import dev.sluice.wire.fixtures.Fixtures;
+import dev.sluice.wire.fixtures.Fixtures.Fixture;
+import dev.sluice.wire.json.Json;
+import dev.sluice.wire.openapi.OpenApiValidator;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every real provider transcript, served by a fake upstream in small pieces, relayed by the gateway:
+ * what a client rebuilds from the gateway's stream equals what the upstream said, every chunk the gateway
+ * emits validates against OpenAI's spec, and an upstream error never turns into a clean end.
+ */
+class UpstreamFixtureTest {
+
+    static FakeUpstream upstream;
+    static TestGateway gw;
+    static final Map<String, Fixture> byName = new ConcurrentHashMap<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        Assumptions.assumeTrue(Fixtures.available(), "../shared/fixtures/upstream-sse is absent: fixture relay tests skipped");
+        for (var f : Fixtures.chat()) byName.put(f.name(), f);
+        upstream = new FakeUpstream(body -> FakeUpstream.Reply.sse(byName.get(body.get("model").asText()).bytes(), 97, 0));
+        gw = TestGateway.yaml("""
+                providers:
+                  fake:
+                    type: openai
+                    base_url: %s
+                    api_key: sk-test
+                """.formatted(upstream.baseUrl()));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (gw != null) gw.close();
+        if (upstream != null) upstream.close();
+    }
+
+    static Stream<Fixture> fixtures() {
+        Assumptions.assumeTrue(Fixtures.available(), "../shared/fixtures/upstream-sse is absent");
+        return Fixtures.chat().stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void relayedStreamRebuildsTheSameAnswer(Fixture fixture) throws Exception {
+        var direct = new ChatAccumulator();
+        var parser = new ChatStreamParser(direct);
+        parser.feed(fixture.bytes());
+        parser.end();
+        var want = direct.result();
+
+        var r = gw.stream("""
+                {"model":"fake/%s","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"""
+                .formatted(fixture.name()));
+        assertThat(r.status()).isEqualTo(200);
+        var seen = upstream.seen.getLast();
+        assertThat(seen.headers.get("authorization")).isEqualTo("Bearer sk-test");
+        assertThat(seen.body.get("stream").asBoolean()).isTrue();
+        assertThat(seen.body.at("/stream_options/include_usage").asBoolean()).isTrue();
+
+        var relayed = new ChatAccumulator();
+        var relayParser = new ChatStreamParser(relayed);
+        relayParser.feed(r.raw().getBytes(StandardCharsets.UTF_8));
+        relayParser.end();
+        var got = relayed.result();
+
+        boolean upstreamErrored = !direct.errors().isEmpty();
+        if (upstreamErrored) {
+            assertThat(r.endsWithDone()).as("an upstream error must not end as a clean [DONE]").isFalse();
+            assertThat(relayed.errors()).isNotEmpty();
+            assertThat(relayed.errors().getFirst().message()).isEqualTo(direct.errors().getFirst().message());
+        } else {
+            assertThat(r.endsWithDone()).isTrue();
+        }
+        boolean relayedAnyChunk = r.chunks().stream().anyMatch(c -> !c.has("error"));
+        if (want.id() != null && relayedAnyChunk) assertThat(got.id()).as("the upstream's id is kept").isEqualTo(want.id());
+        assertThat(got.usage()).isEqualTo(want.usage());
+        // A choice that carried nothing but finish_reason "error" has nothing to relay: the error event says it.
+        var wantChoices = want.choices().stream().filter(c -> !("error".equals(c.finishReason()) && c.message().content() == null
+                && c.message().toolCalls().isEmpty() && c.message().reasoning() == null && c.message().refusal() == null)).toList();
+        assertThat(got.choices()).hasSameSizeAs(wantChoices);
+        for (var w : wantChoices) {
+            var g = got.choice(w.index());
+            assertThat(g.message().content()).as("content").isEqualTo(w.message().content());
+            assertThat(g.message().refusal()).as("refusal").isEqualTo(w.message().refusal());
+            assertThat(g.message().reasoning()).as("reasoning").isEqualTo(w.message().reasoning());
+            assertThat(g.message().toolCalls()).as("tool calls").isEqualTo(w.message().toolCalls());
+            // OpenAI has no "error" finish reason: the gateway says it with an error event instead.
+            assertThat(g.finishReason()).as("finish_reason").isEqualTo("error".equals(w.finishReason()) ? null : w.finishReason());
+            assertThat(g.logprobs()).as("logprobs").isEqualTo(w.logprobs());
+        }
+        if (OpenApiValidator.available()) {
+            var spec = OpenApiValidator.shared();
+            for (var chunk : r.chunks()) {
+                if (chunk.has("error")) spec.assertValid("ErrorResponse", chunk);
+                else spec.assertValid("CreateChatCompletionStreamResponse", chunk);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void nonStreamingAnswerFromTheSameStream(Fixture fixture) throws Exception {
+        var direct = new ChatAccumulator();
+        var parser = new ChatStreamParser(direct);
+        parser.feed(fixture.bytes());
+        parser.end();
+        var r = gw.post("/chat/completions", """
+                {"model":"fake/%s","messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
+        var json = Json.parse(r.body());
+        if (!direct.errors().isEmpty()) {
+            assertThat(r.statusCode()).isGreaterThanOrEqualTo(400);
+            assertThat(json.at("/error/message").asText()).isEqualTo(direct.errors().getFirst().message());
+            if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+            return;
+        }
+        assertThat(r.statusCode()).isEqualTo(200);
+        var want = direct.result();
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("CreateChatCompletionResponse", json);
+        assertThat(json.get("usage")).isEqualTo(want.usage());
+        for (var w : want.choices()) {
+            var c = json.get("choices").get(w.index());
+            assertThat(Json.text(c.at("/message/content"))).isEqualTo(w.message().content());
+            assertThat(Json.text(c.get("finish_reason"))).isEqualTo(w.finishReason());
+            assertThat(c.at("/message/tool_calls").size()).isEqualTo(w.message().toolCalls().size());
+        }
+    }
+}
