@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Sluice benchmark: the whole matrix in one run (see docs/benchmarks.md for the method).
 #
-#   bench/scripts/run.sh            # full run, ~9 minutes on 2 cores
-#   QUICK=1 bench/scripts/run.sh    # smoke run, short windows (numbers not for publishing)
+#   bench/scripts/run.sh            # full run, ~9-10 minutes on 2 cores
+#   QUICK=1 bench/scripts/run.sh    # smoke run: 1 round, short windows (numbers not for publishing)
 #
 # {direct, nginx, sluice} x {nonstream, stream (unpaced), paced stream} x {c=1, c=64}, all against one fake
-# upstream on 127.0.0.1, cells interleaved (for each mode and concurrency: direct, nginx, sluice) so slow drift
-# on the machine hits the three targets alike. Raw rows go to bench/results/<stamp>/results.csv, the table and
-# the goal check to report.md next to it.
+# upstream on 127.0.0.1. The matrix is measured ROUNDS times; inside a round the three targets of a cell run
+# back to back (in an order rotated every round), so drift and noise on the machine hit them alike; the report
+# pools the rounds. One load generator JVM runs every cell (its JIT stays warm). Raw rows go to
+# bench/results/<stamp>/results.csv (+ hist/ with 1 µs latency histograms), the table and goal check to report.md.
 #
 # Environment knobs (defaults in brackets):
-#   TARGETS ["direct nginx sluice"]  MODES ["nonstream stream paced"]  CONCURRENCY ["1 64"]
-#   WARMUP [5] s before each cell's window, DURATION [15] s window, PACED_C1_DURATION [25] s window for
-#   paced c=1 (it only does ~9 req/s), PREWARM [6] s per mode per proxy before the matrix (JIT warm-up),
-#   MAX_REQUESTS [2000000] cap per window, PIN [1] (1: proxy alone on CPU 1, loadgen + upstream on CPU 0;
-#   0: no pinning, nginx gets one worker per CPU), CHUNKS [32] content chunks per answer, TTFT_MS [50],
-#   GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway, PROFILE [0] (1: after the matrix, a
-#   JFR profile of sluice per mode at c=64 into the results dir), OUT [bench/results/<stamp>],
-#   PORT_BASE [18001] (upstream, nginx = +1, sluice = +2), SKIP_BUILD [0].
+#   TARGETS ["direct nginx sluice"]  MODES ["nonstream stream paced"]  CONCURRENCY ["1 64"]  ROUNDS [3]
+#   WARMUP [2] s before each window, DURATION [7] s window, PACED_C1_DURATION [10] s window for paced c=1
+#   (~9 req/s), PREWARM [5] s per mode per proxy before the matrix (JIT warm-up), MAX_REQUESTS [2000000] cap per
+#   window, PIN [0] (0: no pinning, nginx worker_processes = nproc, like the gateway's thread pools sized by
+#   nproc; 1: proxy alone on CPU 1, load generator + upstream on CPU 0, nginx 1 worker), CHUNKS [32] content
+#   chunks per answer, TTFT_MS [50], GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway,
+#   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=64, summarised into the results dir),
+#   OUT [bench/results/<stamp>], PORT_BASE [18001] (upstream; nginx +1, sluice +2), SKIP_BUILD [0],
+#   REQUIRE_SLUICE [0] (1: fail instead of measuring without sluice when the gateway does not build).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,12 +30,13 @@ JAVA="$JAVA_HOME/bin/java"
 TARGETS="${TARGETS:-direct nginx sluice}"
 MODES="${MODES:-nonstream stream paced}"
 CONCURRENCY="${CONCURRENCY:-1 64}"
-WARMUP="${WARMUP:-5}"
-DURATION="${DURATION:-15}"
-PACED_C1_DURATION="${PACED_C1_DURATION:-25}"
-PREWARM="${PREWARM:-6}"
+ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-2}"
+DURATION="${DURATION:-7}"
+PACED_C1_DURATION="${PACED_C1_DURATION:-10}"
+PREWARM="${PREWARM:-5}"
 MAX_REQUESTS="${MAX_REQUESTS:-2000000}"
-PIN="${PIN:-1}"
+PIN="${PIN:-0}"
 CHUNKS="${CHUNKS:-32}"
 TTFT_MS="${TTFT_MS:-50}"
 GAP_MS="${GAP_MS:-2}"
@@ -41,7 +44,7 @@ PROFILE="${PROFILE:-0}"
 PORT_BASE="${PORT_BASE:-18001}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 if [ "${QUICK:-0}" = 1 ]; then
-  WARMUP=2; DURATION=4; PACED_C1_DURATION=4; PREWARM=2
+  ROUNDS=1; WARMUP=2; DURATION=4; PACED_C1_DURATION=4; PREWARM=2
 fi
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$ROOT/bench/results/$STAMP}"
@@ -134,7 +137,7 @@ TOOL_JVM=(-XX:+UseSerialGC -Xms1g -Xmx1g -Xmn800m -XX:+AlwaysPreTouch --enable-n
   echo "pin: $PIN (client cpus: ${CLIENT_CPUS:-all}, proxy cpus: ${PROXY_CPUS:-all})"
   echo "targets: $TARGETS"
   echo "modes: $MODES  concurrency: $CONCURRENCY"
-  echo "warmup_s: $WARMUP  window_s: $DURATION (paced c=1: $PACED_C1_DURATION)  prewarm_s: $PREWARM  max_requests: $MAX_REQUESTS"
+  echo "rounds: $ROUNDS  warmup_s: $WARMUP  window_s: $DURATION (paced c=1: $PACED_C1_DURATION)  prewarm_s: $PREWARM  max_requests: $MAX_REQUESTS"
   echo "upstream: chunks=$CHUNKS ttft_ms=$TTFT_MS gap_ms=$GAP_MS"
   echo "sluice_java_opts: ${SLUICE_JAVA_OPTS:-} (plus -Xlog:gc)"
   echo "tool_jvm: ${TOOL_JVM[*]}"
@@ -195,33 +198,43 @@ pid_of() {
     sluice) echo "$SLUICE_PID" ;;
   esac
 }
-loadgen() { # target mode c warmup duration csv
-  "${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen \
-    --url "$(url_of "$1")" --target "$1" --mode "$2" -c "$3" --warmup "$4" --duration "$5" --requests "$MAX_REQUESTS" \
-    --cpu-pid "$(pid_of "$1")" --upstream-pid "$UP_PID" --csv "$6"
+LOADGEN=("${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen --upstream-pid "$UP_PID" --requests "$MAX_REQUESTS")
+cell() { # target mode c round warmup duration csv
+  echo "--target $1 --url $(url_of "$1") --mode $2 -c $3 --round $4 --warmup $5 --duration $6 --cpu-pid $(pid_of "$1" | sed 's/^$/-/') --csv $7"
 }
 
 # ---- prewarm: every proxy sees every mode before anything is measured ---------------------------------------
 FAILED=0
+: > "$OUT/prewarm.plan"
 for t in $TARGETS; do
   [ "$t" = direct ] && continue
-  for m in $MODES; do
-    log "prewarm $t $m"
-    loadgen "$t" "$m" 16 0 "$PREWARM" "$OUT/prewarm.csv" >> "$OUT/prewarm.log" || { log "prewarm $t $m had errors (see $OUT/prewarm.log)"; FAILED=1; }
-  done
+  for m in $MODES; do cell "$t" "$m" 16 0 0 "$PREWARM" "$OUT/prewarm.csv" >> "$OUT/prewarm.plan"; done
 done
+if [ -s "$OUT/prewarm.plan" ]; then
+  log "prewarm: every proxy, every mode, c=16, ${PREWARM}s each"
+  "${LOADGEN[@]}" --plan "$OUT/prewarm.plan" > "$OUT/prewarm.log" 2>&1 || { log "prewarm had errors (see $OUT/prewarm.log)"; FAILED=1; }
+fi
 
 # ---- the matrix -------------------------------------------------------------------------------------------
-T_MATRIX=$(date +%s)
-for m in $MODES; do
-  for c in $CONCURRENCY; do
-    d=$DURATION
-    [ "$m" = paced ] && [ "$c" = 1 ] && d=$PACED_C1_DURATION
-    for t in $TARGETS; do
-      loadgen "$t" "$m" "$c" "$WARMUP" "$d" "$OUT/results.csv" | tee -a "$OUT/loadgen.log" || { log "ERRORS in $t $m c=$c"; FAILED=1; }
+mkdir -p "$OUT/hist"
+: > "$OUT/matrix.plan"
+read -r -a TARGET_LIST <<< "$TARGETS"
+for r in $(seq 1 "$ROUNDS"); do
+  for m in $MODES; do
+    for c in $CONCURRENCY; do
+      d=$DURATION
+      [ "$m" = paced ] && [ "$c" = 1 ] && d=$PACED_C1_DURATION
+      n=${#TARGET_LIST[@]}
+      for k in $(seq 0 $((n - 1))); do
+        t=${TARGET_LIST[$(( (k + r - 1) % n ))]}
+        cell "$t" "$m" "$c" "$r" "$WARMUP" "$d" "$OUT/results.csv" >> "$OUT/matrix.plan"
+      done
     done
   done
 done
+log "matrix: $(wc -l < "$OUT/matrix.plan") cells ($ROUNDS rounds)"
+T_MATRIX=$(date +%s)
+"${LOADGEN[@]}" --hist-dir "$OUT/hist" --plan "$OUT/matrix.plan" 2>&1 | tee "$OUT/loadgen.log" || { log "ERRORS in the matrix (see $OUT/loadgen.log)"; FAILED=1; }
 T_MATRIX_END=$(date +%s)
 
 # ---- optional profile ---------------------------------------------------------------------------------------
@@ -229,7 +242,7 @@ if [ "$PROFILE" = 1 ] && [ -n "$SLUICE_PID" ]; then
   for m in $MODES; do
     log "profiling sluice $m c=64 with JFR"
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.start name="bench-$m" settings=profile > /dev/null
-    loadgen sluice "$m" 64 2 10 "$OUT/profile.csv" >> "$OUT/profile.log" || true
+    "${LOADGEN[@]}" $(cell sluice "$m" 64 0 2 10 "$OUT/profile.csv") >> "$OUT/profile.log" 2>&1 || true
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.stop name="bench-$m" filename="$OUT/sluice-$m.jfr" > /dev/null
     "$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.JfrTop "$OUT/sluice-$m.jfr" > "$OUT/sluice-$m-hot.txt" || true
   done

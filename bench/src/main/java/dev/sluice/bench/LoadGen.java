@@ -48,22 +48,48 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class LoadGen {
 
-    static final String CSV_HEADER = "target,mode,concurrency,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,"
+    static final String CSV_HEADER = "target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,"
             + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,"
-            + "target_cpu_s,target_cpu_us_per_req,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,content_chunks,clk_tck";
+            + "target_cpu_s,target_cpu_us_per_req,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,"
+            + "machine_busy_pct,steal_pct,content_chunks,clk_tck,hist";
 
+    /**
+     * One cell from the command line, or with {@code --plan FILE} one cell per line of FILE (each line holds the
+     * same options, added to those of the command line), all in this JVM so its JIT stays warm from cell to cell.
+     */
     public static void main(String[] args) throws Exception {
-        var o = Opts.parse(args);
-        var result = run(o);
-        String row = result.csv();
-        System.out.println(result.human());
-        if (o.csv != null) {
-            var path = Path.of(o.csv);
-            if (path.getParent() != null) Files.createDirectories(path.getParent());
-            boolean fresh = !Files.exists(path) || Files.size(path) == 0;
-            Files.writeString(path, (fresh ? CSV_HEADER + "\n" : "") + row + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        var cells = new ArrayList<Opts>();
+        int planAt = Arrays.asList(args).indexOf("--plan");
+        if (planAt >= 0) {
+            var common = new ArrayList<>(Arrays.asList(args));
+            String plan = common.remove(planAt + 1);
+            common.remove(planAt);
+            for (var line : Files.readAllLines(Path.of(plan))) {
+                line = line.strip();
+                if (line.isEmpty() || line.startsWith("#")) continue;
+                var all = new ArrayList<>(common);
+                all.addAll(Arrays.asList(line.split("\\s+")));
+                cells.add(Opts.parse(all.toArray(String[]::new)));
+            }
+        } else {
+            cells.add(Opts.parse(args));
         }
-        System.exit(result.errors > 0 ? 3 : 0);
+        long errors = 0;
+        for (var o : cells) {
+            var result = run(o);
+            errors += result.errors + result.warmupErrors;
+            System.out.println(result.human());
+            System.out.flush();
+            if (o.csv != null) {
+                var path = Path.of(o.csv);
+                if (path.getParent() != null) Files.createDirectories(path.getParent());
+                boolean fresh = !Files.exists(path) || Files.size(path) == 0;
+                Files.writeString(path, (fresh ? CSV_HEADER + "\n" : "") + result.csv() + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            }
+            if (o.histDir != null) Files.writeString(Path.of(o.histDir, result.histName()), result.histogram());
+            System.gc(); // between cells, never inside a window
+        }
+        System.exit(errors > 0 ? 3 : 0);
     }
 
     static final class Opts {
@@ -72,12 +98,14 @@ public final class LoadGen {
         String mode = "stream"; // nonstream | stream | paced
         String model;           // default: fast, or paced for mode paced
         int concurrency = 1;
+        int round = 1;
         double warmup = 5;
         double duration = 15;
         long requests = Long.MAX_VALUE;
         String cpuPids = "";
         String upstreamPids = "";
         String csv;
+        String histDir;
         int timeoutMs = 30_000;
         int threads = 1;
         String authorization = "Bearer x";
@@ -87,19 +115,21 @@ public final class LoadGen {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 String v = i + 1 < args.length ? args[i + 1] : null;
-                if (v == null && !a.equals("--help")) usage("missing value for " + a);
+                if (v == null) usage("missing value for " + a);
                 switch (a) {
                     case "--url" -> o.url = v;
                     case "--target" -> o.target = v;
                     case "--mode" -> o.mode = v;
                     case "--model" -> o.model = v;
                     case "--concurrency", "-c" -> o.concurrency = Integer.parseInt(v);
+                    case "--round" -> o.round = Integer.parseInt(v);
                     case "--warmup" -> o.warmup = Double.parseDouble(v);
                     case "--duration" -> o.duration = Double.parseDouble(v);
                     case "--requests" -> o.requests = Long.parseLong(v);
-                    case "--cpu-pid" -> o.cpuPids = v;
+                    case "--cpu-pid" -> o.cpuPids = v.equals("-") ? "" : v;
                     case "--upstream-pid" -> o.upstreamPids = v;
                     case "--csv" -> o.csv = v;
+                    case "--hist-dir" -> o.histDir = v;
                     case "--timeout-ms" -> o.timeoutMs = Integer.parseInt(v);
                     case "--threads" -> o.threads = Integer.parseInt(v);
                     case "--authorization" -> o.authorization = v;
@@ -115,7 +145,8 @@ public final class LoadGen {
         static void usage(String problem) {
             System.err.println("loadgen: " + problem);
             System.err.println("usage: LoadGen --url URL --target NAME --mode nonstream|stream|paced [--model M] -c N [--warmup S] [--duration S]"
-                    + " [--requests N] [--cpu-pid PID[,PID]] [--upstream-pid PID] [--csv FILE] [--timeout-ms MS] [--threads N]");
+                    + " [--requests N] [--cpu-pid PID[,PID]|-] [--upstream-pid PID] [--csv FILE] [--hist-dir DIR] [--round N]"
+                    + " [--timeout-ms MS] [--threads N]   |   LoadGen [common options] --plan FILE");
             System.exit(2);
         }
 
@@ -162,7 +193,7 @@ public final class LoadGen {
     }
 
     record Result(Opts o, long requests, long errors, long warmupErrors, long reconnects, double windowSeconds, long[] latency, long[] ttfc,
-                  double targetCpuSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, int contentChunks) {
+                  double targetCpuSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, int contentChunks) {
 
         double rps() {
             return requests / windowSeconds;
@@ -185,22 +216,47 @@ public final class LoadGen {
             return cpuSeconds < 0 || requests == 0 ? Double.NaN : cpuSeconds * 1e6 / requests;
         }
 
+        String histName() {
+            return o.target + "-" + o.mode + "-c" + o.concurrency + "-r" + o.round + ".hist";
+        }
+
+        /** Sparse histograms at 1 µs resolution: "lat|ttfc <micros> <count>" lines, so rounds can be pooled exactly. */
+        String histogram() {
+            var sb = new StringBuilder();
+            sparse(sb, "lat", latency);
+            sparse(sb, "ttfc", ttfc);
+            return sb.toString();
+        }
+
+        private static void sparse(StringBuilder sb, String name, long[] sorted) {
+            int i = 0;
+            while (i < sorted.length) {
+                long us = sorted[i] / 1000;
+                int j = i;
+                while (j < sorted.length && sorted[j] / 1000 == us) j++;
+                sb.append(name).append(' ').append(us).append(' ').append(j - i).append('\n');
+                i = j;
+            }
+        }
+
         String csv() {
-            return String.join(",", o.target, o.mode, Integer.toString(o.concurrency), f(o.warmup), f(windowSeconds), Long.toString(requests),
-                    Long.toString(errors), Long.toString(warmupErrors), Long.toString(reconnects), f(rps()),
+            return String.join(",", o.target, o.mode, Integer.toString(o.concurrency), Integer.toString(o.round), f(o.warmup), f(windowSeconds),
+                    Long.toString(requests), Long.toString(errors), Long.toString(warmupErrors), Long.toString(reconnects), f(rps()),
                     f(mean(latency)), f(pct(latency, 50)), f(pct(latency, 90)), f(pct(latency, 99)), f(pct(latency, 100)),
                     f(pct(ttfc, 50)), f(pct(ttfc, 90)), f(pct(ttfc, 99)), f(pct(ttfc, 100)),
                     f(targetCpuSeconds), f(perReqMicros(targetCpuSeconds)), f(upstreamCpuSeconds), f(perReqMicros(upstreamCpuSeconds)),
-                    f(perReqMicros(loadgenCpuSeconds)), Integer.toString(contentChunks), Long.toString(ProcCpu.clkTck()));
+                    f(perReqMicros(loadgenCpuSeconds)), f(busyPct), f(stealPct), Integer.toString(contentChunks), Long.toString(ProcCpu.clkTck()),
+                    o.histDir == null ? "" : histName());
         }
 
         String human() {
             var sb = new StringBuilder();
-            sb.append(String.format(Locale.ROOT, "%-7s %-9s c=%-3d %7d req in %5.1fs = %9.1f req/s  errors=%d (warmup %d)  lat p50 %8.3f p99 %8.3f max %8.3f ms",
-                    o.target, o.mode, o.concurrency, requests, windowSeconds, rps(), errors, warmupErrors, pct(latency, 50), pct(latency, 99), pct(latency, 100)));
+            sb.append(String.format(Locale.ROOT, "r%d %-6s %-9s c=%-3d %7d req in %5.1fs = %8.1f req/s  errors=%d (warmup %d)  lat p50 %8.3f p99 %8.3f max %8.3f ms",
+                    o.round, o.target, o.mode, o.concurrency, requests, windowSeconds, rps(), errors, warmupErrors, pct(latency, 50), pct(latency, 99),
+                    pct(latency, 100)));
             if (ttfc.length > 0) sb.append(String.format(Locale.ROOT, "  ttfc p50 %8.3f p99 %8.3f ms", pct(ttfc, 50), pct(ttfc, 99)));
-            sb.append(String.format(Locale.ROOT, "  cpu/req target %7.1f us upstream %6.1f us loadgen %6.1f us", perReqMicros(targetCpuSeconds),
-                    perReqMicros(upstreamCpuSeconds), perReqMicros(loadgenCpuSeconds)));
+            sb.append(String.format(Locale.ROOT, "  cpu/req target %6.1f us upstream %6.1f us loadgen %6.1f us  machine busy %4.1f%% steal %3.1f%%",
+                    perReqMicros(targetCpuSeconds), perReqMicros(upstreamCpuSeconds), perReqMicros(loadgenCpuSeconds), busyPct, stealPct));
             if (reconnects > 0) sb.append("  reconnects=").append(reconnects);
             return sb.toString();
         }
@@ -450,12 +506,14 @@ public final class LoadGen {
         long target0 = ProcCpu.treeTicks(targetPids);
         long upstream0 = ProcCpu.treeTicks(upstreamPids);
         long self0 = ProcCpu.ticks(self);
+        long[] machine0 = ProcCpu.machine();
 
         long remaining = windowEnd.get() - System.nanoTime();
         if (remaining > 0) countReached.await(remaining, TimeUnit.NANOSECONDS);
         long target1 = ProcCpu.treeTicks(targetPids);
         long upstream1 = ProcCpu.treeTicks(upstreamPids);
         long self1 = ProcCpu.ticks(self);
+        long[] machine1 = ProcCpu.machine();
         long t1 = System.nanoTime();
         long end = Math.min(windowEnd.get(), t1);
         windowEnd.set(end); // completions after this are not counted
@@ -488,7 +546,11 @@ public final class LoadGen {
         double upstreamCpu = upstreamPids.isEmpty() ? -1 : (upstream1 - upstream0) / tick;
         double selfCpu = (self1 - self0) / tick;
         if (firstError.get() != null) System.err.println("loadgen " + o.target + " " + o.mode + " c=" + o.concurrency + ": first error: " + firstError.get());
-        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, upstreamCpu, selfCpu, chunks);
+        double totalTicks = machine1[0] - machine0[0];
+        double busy = totalTicks <= 0 ? Double.NaN : 100.0 * (machine1[1] - machine0[1]) / totalTicks;
+        double steal = totalTicks <= 0 ? Double.NaN : 100.0 * (machine1[2] - machine0[2]) / totalTicks;
+        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, upstreamCpu, selfCpu,
+                busy, steal, chunks);
     }
 
     private static void sleepUntil(long nanoTime) throws InterruptedException {

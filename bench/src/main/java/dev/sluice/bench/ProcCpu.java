@@ -83,6 +83,28 @@ public final class ProcCpu {
         return sum;
     }
 
+    /**
+     * The machine from the first line of /proc/stat: {total, busy, steal} ticks over all CPUs, busy being
+     * everything but idle, iowait and steal.
+     */
+    public static long[] machine() {
+        try {
+            String first = Files.readAllLines(Path.of("/proc/stat")).getFirst();
+            String[] f = first.trim().split("\\s+");
+            long total = 0;
+            // user nice system idle iowait irq softirq steal (guest, guest_nice are already in user/nice)
+            long[] v = new long[8];
+            for (int i = 0; i < 8 && i + 1 < f.length; i++) {
+                v[i] = Long.parseLong(f[i + 1]);
+                total += v[i];
+            }
+            long busy = total - v[3] - v[4] - v[7];
+            return new long[] {total, busy, v[7]};
+        } catch (IOException | RuntimeException e) {
+            return new long[] {0, 0, 0};
+        }
+    }
+
     public static List<Long> parsePids(String csv) {
         var out = new ArrayList<Long>();
         if (csv == null || csv.isBlank()) return out;

@@ -1,20 +1,26 @@
 package dev.sluice.bench;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.ToDoubleFunction;
 
 /**
- * Turns the CSV written by {@link LoadGen} into a Markdown report: the table of absolute numbers and the
- * issue's goals, each as a ratio or difference against nginx measured in the same run.
+ * Turns the CSV (and histograms) written by {@link LoadGen} into a Markdown report: the table of absolute
+ * numbers and the issue's goals, each against nginx measured in the same run.
  *
- * <p>Usage: {@code Report results.csv [report.md]}. Exit status 0 always (goals are reported, not enforced);
- * the line {@code GOALS: met/total} ends the output for scripts.
+ * <p>A cell (target, mode, concurrency) measured in several rounds is pooled: requests/s and CPU per request
+ * are totals over all its windows, percentiles come from the merged 1 µs histograms of all its windows. The
+ * per-round spread is shown next to the pooled value so noise can be told from differences.
+ *
+ * <p>Usage: {@code Report results.csv [report.md]}; histograms are looked up next to the CSV under hist/.
+ * The output ends with {@code GOALS: met/total met}.
  */
 public final class Report {
 
@@ -32,24 +38,123 @@ public final class Report {
         }
     }
 
+    /** All rounds of one cell, pooled. */
+    static final class Cell {
+        final List<Row> rounds = new ArrayList<>();
+        final TreeMap<Long, Long> lat = new TreeMap<>();
+        final TreeMap<Long, Long> ttfc = new TreeMap<>();
+        boolean haveHist = true;
+
+        double sum(String k) {
+            double s = 0;
+            for (var r : rounds) s += r.d(k);
+            return s;
+        }
+
+        long requests() {
+            return (long) sum("requests");
+        }
+
+        double rps() {
+            return sum("requests") / sum("window_s");
+        }
+
+        double cpuPerReq() {
+            return sum("target_cpu_s") * 1e6 / sum("requests");
+        }
+
+        double upstreamCpuPerReq() {
+            return sum("upstream_cpu_s") * 1e6 / sum("requests");
+        }
+
+        long errors() {
+            return (long) (sum("errors") + sum("warmup_errors"));
+        }
+
+        double mean(String k) {
+            return sum(k) / rounds.size();
+        }
+
+        double lat(double p) {
+            return haveHist ? pct(lat, p) : median("lat_p" + (int) p + "_ms");
+        }
+
+        double ttfc(double p) {
+            return haveHist ? pct(ttfc, p) : median("ttfc_p" + (int) p + "_ms");
+        }
+
+        double max() {
+            double m = Double.NaN;
+            for (var r : rounds) m = Double.isNaN(m) ? r.d("lat_max_ms") : Math.max(m, r.d("lat_max_ms"));
+            return m;
+        }
+
+        double median(String k) {
+            var v = new ArrayList<Double>();
+            for (var r : rounds) v.add(r.d(k));
+            v.sort(Double::compare);
+            return v.isEmpty() ? Double.NaN : v.get(v.size() / 2);
+        }
+
+        String spread(ToDoubleFunction<Row> f, int decimals) {
+            if (rounds.size() < 2) return "";
+            var parts = new ArrayList<String>();
+            for (var r : rounds) parts.add(fmt(f.applyAsDouble(r), decimals));
+            return String.join(" / ", parts);
+        }
+
+        static double pct(TreeMap<Long, Long> h, double p) {
+            long n = 0;
+            for (long c : h.values()) n += c;
+            if (n == 0) return Double.NaN;
+            long rank = Math.max(1, (long) Math.ceil(p / 100.0 * n));
+            long seen = 0;
+            for (var e : h.entrySet()) {
+                seen += e.getValue();
+                if (seen >= rank) return e.getKey() / 1000.0;
+            }
+            return h.lastKey() / 1000.0;
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
             System.err.println("usage: Report results.csv [report.md]");
             System.exit(2);
         }
-        var lines = Files.readAllLines(Path.of(args[0]));
+        var csv = Path.of(args[0]);
+        var cells = load(csv);
+        String md = render(cells);
+        System.out.print(md);
+        if (args.length > 1) Files.writeString(Path.of(args[1]), md);
+    }
+
+    static Map<String, Cell> load(Path csv) throws IOException {
+        var lines = Files.readAllLines(csv);
         String[] header = lines.getFirst().split(",", -1);
-        var rows = new HashMap<String, Row>();
+        var cells = new LinkedHashMap<String, Cell>();
         for (var line : lines.subList(1, lines.size())) {
             if (line.isBlank() || line.startsWith("target,")) continue;
             String[] v = line.split(",", -1);
             var m = new LinkedHashMap<String, String>();
             for (int i = 0; i < header.length && i < v.length; i++) m.put(header[i], v[i]);
-            rows.put(key(m.get("target"), m.get("mode"), m.get("concurrency")), new Row(m)); // last one wins
+            var row = new Row(m);
+            var cell = cells.computeIfAbsent(key(row.s("target"), row.s("mode"), row.s("concurrency")), k -> new Cell());
+            cell.rounds.add(row);
+            String hist = row.s("hist");
+            Path file = hist.isEmpty() ? null : csv.resolveSibling("hist").resolve(hist);
+            if (file == null || !Files.exists(file)) {
+                cell.haveHist = false;
+                continue;
+            }
+            for (var h : Files.readAllLines(file)) {
+                String[] p = h.split(" ");
+                if (p.length != 3) continue;
+                var target = p[0].equals("lat") ? cell.lat : cell.ttfc;
+                target.merge(Long.parseLong(p[1]), Long.parseLong(p[2]), Long::sum);
+            }
         }
-        String md = render(rows);
-        System.out.print(md);
-        if (args.length > 1) Files.writeString(Path.of(args[1]), md);
+        return cells;
     }
 
     static String key(String target, String mode, String c) {
@@ -65,96 +170,141 @@ public final class Report {
         };
     }
 
-    static String render(Map<String, Row> rows) {
+    static String render(Map<String, Cell> cells) {
         var out = new StringBuilder();
         var concurrencies = new ArrayList<String>();
-        for (var r : rows.values()) if (!concurrencies.contains(r.s("concurrency"))) concurrencies.add(r.s("concurrency"));
+        int rounds = 0;
+        for (var c : cells.values()) {
+            var conc = c.rounds.getFirst().s("concurrency");
+            if (!concurrencies.contains(conc)) concurrencies.add(conc);
+            rounds = Math.max(rounds, c.rounds.size());
+        }
         concurrencies.sort((a, b) -> Integer.compare(Integer.parseInt(a), Integer.parseInt(b)));
+        String hi = concurrencies.isEmpty() ? "64" : concurrencies.getLast();
 
+        out.append("Pooled over ").append(rounds).append(rounds == 1 ? " round" : " rounds")
+                .append(" (percentiles from the merged 1 µs histograms of all windows; CPU = total CPU time / total requests).\n\n");
         out.append("| mode | c | target | req/s | p50 ms | p99 ms | max ms | TTFC p50 ms | TTFC p99 ms | proxy CPU µs/req | upstream CPU µs/req | requests | errors |\n");
         out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         long totalErrors = 0;
         for (var mode : MODES) {
             for (var c : concurrencies) {
                 for (var t : TARGETS) {
-                    var r = rows.get(key(t, mode, c));
-                    if (r == null) continue;
-                    long errors = (long) r.d("errors") + (long) r.d("warmup_errors");
+                    var cell = cells.get(key(t, mode, c));
+                    if (cell == null) continue;
+                    long errors = cell.errors();
                     totalErrors += errors;
+                    boolean stream = !mode.equals("nonstream");
                     out.append("| ").append(modeName(mode)).append(" | ").append(c).append(" | ").append(t)
-                            .append(" | ").append(fmt(r.d("rps"), 0))
-                            .append(" | ").append(fmt(r.d("lat_p50_ms"), 3))
-                            .append(" | ").append(fmt(r.d("lat_p99_ms"), 3))
-                            .append(" | ").append(fmt(r.d("lat_max_ms"), 2))
-                            .append(" | ").append(fmt(r.d("ttfc_p50_ms"), 3))
-                            .append(" | ").append(fmt(r.d("ttfc_p99_ms"), 3))
-                            .append(" | ").append(t.equals("direct") ? "0" : fmt(r.d("target_cpu_us_per_req"), 1))
-                            .append(" | ").append(fmt(r.d("upstream_cpu_us_per_req"), 1))
-                            .append(" | ").append(r.s("requests"))
+                            .append(" | ").append(fmt(cell.rps(), 0))
+                            .append(" | ").append(fmt(cell.lat(50), 3))
+                            .append(" | ").append(fmt(cell.lat(99), 3))
+                            .append(" | ").append(fmt(cell.max(), 1))
+                            .append(" | ").append(stream ? fmt(cell.ttfc(50), 3) : "–")
+                            .append(" | ").append(stream ? fmt(cell.ttfc(99), 3) : "–")
+                            .append(" | ").append(t.equals("direct") ? "0" : fmt(cell.cpuPerReq(), 1))
+                            .append(" | ").append(fmt(cell.upstreamCpuPerReq(), 1))
+                            .append(" | ").append(cell.requests())
                             .append(" | ").append(errors == 0 ? "0" : "**" + errors + "**")
                             .append(" |\n");
                 }
             }
         }
-        out.append("\nErrors over the whole run (window + warmup): ").append(totalErrors).append(totalErrors == 0 ? " (as required)\n" : " — **NOT 0: results invalid**\n");
+        out.append("\nErrors over the whole run (windows + warm-ups): ").append(totalErrors)
+                .append(totalErrors == 0 ? " (as required).\n" : " — **not 0: the run is invalid**.\n");
+
+        if (rounds > 1) {
+            out.append("\nPer-round values (round 1 / 2 / …), to show the noise:\n\n");
+            out.append("| mode | c | target | p99 ms | TTFC p99 ms | proxy CPU µs/req | machine busy % | steal % |\n|---|---:|---|---|---|---|---|---|\n");
+            for (var mode : MODES) {
+                for (var c : concurrencies) {
+                    for (var t : TARGETS) {
+                        var cell = cells.get(key(t, mode, c));
+                        if (cell == null) continue;
+                        out.append("| ").append(modeName(mode)).append(" | ").append(c).append(" | ").append(t)
+                                .append(" | ").append(cell.spread(r -> r.d("lat_p99_ms"), 3))
+                                .append(" | ").append(mode.equals("nonstream") ? "–" : cell.spread(r -> r.d("ttfc_p99_ms"), 3))
+                                .append(" | ").append(t.equals("direct") ? "0" : cell.spread(r -> r.d("target_cpu_us_per_req"), 1))
+                                .append(" | ").append(cell.spread(r -> r.d("machine_busy_pct"), 0))
+                                .append(" | ").append(cell.spread(r -> r.d("steal_pct"), 1))
+                                .append(" |\n");
+                    }
+                }
+            }
+        }
 
         int met = 0;
         int total = 0;
-        out.append("\n### Goals (sluice vs nginx, same run)\n\n");
-        out.append("| goal | case | sluice | nginx | limit | result |\n|---|---|---:|---:|---:|---|\n");
-        // 1. CPU per request <= 2x nginx
+        out.append("\n### Goals (sluice against nginx in the same run)\n\n");
+        out.append("| goal | case | sluice | nginx | limit | pooled result | rounds met |\n|---|---|---:|---:|---|---|---|\n");
         for (var mode : MODES) {
             for (var c : concurrencies) {
-                var s = rows.get(key("sluice", mode, c));
-                var n = rows.get(key("nginx", mode, c));
+                var s = cells.get(key("sluice", mode, c));
+                var n = cells.get(key("nginx", mode, c));
                 if (s == null || n == null) continue;
-                double sc = s.d("target_cpu_us_per_req");
-                double nc = n.d("target_cpu_us_per_req");
-                double ratio = sc / nc;
+                double ratio = s.cpuPerReq() / n.cpuPerReq();
                 boolean ok = ratio <= 2.0;
                 total++;
                 if (ok) met++;
+                int rm = 0;
+                int rn = Math.min(s.rounds.size(), n.rounds.size());
+                for (int i = 0; i < rn; i++) {
+                    if (s.rounds.get(i).d("target_cpu_us_per_req") / n.rounds.get(i).d("target_cpu_us_per_req") <= 2.0) rm++;
+                }
                 out.append("| CPU/request ≤ 2× nginx | ").append(modeName(mode)).append(", c=").append(c)
-                        .append(" | ").append(fmt(sc, 1)).append(" µs | ").append(fmt(nc, 1)).append(" µs | ratio ")
-                        .append(fmt(ratio, 2)).append("× (limit 2×) | ").append(ok ? "met" : "**missed**").append(" |\n");
+                        .append(" | ").append(fmt(s.cpuPerReq(), 1)).append(" µs | ").append(fmt(n.cpuPerReq(), 1)).append(" µs | ratio ")
+                        .append(fmt(ratio, 2)).append("× ≤ 2× | ").append(ok ? "met" : "**missed**")
+                        .append(" | ").append(rm).append("/").append(rn).append(" |\n");
             }
         }
-        // 2. added p99 at c=1 <= nginx's added p99 + 0.3 ms
         for (var mode : MODES) {
-            var s = rows.get(key("sluice", mode, "1"));
-            var n = rows.get(key("nginx", mode, "1"));
-            var d = rows.get(key("direct", mode, "1"));
+            var s = cells.get(key("sluice", mode, "1"));
+            var n = cells.get(key("nginx", mode, "1"));
+            var d = cells.get(key("direct", mode, "1"));
             if (s == null || n == null || d == null) continue;
-            double sa = s.d("lat_p99_ms") - d.d("lat_p99_ms");
-            double na = n.d("lat_p99_ms") - d.d("lat_p99_ms");
+            double sa = s.lat(99) - d.lat(99);
+            double na = n.lat(99) - d.lat(99);
             boolean ok = sa <= na + 0.3;
             total++;
             if (ok) met++;
+            int rm = 0;
+            int rn = Math.min(d.rounds.size(), Math.min(s.rounds.size(), n.rounds.size()));
+            for (int i = 0; i < rn; i++) {
+                double dd = d.rounds.get(i).d("lat_p99_ms");
+                if (s.rounds.get(i).d("lat_p99_ms") - dd <= n.rounds.get(i).d("lat_p99_ms") - dd + 0.3) rm++;
+            }
             out.append("| added p99 latency at c=1 ≤ nginx's + 0.3 ms | ").append(modeName(mode))
-                    .append(" | +").append(fmt(sa, 3)).append(" ms | +").append(fmt(na, 3)).append(" ms | ≤ +")
-                    .append(fmt(na + 0.3, 3)).append(" ms | ").append(ok ? "met" : "**missed**").append(" |\n");
+                    .append(" | ").append(signed(sa)).append(" ms | ").append(signed(na)).append(" ms | ≤ ")
+                    .append(signed(na + 0.3)).append(" ms | ").append(ok ? "met" : "**missed**")
+                    .append(" | ").append(rm).append("/").append(rn).append(" |\n");
         }
-        // 3. paced TTFC p99 at c=64 within 1 ms of nginx
-        String hi = concurrencies.isEmpty() ? "64" : concurrencies.getLast();
         {
-            var s = rows.get(key("sluice", "paced", hi));
-            var n = rows.get(key("nginx", "paced", hi));
+            var s = cells.get(key("sluice", "paced", hi));
+            var n = cells.get(key("nginx", "paced", hi));
             if (s != null && n != null) {
-                double diff = s.d("ttfc_p99_ms") - n.d("ttfc_p99_ms");
+                double diff = s.ttfc(99) - n.ttfc(99);
                 boolean ok = diff <= 1.0;
                 total++;
                 if (ok) met++;
-                out.append("| paced TTFC p99 at c=").append(hi).append(" within 1 ms of nginx | stream, paced | ")
-                        .append(fmt(s.d("ttfc_p99_ms"), 3)).append(" ms | ").append(fmt(n.d("ttfc_p99_ms"), 3)).append(" ms | diff ")
-                        .append(diff >= 0 ? "+" : "").append(fmt(diff, 3)).append(" ms (limit +1 ms) | ").append(ok ? "met" : "**missed**").append(" |\n");
+                int rm = 0;
+                int rn = Math.min(s.rounds.size(), n.rounds.size());
+                for (int i = 0; i < rn; i++) if (s.rounds.get(i).d("ttfc_p99_ms") - n.rounds.get(i).d("ttfc_p99_ms") <= 1.0) rm++;
+                out.append("| paced TTFC p99 at c=").append(hi).append(" ≤ nginx's + 1 ms | stream, paced | ")
+                        .append(fmt(s.ttfc(99), 3)).append(" ms | ").append(fmt(n.ttfc(99), 3)).append(" ms | diff ")
+                        .append(signed(diff)).append(" ms ≤ +1 ms | ").append(ok ? "met" : "**missed**")
+                        .append(" | ").append(rm).append("/").append(rn).append(" |\n");
             }
         }
         out.append("\nGOALS: ").append(met).append("/").append(total).append(" met\n");
         return out.toString();
     }
 
+    static String signed(double v) {
+        return (v >= 0 ? "+" : "") + fmt(v, 3);
+    }
+
     static String fmt(double v, int decimals) {
-        if (Double.isNaN(v)) return "–";
+        if (Double.isNaN(v) || Double.isInfinite(v)) return "–";
         return String.format(Locale.ROOT, "%." + decimals + "f", v);
     }
 }

@@ -138,7 +138,9 @@ public final class SimProvider implements Provider {
             return events;
         }
         events.addAll(finishes);
-        int promptTokens = Math.max(1, tokenize(messages.toString()).size() / 2);
+        // A rough count in the spirit of OpenAI's: words of every message plus a few tokens of framing each.
+        int promptTokens = 0;
+        for (var m : messages) promptTokens += 4 + tokenize(textOf(m.get("content"))).size();
         var usage = Json.object();
         usage.put("prompt_tokens", promptTokens);
         usage.put("completion_tokens", completionTokens);
@@ -156,6 +158,14 @@ public final class SimProvider implements Provider {
         for (byte b : token.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
         entry.putArray("top_logprobs");
         return array;
+    }
+
+    private static String textOf(JsonNode content) {
+        if (content == null || content.isNull()) return "";
+        if (content.isTextual()) return content.asText();
+        var out = new StringBuilder();
+        for (var part : content) if (part.has("text")) out.append(part.path("text").asText()).append(' ');
+        return out.toString();
     }
 
     private static String echoText(JsonNode messages) {

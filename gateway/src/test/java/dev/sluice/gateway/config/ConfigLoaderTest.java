@@ -1,0 +1,91 @@
+package dev.sluice.gateway.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+
+    static final Map<String, String> ENV = Map.of("OPENAI_API_KEY", "sk-from-env", "TEAM", "search");
+
+    static GatewayConfig parse(String yaml) {
+        return new ConfigLoader(ENV::get).parse(yaml, "sluice.yaml");
+    }
+
+    @Test
+    void fullConfig() {
+        var c = parse("""
+                listen: 0.0.0.0:9000
+                limits: {max_body_bytes: 1024, keepalive: 500ms, max_concurrent_streams: 3}
+                providers:
+                  openai:
+                    type: openai
+                    base_url: https://api.openai.com/v1
+                    api_key: ${OPENAI_API_KEY}
+                    headers: {X-Team: "${TEAM}", X-Optional: "${NOT_SET:-fallback}"}
+                    timeouts: {connect: 2s, first_byte: 1m, idle: 90, total: 1h}
+                models:
+                  - name: smart
+                    deployments:
+                      - {provider: openai, model: gpt-4o, weight: 3}
+                      - {provider: sim, model: lorem, ttft_ms: 10}
+                """);
+        assertThat(c.host()).isEqualTo("0.0.0.0");
+        assertThat(c.port()).isEqualTo(9000);
+        assertThat(c.limits()).isEqualTo(new GatewayConfig.Limits(1024, Duration.ofMillis(500), 3));
+        var openai = c.providers().get("openai");
+        assertThat(openai.apiKey()).isEqualTo("sk-from-env");
+        assertThat(openai.headers()).containsEntry("X-Team", "search").containsEntry("X-Optional", "fallback");
+        assertThat(openai.timeouts()).isEqualTo(new GatewayConfig.Timeouts(Duration.ofSeconds(2), Duration.ofMinutes(1), Duration.ofSeconds(90), Duration.ofHours(1)));
+        assertThat(openai.toString()).doesNotContain("sk-from-env");
+        assertThat(c.providers()).containsKey("sim");
+        var smart = c.models().getFirst();
+        assertThat(smart.deployments()).hasSize(2);
+        assertThat(smart.deployments().get(0).weight()).isEqualTo(3);
+        assertThat(smart.deployments().get(1).options()).containsEntry("ttft_ms", 10);
+    }
+
+    @Test
+    void missingVariableIsNamed() {
+        assertThatThrownBy(() -> parse("""
+                providers:
+                  groq: {type: openai, base_url: "https://api.groq.com/openai/v1", api_key: "${GROQ_API_KEY}"}
+                """)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("GROQ_API_KEY").hasMessageContaining("providers.groq.api_key");
+    }
+
+    @Test
+    void mistakesAreExplained() {
+        assertThatThrownBy(() -> parse("models: [{name: x, deployments: [{provider: nowhere}]}]"))
+                .hasMessageContaining("unknown provider 'nowhere'");
+        assertThatThrownBy(() -> parse("providers: {p: {type: openai}}")).hasMessageContaining("base_url is required");
+        assertThatThrownBy(() -> parse("providers: {p: {type: carrier-pigeon, base_url: x}}")).hasMessageContaining("unknown provider type");
+        assertThatThrownBy(() -> parse("listen: nowhere")).hasMessageContaining("host:port");
+        assertThatThrownBy(() -> parse("limits: {keepalive: soon}")).hasMessageContaining("invalid duration");
+        assertThatThrownBy(() -> parse("models: [{deployments: []}]")).hasMessageContaining("name is required");
+        assertThatThrownBy(() -> parse(": : :")).hasMessageContaining("invalid YAML");
+    }
+
+    @Test
+    void defaultsFindProvidersByTheirKeys() {
+        var c = new ConfigLoader(Map.of("OPENROUTER_API_KEY", "or-key")::get).defaults();
+        assertThat(c.providers()).containsOnlyKeys("sim", "openrouter");
+        assertThat(c.providers().get("openrouter").baseUrl()).isEqualTo("https://openrouter.ai/api/v1");
+        assertThat(c.port()).isEqualTo(8080);
+        assertThat(c.host()).isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void proxyModeForwardsClientAuthOnlyWithoutAKey() {
+        var base = new ConfigLoader(k -> null).defaults();
+        var open = ConfigLoader.proxy(base, "http://127.0.0.1:11434/v1", null);
+        assertThat(open.passthroughProvider()).isEqualTo("upstream");
+        assertThat(open.providers().get("upstream").forwardClientAuth()).isTrue();
+        var keyed = ConfigLoader.proxy(base, "http://127.0.0.1:11434/v1", "k");
+        assertThat(keyed.providers().get("upstream").forwardClientAuth()).isFalse();
+        assertThat(keyed.providers().get("upstream").apiKey()).isEqualTo("k");
+    }
+}
