@@ -117,6 +117,10 @@ providers:
 models:
   - name: gpt-fake
     deployments: [{provider: fake, model: openai-chat-text-include-usage}]
+  # Mid-stream failures end the answer with an error event instead of continuing it elsewhere.
+  - name: sim-strict
+    on_midstream_failure: error
+    deployments: [{provider: sim, model: lorem}]
 EOF
 
 # The launcher builds the jar first if it is missing or older than the sources (a minute or two).

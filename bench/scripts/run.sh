@@ -19,7 +19,9 @@
 #   chunks per answer, TTFT_MS [50], GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway,
 #   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=64, summarised into the results dir),
 #   OUT [bench/results/<stamp>], PORT_BASE [18001] (upstream; nginx +1, sluice +2), SKIP_BUILD [0],
-#   REQUIRE_SLUICE [0] (1: fail instead of measuring without sluice when the gateway does not build).
+#   REQUIRE_SLUICE [0] (1: fail instead of measuring without sluice when the gateway does not build),
+#   QUIET_WAIT [30], QUIET_MAX_PCT [10], QUIET_BUDGET [120], RETRIES [1]: shared-machine hygiene, see LoadGen.
+#   USE_LAUNCHER [0] (1: start the gateway through ./sluice itself instead of java -jar on a copy of its jar).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -175,9 +177,20 @@ models:
     deployments: [{provider: up, model: paced}]
 EOF
   log "starting sluice on 127.0.0.1:$SLUICE_PORT"
-  # taskset and ./sluice both exec, so $! is the gateway's JVM.
-  SLUICE_JAVA_OPTS="${SLUICE_JAVA_OPTS:-} -Xlog:gc:file=$OUT/sluice-gc.log" \
-    "${PIN_PROXY[@]}" "$ROOT/sluice" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" > "$OUT/sluice.log" 2>&1 &
+  GC_LOG="-Xlog:gc:file=$OUT/sluice-gc.log"
+  if [ "${USE_LAUNCHER:-0}" = 1 ]; then
+    # Literally ./sluice serve (it rebuilds the jar if sources are newer). taskset and ./sluice both exec: $! is the JVM.
+    SLUICE_JAVA_OPTS="${SLUICE_JAVA_OPTS:-} $GC_LOG" \
+      "${PIN_PROXY[@]}" "$ROOT/sluice" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" > "$OUT/sluice.log" 2>&1 &
+  else
+    # What ./sluice execs after its build step (java $SLUICE_JAVA_OPTS -jar cli/target/sluice.jar), but from a copy of
+    # the jar: other people rebuilding the shared tree mid-run cannot swap classes under the running gateway, and the
+    # results dir keeps exactly what was measured.
+    cp "$ROOT/cli/target/sluice.jar" "$OUT/sluice.jar"
+    # shellcheck disable=SC2086
+    "${PIN_PROXY[@]}" "$JAVA" ${SLUICE_JAVA_OPTS:-} $GC_LOG -jar "$OUT/sluice.jar" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" \
+      > "$OUT/sluice.log" 2>&1 &
+  fi
   SLUICE_PID=$!
   wait_port "$SLUICE_PORT" "$SLUICE_PID" "sluice" 300
   [ "$(cat /proc/$SLUICE_PID/comm)" = java ] || log "warning: pid $SLUICE_PID is $(cat /proc/$SLUICE_PID/comm), not the JVM"
@@ -198,7 +211,11 @@ pid_of() {
     sluice) echo "$SLUICE_PID" ;;
   esac
 }
-LOADGEN=("${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen --upstream-pid "$UP_PID" --requests "$MAX_REQUESTS")
+BENCH_PIDS="$(echo "$UP_PID $NGINX_PID $SLUICE_PID" | xargs | tr ' ' ',')"
+# On a shared machine: before each cell wait (up to QUIET_WAIT s, QUIET_BUDGET s in all) until other processes use
+# at most QUIET_MAX_PCT % of the machine, and measure a cell again (up to RETRIES times) if they used more during its window.
+LOADGEN=("${PIN_CLIENT[@]}" "$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen --upstream-pid "$UP_PID" --requests "$MAX_REQUESTS"
+  --bench-pids "$BENCH_PIDS" --quiet-wait "${QUIET_WAIT:-30}" --quiet-max-pct "${QUIET_MAX_PCT:-10}" --quiet-budget "${QUIET_BUDGET:-120}")
 cell() { # target mode c round warmup duration csv
   echo "--target $1 --url $(url_of "$1") --mode $2 -c $3 --round $4 --warmup $5 --duration $6 --cpu-pid $(pid_of "$1" | sed 's/^$/-/') --csv $7"
 }
@@ -234,7 +251,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 log "matrix: $(wc -l < "$OUT/matrix.plan") cells ($ROUNDS rounds)"
 T_MATRIX=$(date +%s)
-"${LOADGEN[@]}" --hist-dir "$OUT/hist" --plan "$OUT/matrix.plan" 2>&1 | tee "$OUT/loadgen.log" || { log "ERRORS in the matrix (see $OUT/loadgen.log)"; FAILED=1; }
+"${LOADGEN[@]}" --retries "${RETRIES:-1}" --hist-dir "$OUT/hist" --plan "$OUT/matrix.plan" 2>&1 | tee "$OUT/loadgen.log" || { log "ERRORS in the matrix (see $OUT/loadgen.log)"; FAILED=1; }
 T_MATRIX_END=$(date +%s)
 
 # ---- optional profile ---------------------------------------------------------------------------------------

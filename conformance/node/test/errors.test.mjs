@@ -107,7 +107,7 @@ async function readUntilError(stream) {
 describe('errors mid-stream', () => {
   test('sim fail_after_tokens: the iterator throws an APIError carrying the message', async () => {
     const stream = await client().chat.completions.create({
-      model: 'sim/lorem', messages: USER, stream: true, sim: { ...FAST, length: 10, fail_after_tokens: 3 },
+      model: 'sim-strict', messages: USER, stream: true, sim: { ...FAST, length: 10, fail_after_tokens: 3 },
     });
     const { chunks, error } = await readUntilError(stream);
     assert.ok(error instanceof OpenAI.APIError, `got ${error?.constructor?.name}: ${error?.message}`);
@@ -119,7 +119,7 @@ describe('errors mid-stream', () => {
 
   test('sim fail_after_tokens through the stream() helper: finalChatCompletion rejects', async () => {
     const stream = client().chat.completions.stream({
-      model: 'sim/lorem', messages: USER, sim: { ...FAST, length: 10, fail_after_tokens: 2 },
+      model: 'sim-strict', messages: USER, sim: { ...FAST, length: 10, fail_after_tokens: 2 },
     });
     const deltas = [];
     stream.on('content.delta', (e) => deltas.push(e.delta));
@@ -131,7 +131,7 @@ describe('errors mid-stream', () => {
 
   test('sim fail_after_tokens without stream: an APIError with a 5xx status', async () => {
     const err = await thrown(() => client().chat.completions.create({
-      model: 'sim/lorem', messages: USER, sim: { ...FAST, length: 10, fail_after_tokens: 3 },
+      model: 'sim-strict', messages: USER, sim: { ...FAST, length: 10, fail_after_tokens: 3 },
     }));
     assert.ok(err instanceof OpenAI.APIError, `got ${err?.constructor?.name}: ${err?.message}`);
     assert.ok(err.status >= 500, `status ${err.status}`);

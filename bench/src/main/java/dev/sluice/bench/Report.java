@@ -215,7 +215,7 @@ public final class Report {
 
         if (rounds > 1) {
             out.append("\nPer-round values (round 1 / 2 / …), to show the noise:\n\n");
-            out.append("| mode | c | target | p99 ms | TTFC p99 ms | proxy CPU µs/req | machine busy % | steal % |\n|---|---:|---|---|---|---|---|---|\n");
+            out.append("| mode | c | target | p99 ms | TTFC p99 ms | proxy CPU µs/req | machine busy % | other processes % | steal % |\n|---|---:|---|---|---|---|---|---|---|\n");
             for (var mode : MODES) {
                 for (var c : concurrencies) {
                     for (var t : TARGETS) {
@@ -226,6 +226,7 @@ public final class Report {
                                 .append(" | ").append(mode.equals("nonstream") ? "–" : cell.spread(r -> r.d("ttfc_p99_ms"), 3))
                                 .append(" | ").append(t.equals("direct") ? "0" : cell.spread(r -> r.d("target_cpu_us_per_req"), 1))
                                 .append(" | ").append(cell.spread(r -> r.d("machine_busy_pct"), 0))
+                                .append(" | ").append(cell.spread(r -> r.d("foreign_pct"), 1))
                                 .append(" | ").append(cell.spread(r -> r.d("steal_pct"), 1))
                                 .append(" |\n");
                     }

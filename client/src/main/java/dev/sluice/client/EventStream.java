@@ -6,6 +6,7 @@ import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.sse.SseException;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
+import java.time.Duration;
 import java.util.ArrayDeque;
 
 /**
@@ -17,6 +18,9 @@ import java.util.ArrayDeque;
  * {@link SluiceClient#openChatStream}.
  */
 public final class EventStream implements AutoCloseable {
+
+    /** After the end marker, how long the rest of the body may take to end before the exchange is cancelled. */
+    private static final Duration RELEASE_GRACE = Duration.ofMillis(100);
 
     private final int status;
     private final HttpHeaders headers;
@@ -105,10 +109,15 @@ public final class EventStream implements AutoCloseable {
      * Cancels the exchange at once: the connection is closed (the upstream sees it close) unless the body had
      * already been fully received. Callable from any thread, idempotent; a thread blocked in {@link #next()}
      * gets an {@link IOException} promptly.
+     *
+     * <p>One exception keeps connections reusable: once the stream is {@link #completed()}, the little that
+     * may follow the end marker (the end of the chunked body) is awaited for up to 100 ms, and only then, if
+     * the body still has not ended, is the exchange cancelled.
      */
     @Override
     public void close() {
         closed = true;
-        body.cancel();
+        if (completed) body.release(RELEASE_GRACE);
+        else body.cancel();
     }
 }

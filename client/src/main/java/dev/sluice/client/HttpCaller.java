@@ -61,7 +61,7 @@ final class HttpCaller {
         var request = request(method, path, body, accept, options);
 
         for (int attempt = 1; ; attempt++) {
-            var channel = new ResponseBody(idle, deadline, total != null, total);
+            var channel = new ResponseBody(idle, total, deadline);
             HttpResponse<Void> response;
             try {
                 response = awaitHeaders(request, channel, firstByte, deadline, total);

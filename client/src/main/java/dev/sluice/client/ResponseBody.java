@@ -3,6 +3,7 @@ package dev.sluice.client;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -12,7 +13,6 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.net.http.HttpResponse;
 
 /**
  * A response body read as it arrives, one piece of demand at a time, by a thread that blocks in {@link #read}.
@@ -34,20 +34,18 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
     private final Object lock = new Object();
     private Flow.Subscription subscription; // guarded by lock
     private volatile boolean cancelled;
-    private volatile boolean ended;
+    private volatile boolean ended;        // the reader took the end of the body
+    private volatile boolean upstreamDone; // the HTTP client signalled the end, or a failure
+    private volatile boolean discarding;
 
-    private final long idleNanos;       // <= 0: none
-    private final Duration idle;
-    private final long deadline;        // System.nanoTime() based; only meaningful when hasDeadline
-    private final boolean hasDeadline;
-    private final Duration total;
+    private final Duration idle;  // null: none
+    private final Duration total; // null: none
+    private final long deadline;  // System.nanoTime() at which the total timeout expires
 
-    ResponseBody(Duration idle, long deadline, boolean hasDeadline, Duration total) {
+    ResponseBody(Duration idle, Duration total, long deadline) {
         this.idle = idle;
-        this.idleNanos = idle == null ? 0 : idle.toNanos();
-        this.deadline = deadline;
-        this.hasDeadline = hasDeadline;
         this.total = total;
+        this.deadline = deadline;
     }
 
     // ------------------------------------------------------------ subscriber side (HTTP client threads)
@@ -68,16 +66,19 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
 
     @Override
     public void onNext(List<ByteBuffer> item) {
-        queue.add(item);
+        if (discarding) request();
+        else queue.add(item);
     }
 
     @Override
     public void onError(Throwable throwable) {
+        upstreamDone = true;
         queue.add(new Failure(throwable));
     }
 
     @Override
     public void onComplete() {
+        upstreamDone = true;
         queue.add(END);
     }
 
@@ -117,14 +118,15 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
     byte[] readAll(int max) throws IOException {
         var out = new ByteArrayOutputStream();
         boolean[] full = {false};
-        while (!full[0] && read(buffer -> {
+        Consumer<ByteBuffer> sink = buffer -> {
             int n = Math.min(buffer.remaining(), max - out.size());
             if (n < buffer.remaining()) full[0] = true;
             var bytes = new byte[n];
             buffer.get(bytes);
             out.write(bytes, 0, n);
-        })) {
-            // keep reading
+        };
+        while (!full[0] && read(sink)) {
+            // until the end, or the cap
         }
         if (full[0]) cancel();
         return out.toByteArray();
@@ -142,13 +144,9 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
         return ended;
     }
 
-    boolean ended() {
-        return ended;
-    }
-
     /** Cancels the exchange: the connection is closed and a blocked reader is woken. Any thread; idempotent. */
     void cancel() {
-        if (ended || cancelled) return;
+        if (ended || cancelled || upstreamDone) return;
         cancelled = true;
         Flow.Subscription s;
         synchronized (lock) {
@@ -158,9 +156,22 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
         queue.add(CANCELLED);
     }
 
+    /**
+     * The reader wants nothing more, but the body is known to be nearly over (the stream's end marker was
+     * read). The rest is received and dropped so that, if the body ends within {@code grace}, the HTTP client
+     * can reuse the connection; otherwise the exchange is cancelled then. Any thread.
+     */
+    void release(Duration grace) {
+        if (ended || cancelled || upstreamDone) return;
+        discarding = true;
+        queue.add(CANCELLED); // a reader, if any, stops
+        request(); // the piece in the queue, if any, held the only demand
+        CompletableFuture.delayedExecutor(grace.toNanos(), TimeUnit.NANOSECONDS).execute(this::cancel);
+    }
+
     private Object take() throws IOException {
-        long wait = idleNanos > 0 ? idleNanos : Long.MAX_VALUE;
-        if (hasDeadline) wait = Math.min(wait, deadline - System.nanoTime());
+        long wait = idle == null ? Long.MAX_VALUE : idle.toNanos();
+        if (total != null) wait = Math.min(wait, deadline - System.nanoTime());
         if (wait <= 0) throw timeout(); // the total deadline has already passed
         try {
             Object item = wait == Long.MAX_VALUE ? queue.take() : queue.poll(wait, TimeUnit.NANOSECONDS);
@@ -177,7 +188,7 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
 
     private StreamTimeoutException timeout() {
         cancel();
-        if (hasDeadline && deadline - System.nanoTime() <= 0) {
+        if (total != null && deadline - System.nanoTime() <= 0) {
             return new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, total);
         }
         return new StreamTimeoutException(StreamTimeoutException.Kind.IDLE, idle);

@@ -168,4 +168,43 @@ class EventStreamTest {
             assertThat(thrown.headers().firstValue("retry-after")).hasValue("7");
         }
     }
+
+    @Test
+    void closingAfterDoneKeepsTheConnectionForTheNextRequest() throws Exception {
+        try (var upstream = RawUpstream.start(c -> {
+                    for (int i = 0; i < 2; i++) {
+                        if (i > 0) c.readRequest();
+                        if (c.head().isEmpty()) return; // the client closed this connection
+                        c.write(RawUpstream.SSE_HEAD);
+                        c.chunk(CHUNK + FINISH + DONE);
+                        Thread.sleep(40); // the end of the body comes a little after [DONE]
+                        c.endChunks();
+                    }
+                });
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            for (int i = 0; i < 2; i++) {
+                try (var stream = client.openChatStream(body())) {
+                    assertThat(drain(stream)).hasSize(4);
+                }
+                Thread.sleep(200); // past the grace period
+            }
+            assertThat(upstream.connectionsAccepted()).as("one connection for both streams").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void closingAfterDoneStillClosesABodyThatNeverEnds() throws Exception {
+        var closed = new java.util.concurrent.CompletableFuture<Boolean>();
+        try (var upstream = RawUpstream.start(c -> {
+                    c.write(RawUpstream.SSE_HEAD);
+                    c.chunk(CHUNK + DONE);
+                    closed.complete(c.awaitClientClose(Duration.ofSeconds(10)));
+                });
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            try (var stream = client.openChatStream(body())) {
+                assertThat(drain(stream)).hasSize(3);
+            }
+            assertThat(closed.get(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        }
+    }
 }

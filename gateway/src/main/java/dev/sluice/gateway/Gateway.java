@@ -9,6 +9,7 @@ import dev.sluice.gateway.provider.Provider;
 import dev.sluice.gateway.provider.openai.OpenAiProvider;
 import dev.sluice.gateway.provider.sim.SimProvider;
 import dev.sluice.gateway.routing.Router;
+import dev.sluice.gateway.usage.UsageSink;
 import dev.sluice.wire.json.Json;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,7 +21,7 @@ public final class Gateway implements AutoCloseable {
     private final GatewayConfig config;
     private final Router router;
 
-    private Gateway(GatewayConfig config) throws InterruptedException {
+    private Gateway(GatewayConfig config, UsageSink usage) throws InterruptedException {
         this.config = config;
         var providers = new LinkedHashMap<String, Provider>();
         config.providers().forEach((name, p) -> providers.put(name, switch (p.type()) {
@@ -28,13 +29,18 @@ public final class Gateway implements AutoCloseable {
             default -> new OpenAiProvider(p);
         }));
         this.router = new Router(config, providers);
-        var chat = new ChatCompletionsHandler(router, config.limits());
+        var chat = new ChatCompletionsHandler(router, config.limits(), usage);
         var models = new ModelsHandler(router);
         this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models));
     }
 
     public static Gateway start(GatewayConfig config) throws InterruptedException {
-        return new Gateway(config);
+        return new Gateway(config, UsageSink.LOG);
+    }
+
+    /** Starts a gateway whose per-request usage records go to {@code usage}. */
+    public static Gateway start(GatewayConfig config, UsageSink usage) throws InterruptedException {
+        return new Gateway(config, usage);
     }
 
     private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models) throws Exception {

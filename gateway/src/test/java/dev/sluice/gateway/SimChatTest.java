@@ -22,6 +22,9 @@ class SimChatTest {
                 limits:
                   keepalive: 200ms
                 models:
+                  - name: strict-lorem
+                    on_midstream_failure: error
+                    deployments: [{provider: sim, model: lorem, ttft_ms: 0, tokens_per_second: 0}]
                   - name: fast-echo
                     deployments:
                       - provider: sim
@@ -176,8 +179,8 @@ class SimChatTest {
     @Test
     void midStreamFailureIsAnErrorEventNotATruncation() throws Exception {
         var r = gw.stream("""
-                {"model":"sim/lorem","stream":true,"messages":[{"role":"user","content":"go"}],
-                 "sim":{"ttft_ms":0,"tokens_per_second":0,"fail_after_tokens":3}}""");
+                {"model":"strict-lorem","stream":true,"messages":[{"role":"user","content":"go"}],
+                 "sim":{"fail_after_tokens":3}}""");
         assertThat(r.endsWithDone()).isFalse();
         var last = Json.parse(r.events().getLast().data());
         assertThat(last.at("/error/message").asText()).contains("Simulated failure");

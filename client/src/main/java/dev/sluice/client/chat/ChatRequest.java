@@ -245,6 +245,11 @@ public final class ChatRequest {
             return this;
         }
 
+        public Builder set(String field, long value) {
+            parameters.put(field, value);
+            return this;
+        }
+
         public Builder set(String field, double value) {
             parameters.put(field, value);
             return this;

@@ -166,6 +166,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
             return;
         }
         if (event == null) {
+            events.close(); // nothing more is wanted; lets the connection go back to the pool
             typed.end(ready::add);
             if (events.completed()) finished = true;
             else fail(new IncompleteStreamException(

@@ -84,18 +84,16 @@ public final class ToolRunner {
 
     private ChatCompletion complete(ObjectNode body) throws IOException {
         try (var stream = client.chat().stream(body, options)) {
-            try {
-                if (listener != null) for (var event : stream) listener.onEvent(event);
-                var completion = stream.finalChatCompletion();
-                if (listener != null) listener.onCompletion(completion);
-                return completion;
-            } catch (UncheckedIOException e) {
-                if (listener != null) listener.onError(e.getCause());
-                throw e.getCause();
-            } catch (IOException | RuntimeException e) {
-                if (listener != null) listener.onError(e);
-                throw e;
-            }
+            if (listener != null) for (var event : stream) listener.onEvent(event);
+            var completion = stream.finalChatCompletion();
+            if (listener != null) listener.onCompletion(completion);
+            return completion;
+        } catch (UncheckedIOException e) {
+            if (listener != null) listener.onError(e.getCause());
+            throw e.getCause();
+        } catch (IOException | RuntimeException e) {
+            if (listener != null) listener.onError(e);
+            throw e;
         }
     }
 
@@ -108,9 +106,12 @@ public final class ToolRunner {
             try {
                 for (var future : futures) results.add(future.get());
             } catch (ExecutionException e) {
-                executor.shutdownNow();
-                if (e.getCause() instanceof RuntimeException r) throw r;
-                throw new ToolExecutionException("?", "?", e.getCause());
+                executor.shutdownNow(); // the other tools are interrupted
+                switch (e.getCause()) {
+                    case RuntimeException r -> throw r;
+                    case Error error -> throw error;
+                    default -> throw new IllegalStateException(e.getCause());
+                }
             } catch (InterruptedException e) {
                 executor.shutdownNow();
                 Thread.currentThread().interrupt();

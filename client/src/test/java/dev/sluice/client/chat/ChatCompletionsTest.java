@@ -68,6 +68,7 @@ class ChatCompletionsTest {
             var sent = upstream.requests().getFirst().json();
             assertThat(sent.has("stream")).isFalse();
             assertThat(sent.has("stream_options")).isFalse();
+            assertThat(sent.get("top_k").isIntegralNumber()).as("an integer, not 5.0").isTrue();
             assertThat(sent.get("top_k").asInt()).isEqualTo(5);
             assertThat(sent.get("temperature").asDouble()).isEqualTo(0.2);
             assertThat(sent.get("max_completion_tokens").asInt()).isEqualTo(100);

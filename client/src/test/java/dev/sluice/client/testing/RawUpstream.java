@@ -112,7 +112,8 @@ public final class RawUpstream implements AutoCloseable {
             return new String(body, StandardCharsets.UTF_8);
         }
 
-        void readRequest() throws IOException {
+        /** Reads the next request of this connection (keep-alive); {@link #head()} and {@link #body()} then describe it. */
+        public void readRequest() throws IOException {
             var buffer = new ByteArrayOutputStream();
             int b, matched = 0;
             while (matched < 4 && (b = in.read()) >= 0) {

@@ -5,18 +5,30 @@ import dev.sluice.gateway.config.GatewayConfig.Limits;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.http.HttpHandler;
-import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
+import dev.sluice.gateway.resilience.Attempt;
+import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.resilience.RetryingOpener;
+import dev.sluice.gateway.resilience.UpstreamFailure;
+import dev.sluice.gateway.routing.Balancer;
 import dev.sluice.gateway.routing.Route;
 import dev.sluice.gateway.routing.Router;
+import dev.sluice.gateway.usage.TokenEstimator;
+import dev.sluice.gateway.usage.UsageRecord;
+import dev.sluice.gateway.usage.UsageSink;
+import dev.sluice.gateway.usage.UsageTracker;
 import dev.sluice.wire.chat.ChatAccumulator;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BiFunction;
 import java.util.Set;
 import java.util.concurrent.Semaphore;
 
@@ -32,10 +44,12 @@ public final class ChatCompletionsHandler implements HttpHandler {
     private final Router router;
     private final Limits limits;
     private final Semaphore streams;
+    private final UsageSink usage;
 
-    public ChatCompletionsHandler(Router router, Limits limits) {
+    public ChatCompletionsHandler(Router router, Limits limits, UsageSink usage) {
         this.router = router;
         this.limits = limits;
+        this.usage = usage;
         this.streams = new Semaphore(limits.maxConcurrentStreams());
     }
 
@@ -78,29 +92,51 @@ public final class ChatCompletionsHandler implements HttpHandler {
     }
 
     private void serve(Exchange ex, ObjectNode body, String model, Route route) {
-        var target = route.targets().getFirst();
-        var request = new UpstreamRequest(body, target.deployment().model(), target.deployment().options(), ex.header("Authorization"));
         // A client that gives up while the upstream is still thinking about its first byte must cancel it
-        // too: interrupting this thread aborts the pending exchange.
+        // too: interrupting this thread aborts the pending exchange (and any backoff wait).
         var handlerThread = Thread.currentThread();
         ex.onClientGone(handlerThread::interrupt);
-        UpstreamStream upstream;
+        var auth = ex.header("Authorization");
+        BiFunction<Route.Target, ObjectNode, UpstreamRequest> requestFor = (t, b) ->
+                new UpstreamRequest(b, t.deployment().model(), t.deployment().options(), auth, route.policy().timeouts());
+        var plan = Balancer.order(route, ThreadLocalRandom.current());
+        var opener = new RetryingOpener(route.policy(), RetryingOpener.Sleeper.REAL);
+        var attempts = new ArrayList<Attempt>();
+        RetryingOpener.Opened opened;
         try {
-            upstream = target.provider().open(request);
-        } catch (UpstreamException e) {
-            ex.sendError(UpstreamErrors.toApiError(e, target.label()));
+            opened = opener.open(plan, t -> requestFor.apply(t, body), attempts);
+        } catch (UpstreamFailure f) {
+            var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
+            ex.sendError(error);
+            usage.record(new UsageRecord(ex.requestId(), model, f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
             return;
+        } catch (InterruptedException e) {
+            return; // the client is gone; nothing was opened
         }
+        var upstream = new ResilientStream(opened, plan, body, route.policy(), requestFor, opener);
         ex.onClientGone(upstream::close);
-        var headers = Map.of("x-sluice-deployment", target.label());
+        var headers = Map.of("x-sluice-deployment", opened.target().label(), "x-sluice-attempts", describe(attempts));
         boolean stream = body.path("stream").asBoolean(false);
+        var tracker = new UsageTracker();
+        String outcome = "error";
         try (upstream) {
-            if (stream) stream(ex, body, model, upstream, headers);
-            else complete(ex, model, upstream, headers);
+            outcome = stream ? stream(ex, body, model, upstream, headers, tracker) : complete(ex, model, upstream, headers, tracker);
+        } finally {
+            if (!ex.isOpen() && !outcome.equals("completed")) outcome = "client_cancelled";
+            var reported = tracker.reported();
+            int prompt = reported != null ? reported.path("prompt_tokens").asInt() : TokenEstimator.prompt(body);
+            int completion = reported != null ? reported.path("completion_tokens").asInt() : tracker.estimatedCompletionTokens();
+            boolean estimated = reported == null || reported.path("estimated").asBoolean(false);
+            usage.record(new UsageRecord(ex.requestId(), model, upstream.target().label(), prompt, completion, estimated, upstream.attempts().size(), outcome));
         }
     }
 
-    private void stream(Exchange ex, ObjectNode body, String model, UpstreamStream upstream, Map<String, String> headers) {
+    private static String describe(List<Attempt> attempts) {
+        return String.join(", ", attempts.stream().map(Attempt::toString).toList());
+    }
+
+    /** Relays the answer as SSE chunks; returns how it ended. */
+    private String stream(Exchange ex, ObjectNode body, String model, UpstreamStream upstream, Map<String, String> headers, UsageTracker tracker) {
         boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
         var writer = new ChatChunkWriter(model, includeUsage);
         var sse = ex.startEventStream(headers, limits.keepAlive());
@@ -109,39 +145,44 @@ public final class ChatCompletionsHandler implements HttpHandler {
             StreamEvent event;
             while ((event = upstream.next()) != null) {
                 progress.accept(event);
+                tracker.accept(event);
                 for (var frame : writer.onEvent(event)) {
-                    if (!sse.send(frame)) return; // client gone; closing the upstream is the finally's job
+                    if (!sse.send(frame)) return "client_cancelled"; // closing the upstream is the caller's job
                 }
-                if (event instanceof StreamEvent.Error) return;
+                if (event instanceof StreamEvent.Error) return "error";
             }
             if (!upstream.completed() && !progress.allChoicesFinished()) {
                 sse.send(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
-                return;
+                return "error";
             }
-            for (var frame : writer.finish()) if (!sse.send(frame)) return;
+            for (var frame : writer.finish()) if (!sse.send(frame)) return "client_cancelled";
+            return "completed";
         } catch (IOException e) {
             if (sse.isOpen()) {
                 LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
                 sse.send(writer.error(StreamError.of(UpstreamErrors.describe(e), UpstreamErrors.isTimeout(e) ? "timeout_error" : "server_error",
                         UpstreamErrors.isTimeout(e) ? "upstream_timeout" : "upstream_error")));
             }
+            return "error";
         } finally {
             upstream.close();
             sse.end();
         }
     }
 
-    private void complete(Exchange ex, String model, UpstreamStream upstream, Map<String, String> headers) {
+    /** Answers with one chat.completion object built from the stream; returns how it ended. */
+    private String complete(Exchange ex, String model, UpstreamStream upstream, Map<String, String> headers, UsageTracker tracker) {
         var acc = new ChatAccumulator();
         var progress = new Progress();
         try {
             StreamEvent event;
             while ((event = upstream.next()) != null) {
                 progress.accept(event);
+                tracker.accept(event);
                 acc.accept(event);
                 if (event instanceof StreamEvent.Error e) {
                     ex.sendError(UpstreamErrors.toApiError(e.error()));
-                    return;
+                    return "error";
                 }
             }
         } catch (IOException e) {
@@ -149,18 +190,19 @@ public final class ChatCompletionsHandler implements HttpHandler {
                 boolean timeout = UpstreamErrors.isTimeout(e);
                 ex.sendError(ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error"));
             }
-            return;
+            return "error";
         }
-        if (!ex.isOpen()) return;
+        if (!ex.isOpen()) return "client_cancelled";
         if (!upstream.completed() && !progress.allChoicesFinished()) {
             ex.sendError(ApiError.server(502, "The upstream closed the stream before the answer was complete.", "upstream_incomplete"));
-            return;
+            return "error";
         }
         var json = acc.result().toJson();
         if (json.path("id").isNull()) json.put("id", "chatcmpl-" + Long.toHexString(System.nanoTime()));
         if (json.path("model").isNull()) json.put("model", model);
         if (json.path("created").asLong() == 0) json.put("created", System.currentTimeMillis() / 1000);
         ex.sendJson(200, json, headers);
+        return "completed";
     }
 
     /** Which choices have started and finished: a stream whose choices all finished is complete even without [DONE]. */

@@ -79,7 +79,7 @@ public final class ConfigLoader {
                 providers.put(known[0], new ProviderConfig(known[0], "openai", known[2], key, Map.of(), null, false));
             }
         }
-        return new GatewayConfig("127.0.0.1", 8080, Limits.DEFAULTS, providers, List.of(), null);
+        return new GatewayConfig("127.0.0.1", 8080, Limits.DEFAULTS, providers, List.of(), null, GatewayConfig.Storage.DEFAULT);
     }
 
     /** Proxy mode: every model name, unchanged, to one OpenAI-compatible upstream. */
@@ -87,7 +87,7 @@ public final class ConfigLoader {
         var providers = new LinkedHashMap<>(base.providers());
         boolean forwardAuth = upstreamKey == null || upstreamKey.isBlank();
         providers.put("upstream", new ProviderConfig("upstream", "openai", upstreamUrl, forwardAuth ? null : upstreamKey, Map.of(), null, forwardAuth));
-        return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream");
+        return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage());
     }
 
     private GatewayConfig build(JsonNode root, String source) {
@@ -140,20 +140,80 @@ public final class ConfigLoader {
                 var options = new LinkedHashMap<String, Object>();
                 for (var it = d.properties().iterator(); it.hasNext(); ) {
                     var f = it.next();
-                    if (!List.of("provider", "model", "weight", "name", "deployments").contains(f.getKey())) {
+                    if (!List.of("provider", "model", "weight", "name", "deployments", "strategy", "retries", "backoff", "max_backoff",
+                            "max_retry_after", "cooldown_failures", "cooldown", "on_midstream_failure", "timeouts").contains(f.getKey())) {
                         options.put(f.getKey(), Json.MAPPER.convertValue(f.getValue(), Object.class));
                     }
                 }
                 deployments.add(new Deployment(provider, d.path("model").asText(name), d.path("weight").asInt(1), options));
             }
             if (deployments.isEmpty()) throw new ConfigException(where + ": at least one deployment is required");
-            models.add(new ModelRoute(name, deployments));
+            models.add(new ModelRoute(name, deployments, policy(model, where)));
         }
         String passthrough = root.path("passthrough_provider").asText(null);
         if (passthrough != null && !providers.containsKey(passthrough)) {
             throw new ConfigException(source + ": passthrough_provider '" + passthrough + "' is not a configured provider");
         }
-        return new GatewayConfig(host, port, limits, providers, models, passthrough);
+        return new GatewayConfig(host, port, limits, providers, models, passthrough, storage(root.path("storage"), source + ": storage"));
+    }
+
+    private static GatewayConfig.Storage storage(JsonNode node, String where) {
+        if (node.isMissingNode() || node.isNull()) return GatewayConfig.Storage.DEFAULT;
+        if (!node.isObject()) throw new ConfigException(where + " must be a mapping");
+        var type = node.path("type").asText("sqlite");
+        return switch (type) {
+            case "sqlite" -> new GatewayConfig.Storage("sqlite", node.path("path").asText(GatewayConfig.Storage.DEFAULT.path()), null, null, null);
+            case "memory" -> GatewayConfig.Storage.MEMORY;
+            case "postgres", "postgresql" -> {
+                var url = node.path("url").asText(null);
+                if (url == null || !url.startsWith("jdbc:postgresql:")) {
+                    throw new ConfigException(where + ".url is required for postgres storage (jdbc:postgresql://host:5432/db)");
+                }
+                yield new GatewayConfig.Storage("postgres", null, url, node.path("user").asText(null), node.path("password").asText(null));
+            }
+            default -> throw new ConfigException(where + ".type: unknown storage type '" + type + "' (use sqlite, postgres or memory)");
+        };
+    }
+
+    private static GatewayConfig.RoutePolicy policy(JsonNode model, String where) {
+        var d = GatewayConfig.RoutePolicy.DEFAULTS;
+        var strategy = d.strategy();
+        if (model.has("strategy")) {
+            strategy = switch (model.get("strategy").asText()) {
+                case "ordered", "fallback" -> GatewayConfig.Strategy.ORDERED;
+                case "weighted" -> GatewayConfig.Strategy.WEIGHTED;
+                case "least_in_flight" -> GatewayConfig.Strategy.LEAST_IN_FLIGHT;
+                default -> throw new ConfigException(where + ".strategy: unknown '" + model.get("strategy").asText() + "' (ordered, weighted or least_in_flight)");
+            };
+        }
+        var midStream = d.midStream();
+        if (model.has("on_midstream_failure")) {
+            midStream = switch (model.get("on_midstream_failure").asText()) {
+                case "continue" -> GatewayConfig.MidStream.CONTINUE;
+                case "error" -> GatewayConfig.MidStream.ERROR;
+                default -> throw new ConfigException(where + ".on_midstream_failure: use continue or error");
+            };
+        }
+        GatewayConfig.Timeouts timeouts = null;
+        if (model.has("timeouts")) timeouts = timeouts(model.get("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
+        return new GatewayConfig.RoutePolicy(
+                strategy,
+                model.has("retries") ? model.get("retries").asInt() : d.maxRetries(),
+                model.has("backoff") ? duration(model.get("backoff"), where + ".backoff") : d.initialBackoff(),
+                model.has("max_backoff") ? duration(model.get("max_backoff"), where + ".max_backoff") : d.maxBackoff(),
+                model.has("max_retry_after") ? duration(model.get("max_retry_after"), where + ".max_retry_after") : d.maxRetryAfter(),
+                model.has("cooldown_failures") ? model.get("cooldown_failures").asInt() : d.cooldownFailures(),
+                model.has("cooldown") ? duration(model.get("cooldown"), where + ".cooldown") : d.cooldown(),
+                midStream,
+                timeouts);
+    }
+
+    private static Timeouts timeouts(JsonNode t, String where, Timeouts d) {
+        return new Timeouts(
+                t.has("connect") ? duration(t.get("connect"), where + ".connect") : d.connect(),
+                t.has("first_byte") ? duration(t.get("first_byte"), where + ".first_byte") : d.firstByte(),
+                t.has("idle") ? duration(t.get("idle"), where + ".idle") : d.idle(),
+                t.has("total") ? duration(t.get("total"), where + ".total") : d.total());
     }
 
     private static ProviderConfig provider(String name, JsonNode node, String where) {
@@ -170,13 +230,7 @@ public final class ConfigLoader {
             var h = it.next();
             headers.put(h.getKey(), h.getValue().asText());
         }
-        var t = node.path("timeouts");
-        var d = Timeouts.DEFAULTS;
-        var timeouts = new Timeouts(
-                t.has("connect") ? duration(t.get("connect"), where + ".timeouts.connect") : d.connect(),
-                t.has("first_byte") ? duration(t.get("first_byte"), where + ".timeouts.first_byte") : d.firstByte(),
-                t.has("idle") ? duration(t.get("idle"), where + ".timeouts.idle") : d.idle(),
-                t.has("total") ? duration(t.get("total"), where + ".timeouts.total") : d.total());
+        var timeouts = timeouts(node.path("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
         var key = node.path("api_key").asText(null);
         return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
                 node.path("forward_client_auth").asBoolean(false));

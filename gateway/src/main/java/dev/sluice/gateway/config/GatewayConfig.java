@@ -13,6 +13,7 @@ import java.util.Map;
  * @param providers        upstreams by name
  * @param models           public model names and the deployments that serve them
  * @param passthroughProvider when set (proxy mode), every model name not otherwise routed goes, unchanged, to this provider
+ * @param storage          where the Assistants API keeps threads, messages, runs and run events
  */
 public record GatewayConfig(
         String host,
@@ -20,11 +21,33 @@ public record GatewayConfig(
         Limits limits,
         Map<String, ProviderConfig> providers,
         List<ModelRoute> models,
-        String passthroughProvider) {
+        String passthroughProvider,
+        Storage storage) {
 
     public GatewayConfig {
         providers = Map.copyOf(providers);
         models = List.copyOf(models);
+        if (storage == null) storage = Storage.MEMORY;
+    }
+
+    /** A configuration without a storage section: the Assistants API keeps its data in memory only. */
+    public GatewayConfig(String host, int port, Limits limits, Map<String, ProviderConfig> providers, List<ModelRoute> models, String passthroughProvider) {
+        this(host, port, limits, providers, models, passthroughProvider, Storage.MEMORY);
+    }
+
+    /**
+     * Assistants storage. {@code type} is {@code sqlite} (one file at {@code path}, the default
+     * {@code .sluice/sluice.db}), {@code postgres} ({@code url}, {@code user}, {@code password}) or
+     * {@code memory} (SQLite in memory, gone at exit; what a config built in code without storage gets).
+     */
+    public record Storage(String type, String path, String url, String user, String password) {
+        public static final Storage DEFAULT = new Storage("sqlite", ".sluice/sluice.db", null, null, null);
+        public static final Storage MEMORY = new Storage("memory", null, null, null, null);
+
+        @Override
+        public String toString() {
+            return "Storage[type=" + type + ", path=" + path + ", url=" + url + ", user=" + user + ", password=" + (password == null ? "none" : "***") + "]";
+        }
     }
 
     /**
@@ -67,10 +90,43 @@ public record GatewayConfig(
                 new Timeouts(Duration.ofSeconds(10), Duration.ofSeconds(120), Duration.ofSeconds(300), Duration.ofMinutes(30));
     }
 
-    public record ModelRoute(String name, List<Deployment> deployments) {
+    public record ModelRoute(String name, List<Deployment> deployments, RoutePolicy policy) {
         public ModelRoute {
             deployments = List.copyOf(deployments);
+            if (policy == null) policy = RoutePolicy.DEFAULTS;
         }
+    }
+
+    /** How the first attempt is chosen among a route's deployments. */
+    public enum Strategy { ORDERED, WEIGHTED, LEAST_IN_FLIGHT }
+
+    /** What happens when an upstream fails after the first byte reached the client. */
+    public enum MidStream { CONTINUE, ERROR }
+
+    /**
+     * A route's resilience settings.
+     *
+     * @param strategy         first choice among healthy deployments; the rest follow as fallbacks
+     * @param maxRetries       retries of one deployment before falling back to the next (before the first byte)
+     * @param initialBackoff   first retry delay, doubled each time with jitter, capped by {@code maxBackoff}
+     * @param maxRetryAfter    a Retry-After longer than this skips to the next deployment instead of waiting
+     * @param cooldownFailures consecutive failures that put a deployment in cooldown
+     * @param cooldown         how long a cooled-down deployment is tried only as a last resort
+     * @param midStream        continue the answer on another deployment, or end with an error event
+     * @param timeouts         overrides of the providers' timeouts for this route, or null
+     */
+    public record RoutePolicy(
+            Strategy strategy,
+            int maxRetries,
+            Duration initialBackoff,
+            Duration maxBackoff,
+            Duration maxRetryAfter,
+            int cooldownFailures,
+            Duration cooldown,
+            MidStream midStream,
+            Timeouts timeouts) {
+        public static final RoutePolicy DEFAULTS = new RoutePolicy(Strategy.ORDERED, 2, Duration.ofMillis(250), Duration.ofSeconds(4),
+                Duration.ofSeconds(10), 3, Duration.ofSeconds(30), MidStream.CONTINUE, null);
     }
 
     /** One way to serve a model: a provider, the model name it knows, a weight, and provider options. */

@@ -52,6 +52,12 @@ public final class Exchange {
         return path;
     }
 
+    /** The first value of query parameter {@code name}, or null. */
+    public String query(String name) {
+        var values = new QueryStringDecoder(request.uri()).parameters().get(name);
+        return values == null || values.isEmpty() ? null : values.getFirst();
+    }
+
     public String header(String name) {
         return request.headers().get(name);
     }

@@ -8,10 +8,16 @@ import java.util.Map;
  * through), the upstream model name the route chose, deployment options (for the sim provider, its
  * behaviour), and the client's Authorization header, which proxy-mode providers forward.
  */
-public record UpstreamRequest(ObjectNode body, String model, Map<String, Object> options, String clientAuthorization) {
+public record UpstreamRequest(ObjectNode body, String model, Map<String, Object> options, String clientAuthorization,
+        dev.sluice.gateway.config.GatewayConfig.Timeouts timeouts) {
 
     public UpstreamRequest {
         options = options == null ? Map.of() : Map.copyOf(options);
+    }
+
+    /** The same request with another body (a continuation after a mid-stream failure). */
+    public UpstreamRequest withBody(ObjectNode newBody) {
+        return new UpstreamRequest(newBody, model, options, clientAuthorization, timeouts);
     }
 
     /** The body to send upstream: the client's, with the upstream model, streaming on and usage requested. */

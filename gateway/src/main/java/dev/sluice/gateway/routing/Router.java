@@ -2,6 +2,7 @@ package dev.sluice.gateway.routing;
 
 import dev.sluice.gateway.config.GatewayConfig;
 import dev.sluice.gateway.config.GatewayConfig.Deployment;
+import dev.sluice.gateway.config.GatewayConfig.RoutePolicy;
 import dev.sluice.gateway.provider.Provider;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,6 +24,7 @@ public final class Router {
     private final Map<String, Route> routes = new LinkedHashMap<>();
     private final String passthrough;
     private final Map<String, String> providerTypes = new LinkedHashMap<>();
+    private final Map<String, DeploymentHealth> health = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Router(GatewayConfig config, Map<String, Provider> providers) {
         this.providers = Map.copyOf(providers);
@@ -30,9 +32,14 @@ public final class Router {
         config.providers().forEach((name, p) -> providerTypes.put(name, p.type()));
         for (var model : config.models()) {
             var targets = new ArrayList<Route.Target>();
-            for (var d : model.deployments()) targets.add(new Route.Target(provider(d.provider()), d));
-            routes.put(model.name(), new Route(model.name(), targets));
+            for (var d : model.deployments()) targets.add(target(provider(d.provider()), d));
+            routes.put(model.name(), new Route(model.name(), targets, model.policy()));
         }
+    }
+
+    /** One health record per deployment, shared by configured routes and provider/model addressing alike. */
+    private Route.Target target(Provider provider, Deployment d) {
+        return new Route.Target(provider, d, health.computeIfAbsent(provider.name() + "/" + d.model(), k -> new DeploymentHealth()));
     }
 
     public Optional<Route> route(String model) {
@@ -43,12 +50,12 @@ public final class Router {
             var provider = providers.get(model.substring(0, slash));
             if (provider != null) {
                 var upstreamModel = model.substring(slash + 1);
-                return Optional.of(new Route(model, List.of(new Route.Target(provider, new Deployment(provider.name(), upstreamModel, 1, Map.of())))));
+                return Optional.of(new Route(model, List.of(target(provider, new Deployment(provider.name(), upstreamModel, 1, Map.of()))), RoutePolicy.DEFAULTS));
             }
         }
         if (passthrough != null) {
             var provider = provider(passthrough);
-            return Optional.of(new Route(model, List.of(new Route.Target(provider, new Deployment(passthrough, model, 1, Map.of())))));
+            return Optional.of(new Route(model, List.of(target(provider, new Deployment(passthrough, model, 1, Map.of()))), RoutePolicy.DEFAULTS));
         }
         return Optional.empty();
     }

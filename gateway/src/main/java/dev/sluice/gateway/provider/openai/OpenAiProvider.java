@@ -50,6 +50,8 @@ public final class OpenAiProvider implements Provider {
         if (config.forwardClientAuth() && config.apiKey() == null && request.clientAuthorization() != null) {
             options.header("Authorization", request.clientAuthorization());
         }
+        var t = request.timeouts();
+        if (t != null) options.firstByteTimeout(t.firstByte()).idleTimeout(t.idle()).totalTimeout(t.total());
         try {
             return new Stream(client.openChatStream(request.streamingBody(), options.build()));
         } catch (ApiException e) {

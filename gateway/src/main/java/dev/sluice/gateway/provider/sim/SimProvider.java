@@ -75,6 +75,12 @@ public final class SimProvider implements Provider {
         boolean callTools = !settings.toolCalls().isEmpty() && body.path("tools").isArray() && !body.path("tools").isEmpty()
                 && !lastRole.equals("tool") && !"none".equals(body.path("tool_choice").asText());
         var text = request.model().startsWith("echo") ? echoText(messages) : lorem(settings.length());
+        // A trailing assistant message is a prefill: carry on from where it stops, as real models do.
+        var last = messages.isArray() && !messages.isEmpty() ? messages.get(messages.size() - 1) : null;
+        if (last != null && last.path("role").asText().equals("assistant") && last.path("content").isTextual()) {
+            var prefill = last.get("content").asText();
+            if (text.startsWith(prefill)) text = text.substring(prefill.length());
+        }
         var tokens = tokenize(text);
         for (int c = 0; c < n; c++) events.add(new StreamEvent.Role(c, "assistant"));
         // Choices are generated side by side and interleaved token by token, as real n>1 streams are; then

@@ -1,0 +1,120 @@
+package dev.sluice.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The load generator's parser and the fake upstream against each other, on loopback. */
+class BenchToolsTest {
+
+    private static final String SSE = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n")
+            + chunk(": keep-alive\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\": \"Hi\"}}]}\n")
+            + chunk("\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" there\"}}]}\r\n\r\n")
+            + chunk("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+            + "0\r\n\r\n";
+
+    private static String chunk(String data) {
+        return Integer.toHexString(data.getBytes(StandardCharsets.UTF_8).length) + "\r\n" + data + "\r\n";
+    }
+
+    @Test
+    void parsesChunkedSseSplitAnywhere() throws Exception {
+        byte[] bytes = SSE.getBytes(StandardCharsets.UTF_8);
+        var random = new Random(42);
+        for (int trial = 0; trial < 200; trial++) {
+            var p = new ResponseParser();
+            p.reset(true);
+            int i = 0;
+            while (i < bytes.length) {
+                int n = Math.min(bytes.length - i, 1 + random.nextInt(trial < 20 ? 3 : 64));
+                int used = p.feed(bytes, i, n);
+                i += used;
+                if (p.complete()) break;
+            }
+            assertThat(i).isEqualTo(bytes.length);
+            assertThat(p.complete()).isTrue();
+            assertThat(p.status).isEqualTo(200);
+            assertThat(p.done).isTrue();
+            assertThat(p.contentChunks).as("the role chunk's empty content does not count").isEqualTo(2);
+            assertThat(p.firstContentNanos).isPositive();
+            assertThat(p.errorFrame).isFalse();
+        }
+    }
+
+    @Test
+    void parsesContentLengthJsonAndErrors() throws Exception {
+        String body = "{\"choices\":[{\"message\":{\"content\":\"hello\"},\"finish_reason\":\"stop\"}]}";
+        String ok = "HTTP/1.1 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+        var p = new ResponseParser();
+        p.reset(false);
+        p.feed(ok.getBytes(StandardCharsets.UTF_8), 0, ok.length());
+        assertThat(p.complete()).isTrue();
+        assertThat(p.bodyOk()).isTrue();
+
+        String err = "{\"error\":{\"message\":\"nope\"}}";
+        String bad = "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: " + err.length() + "\r\n\r\n" + err;
+        p.reset(true);
+        p.feed(bad.getBytes(StandardCharsets.UTF_8), 0, bad.length());
+        assertThat(p.complete()).isTrue();
+        assertThat(p.status).isEqualTo(429);
+        assertThat(p.connectionClose).isTrue();
+        assertThat(p.errorDetail).contains("nope");
+    }
+
+    @Test
+    void loadGeneratorAgainstFakeUpstream(@TempDir Path dir) throws Exception {
+        try (var upstream = new FakeUpstream(0, 1, new FakeUpstream.Settings(8, 20, 1))) {
+            String url = "http://127.0.0.1:" + upstream.port() + "/v1/chat/completions";
+            for (String mode : new String[] {"nonstream", "stream", "paced"}) {
+                var o = LoadGen.Opts.parse(new String[] {"--url", url, "--target", "direct", "--mode", mode, "-c", "4", "--warmup", "0.2",
+                        "--duration", "0.6", "--csv", dir.resolve("r.csv").toString()});
+                var r = LoadGen.run(o);
+                assertThat(r.errors()).isZero();
+                assertThat(r.warmupErrors()).isZero();
+                assertThat(r.requests()).isPositive();
+                if (!mode.equals("nonstream")) {
+                    assertThat(r.contentChunks()).isEqualTo(8);
+                    assertThat(r.ttfc()).hasSize((int) r.requests());
+                }
+                if (mode.equals("paced")) {
+                    // 20 ms to the first token, then 8 chunks 1 ms apart
+                    assertThat(LoadGen.Result.pct(r.ttfc(), 50)).isBetween(19.5, 30.0);
+                    assertThat(LoadGen.Result.pct(r.latency(), 50)).isBetween(27.5, 40.0);
+                }
+            }
+        }
+    }
+
+    @Test
+    void reportPoolsRounds(@TempDir Path dir) throws Exception {
+        var csv = dir.resolve("results.csv");
+        Files.createDirectories(dir.resolve("hist"));
+        var lines = new StringBuilder(LoadGen.CSV_HEADER).append('\n');
+        String[][] cells = {
+            {"direct", "1", "0", "0.050"}, {"nginx", "1", "30", "0.150"}, {"sluice", "1", "50", "0.400"},
+            {"direct", "2", "0", "0.060"}, {"nginx", "2", "30", "0.160"}, {"sluice", "2", "70", "0.300"},
+        };
+        for (var c : cells) {
+            String hist = c[0] + "-nonstream-c1-r" + c[1] + ".hist";
+            Files.writeString(dir.resolve("hist").resolve(hist), "lat 40 98\nlat " + (long) (Double.parseDouble(c[3]) * 1000) + " 2\n");
+            // target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,lat_mean..lat_max(5),ttfc(4),
+            // target_cpu_s,target_cpu_us_per_req,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,busy,steal,foreign,attempt,chunks,tck,hist
+            lines.append(String.join(",", c[0], "nonstream", "1", c[1], "1", "1", "100", "0", "0", "0", "100",
+                    "0.04", "0.04", "0.04", c[3], c[3], "", "", "", "",
+                    Double.toString(Double.parseDouble(c[2]) * 100 / 1e6), c[2], "0.001", "10", "5", "50", "0", "0", "1", "1", "100", hist)).append('\n');
+        }
+        Files.writeString(csv, lines);
+        String md = Report.render(Report.load(csv));
+        // pooled: 200 samples, the 198th is the second-largest of round 2's tail
+        assertThat(md).contains("| non-stream | 1 | sluice | 100 | 0.040 | 0.300 |");
+        assertThat(md).contains("ratio 2.00× ≤ 2× | met | 1/2 |"); // (50+70)/2 vs 30; round 2 alone is 2.33×
+        assertThat(md).contains("| +0.250 ms | +0.100 ms | ≤ +0.400 ms | met |");
+        assertThat(md).contains("GOALS: 2/2 met");
+    }
+}
