@@ -76,6 +76,12 @@ final class ChatCommand {
         } catch (StreamErrorException e) {
             System.err.println("\nsluice chat: the stream failed: " + e.getMessage());
             return 1;
+        } catch (dev.sluice.client.IncompleteStreamException e) {
+            System.err.println("\nsluice chat: the stream ended before the answer was complete");
+            return 1;
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("\nsluice chat: the connection failed mid-answer: " + e.getCause().getMessage());
+            return 1;
         } catch (ApiException e) {
             System.err.println("sluice chat: HTTP " + e.status() + ": " + e.errorMessage());
             return 1;

@@ -34,7 +34,11 @@ public final class TestGateway implements AutoCloseable {
     public final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
 
     public TestGateway(GatewayConfig config) throws InterruptedException {
-        this.gateway = Gateway.start(new GatewayConfig("127.0.0.1", 0, config.limits(), config.providers(), config.models(), config.passthroughProvider()));
+        this(config, dev.sluice.gateway.usage.UsageSink.LOG);
+    }
+
+    public TestGateway(GatewayConfig config, dev.sluice.gateway.usage.UsageSink usage) throws InterruptedException {
+        this.gateway = Gateway.start(new GatewayConfig("127.0.0.1", 0, config.limits(), config.providers(), config.models(), config.passthroughProvider()), usage);
     }
 
     public static TestGateway yaml(String yaml) throws InterruptedException {

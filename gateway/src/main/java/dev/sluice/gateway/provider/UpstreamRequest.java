@@ -26,7 +26,8 @@ public record UpstreamRequest(ObjectNode body, String model, Map<String, Object>
         copy.put("model", model);
         copy.put("stream", true);
         // Always ask for usage: a client that did not ask for it never sees the extra chunk, but the gateway counts it.
-        var options = copy.with("stream_options");
+        // A client may send "stream_options": null; it is replaced rather than trusted to be an object.
+        var options = copy.path("stream_options").isObject() ? (ObjectNode) copy.get("stream_options") : copy.putObject("stream_options");
         options.put("include_usage", true);
         return copy;
     }
