@@ -29,6 +29,8 @@ public final class JfrTop {
         var allocSelf = new HashMap<String, Long>();
         var allocSluice = new HashMap<String, Long>();
         var allocClass = new HashMap<String, Long>();
+        var allocStacks = new HashMap<String, Long>();
+        var cpuStacks = new HashMap<String, Long>();
         long samples = 0;
         long nativeSamples = 0;
         long allocTotal = 0;
@@ -45,6 +47,7 @@ public final class JfrTop {
                     var frames = st.getFrames();
                     String topFrame = name(frames.getFirst());
                     self.merge(topFrame, 1L, Long::sum);
+                    cpuStacks.merge(stack(frames, 8), 1L, Long::sum);
                     groups.merge(group(topFrame), 1L, Long::sum);
                     var seen = new HashSet<String>();
                     var seenAll = new HashSet<String>();
@@ -64,6 +67,7 @@ public final class JfrTop {
                     if (st == null || st.getFrames().isEmpty()) continue;
                     List<RecordedFrame> frames = st.getFrames();
                     allocSelf.merge(name(frames.getFirst()), w, Long::sum);
+                    allocStacks.merge(cls + " <- " + stack(frames, 8), w, Long::sum);
                     for (var f : frames) {
                         String n = name(f);
                         if (n.startsWith("dev.sluice.")) {
@@ -89,6 +93,8 @@ public final class JfrTop {
         print("Allocation by class (sampled weight)", allocClass, allocTotal, top);
         print("Allocation by top frame (sampled weight)", allocSelf, allocTotal, top);
         print("Allocation by first gateway frame (sampled weight)", allocSluice, allocTotal, top);
+        print("Hottest stacks (top 8 frames, CPU samples)", cpuStacks, samples, Math.min(top, 12));
+        print("Heaviest allocation stacks (top 8 frames, sampled weight)", allocStacks, allocTotal, Math.min(top, 12));
     }
 
     private static String threadName(RecordedEvent e) {
@@ -98,6 +104,16 @@ public final class JfrTop {
         if (n == null) return "?";
         if (t.isVirtual() || n.isEmpty()) return "virtual:" + n.replaceAll("\\d+", "N");
         return n.replaceAll("\\d+", "N");
+    }
+
+    private static String stack(List<RecordedFrame> frames, int depth) {
+        var sb = new StringBuilder();
+        for (int i = 0; i < Math.min(depth, frames.size()); i++) {
+            if (i > 0) sb.append("\n           <- ");
+            var f = frames.get(i);
+            sb.append(name(f)).append(':').append(f.getLineNumber());
+        }
+        return sb.toString();
     }
 
     private static String name(RecordedFrame f) {

@@ -165,8 +165,9 @@ public final class ChatCompletionsHandler implements HttpHandler {
             }
             return "error";
         } finally {
-            upstream.close();
+            // The client's response ends first: closing the upstream may wait briefly for its body to end.
             sse.end();
+            upstream.close();
         }
     }
 
