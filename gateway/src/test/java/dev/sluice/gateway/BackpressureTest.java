@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  */
 class BackpressureTest {
 
-    static final int CHUNKS = 200_000; // ~40 MB of SSE
-    static final byte[] CHUNK = ("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(100)
+    static final int CHUNKS = 40_000; // ~42 MB of SSE
+    static final byte[] CHUNK = ("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(1000)
             + "\"},\"finish_reason\":null}]}\n\n").getBytes(StandardCharsets.UTF_8);
 
     @Test
@@ -65,7 +65,8 @@ class BackpressureTest {
                 out.write(CHUNK);
                 written.addAndGet(CHUNK.length);
             }
-            out.write("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+            out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                    + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":40000,\"total_tokens\":40001}}\n\ndata: [DONE]\n\n")
                     .getBytes(StandardCharsets.US_ASCII));
             out.flush();
         } catch (IOException e) {

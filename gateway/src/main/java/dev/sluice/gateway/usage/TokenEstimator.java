@@ -17,8 +17,21 @@ public final class TokenEstimator {
 
     private TokenEstimator() {}
 
+    /** BPE cost grows faster than linearly with the length of one "word"; long runs are counted in slices. */
+    private static final int SLICE = 2048;
+
     public static int count(String text) {
-        return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
+        if (text == null || text.isEmpty()) return 0;
+        if (text.length() <= SLICE) return ENCODING.countTokensOrdinary(text);
+        int tokens = 0;
+        for (int i = 0; i < text.length(); i += SLICE) {
+            int end = Math.min(text.length(), i + SLICE);
+            // Never cut a surrogate pair in two.
+            if (end < text.length() && Character.isHighSurrogate(text.charAt(end - 1))) end++;
+            tokens += ENCODING.countTokensOrdinary(text.substring(i, end));
+            i = end - SLICE;
+        }
+        return tokens;
     }
 
     /** Prompt tokens of a chat request: every message's text plus OpenAI's per-message framing. */
