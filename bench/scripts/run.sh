@@ -12,12 +12,15 @@
 #
 # Environment knobs (defaults in brackets):
 #   TARGETS ["direct nginx sluice"]  MODES ["nonstream stream paced"]  CONCURRENCY ["1 64"]  ROUNDS [3]
-#   WARMUP [2] s before each window, DURATION [7] s window, PACED_C1_DURATION [10] s window for paced c=1
-#   (~9 req/s), PREWARM [5] s per mode per proxy before the matrix (JIT warm-up), MAX_REQUESTS [2000000] cap per
+#   WARMUP [2] s before each window, DURATION [6] s window, PACED_C1_DURATION [10] s window for paced c=1
+#   (~9 req/s), PREWARM [3] s per mode for nginx and PREWARM_SLUICE [15] s per mode for the gateway before the
+#   matrix (the JVM's JIT needs a minute of load on 2 cores), MAX_REQUESTS [2000000] cap per
 #   window, PIN [0] (0: no pinning, nginx worker_processes = nproc, like the gateway's thread pools sized by
 #   nproc; 1: proxy alone on CPU 1, load generator + upstream on CPU 0, nginx 1 worker), CHUNKS [32] content
 #   chunks per answer, TTFT_MS [50], GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway,
-#   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=64, summarised into the results dir),
+#   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=64, summarised into the results dir:
+#   sluice-<mode>-hot.txt from JfrTop, sluice-<mode>-threads.txt with CPU per thread group; ROUNDS=0 PROFILE=1
+#   TARGETS=sluice profiles only),
 #   OUT [bench/results/<stamp>], PORT_BASE [18001] (upstream; nginx +1, sluice +2), SKIP_BUILD [0],
 #   REQUIRE_SLUICE [0] (1: fail instead of measuring without sluice when the gateway does not build),
 #   QUIET_WAIT [30], QUIET_MAX_PCT [10], QUIET_BUDGET [120], RETRIES [1]: shared-machine hygiene, see LoadGen.
@@ -34,9 +37,10 @@ MODES="${MODES:-nonstream stream paced}"
 CONCURRENCY="${CONCURRENCY:-1 64}"
 ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-2}"
-DURATION="${DURATION:-7}"
+DURATION="${DURATION:-6}"
 PACED_C1_DURATION="${PACED_C1_DURATION:-10}"
-PREWARM="${PREWARM:-5}"
+PREWARM="${PREWARM:-3}"
+PREWARM_SLUICE="${PREWARM_SLUICE:-15}"
 MAX_REQUESTS="${MAX_REQUESTS:-2000000}"
 PIN="${PIN:-0}"
 CHUNKS="${CHUNKS:-32}"
@@ -46,7 +50,7 @@ PROFILE="${PROFILE:-0}"
 PORT_BASE="${PORT_BASE:-18001}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 if [ "${QUICK:-0}" = 1 ]; then
-  ROUNDS=1; WARMUP=2; DURATION=4; PACED_C1_DURATION=4; PREWARM=2
+  ROUNDS=1; WARMUP=2; DURATION=4; PACED_C1_DURATION=4; PREWARM=2; PREWARM_SLUICE=4
 fi
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$ROOT/bench/results/$STAMP}"
@@ -139,10 +143,12 @@ TOOL_JVM=(-XX:+UseSerialGC -Xms1g -Xmx1g -Xmn800m -XX:+AlwaysPreTouch --enable-n
   echo "pin: $PIN (client cpus: ${CLIENT_CPUS:-all}, proxy cpus: ${PROXY_CPUS:-all})"
   echo "targets: $TARGETS"
   echo "modes: $MODES  concurrency: $CONCURRENCY"
-  echo "rounds: $ROUNDS  warmup_s: $WARMUP  window_s: $DURATION (paced c=1: $PACED_C1_DURATION)  prewarm_s: $PREWARM  max_requests: $MAX_REQUESTS"
+  echo "rounds: $ROUNDS  warmup_s: $WARMUP  window_s: $DURATION (paced c=1: $PACED_C1_DURATION)  prewarm_s: nginx $PREWARM sluice $PREWARM_SLUICE per mode  max_requests: $MAX_REQUESTS"
   echo "upstream: chunks=$CHUNKS ttft_ms=$TTFT_MS gap_ms=$GAP_MS"
   echo "sluice_java_opts: ${SLUICE_JAVA_OPTS:-} (plus -Xlog:gc)"
   echo "tool_jvm: ${TOOL_JVM[*]}"
+  # What was measured, since the tree is shared and changing: a digest of the gateway's sources.
+  echo "sources_sha256: $(cd "$ROOT" && find wire/src/main client/src/main gateway/src/main cli/src/main -type f 2>/dev/null | sort | xargs cat 2>/dev/null | sha256sum | cut -c1-16)"
 } > "$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
@@ -187,6 +193,7 @@ EOF
     # the jar: other people rebuilding the shared tree mid-run cannot swap classes under the running gateway, and the
     # results dir keeps exactly what was measured.
     cp "$ROOT/cli/target/sluice.jar" "$OUT/sluice.jar"
+    echo "sluice_jar_sha256: $(sha256sum "$OUT/sluice.jar" | cut -c1-16)" >> "$OUT/env.txt"
     # shellcheck disable=SC2086
     "${PIN_PROXY[@]}" "$JAVA" ${SLUICE_JAVA_OPTS:-} $GC_LOG -jar "$OUT/sluice.jar" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" \
       > "$OUT/sluice.log" 2>&1 &
@@ -225,10 +232,12 @@ FAILED=0
 : > "$OUT/prewarm.plan"
 for t in $TARGETS; do
   [ "$t" = direct ] && continue
-  for m in $MODES; do cell "$t" "$m" 16 0 0 "$PREWARM" "$OUT/prewarm.csv" >> "$OUT/prewarm.plan"; done
+  w=$PREWARM
+  [ "$t" = sluice ] && w=$PREWARM_SLUICE
+  for m in $MODES; do cell "$t" "$m" 32 0 0 "$w" "$OUT/prewarm.csv" >> "$OUT/prewarm.plan"; done
 done
 if [ -s "$OUT/prewarm.plan" ]; then
-  log "prewarm: every proxy, every mode, c=16, ${PREWARM}s each"
+  log "prewarm: every proxy, every mode, c=32 (nginx ${PREWARM}s, sluice ${PREWARM_SLUICE}s per mode)"
   "${LOADGEN[@]}" --plan "$OUT/prewarm.plan" > "$OUT/prewarm.log" 2>&1 || { log "prewarm had errors (see $OUT/prewarm.log)"; FAILED=1; }
 fi
 
@@ -249,9 +258,11 @@ for r in $(seq 1 "$ROUNDS"); do
     done
   done
 done
-log "matrix: $(wc -l < "$OUT/matrix.plan") cells ($ROUNDS rounds)"
 T_MATRIX=$(date +%s)
-"${LOADGEN[@]}" --retries "${RETRIES:-1}" --hist-dir "$OUT/hist" --plan "$OUT/matrix.plan" 2>&1 | tee "$OUT/loadgen.log" || { log "ERRORS in the matrix (see $OUT/loadgen.log)"; FAILED=1; }
+if [ -s "$OUT/matrix.plan" ]; then
+  log "matrix: $(wc -l < "$OUT/matrix.plan") cells ($ROUNDS rounds)"
+  "${LOADGEN[@]}" --retries "${RETRIES:-1}" --hist-dir "$OUT/hist" --plan "$OUT/matrix.plan" 2>&1 | tee "$OUT/loadgen.log" || { log "ERRORS in the matrix (see $OUT/loadgen.log)"; FAILED=1; }
+fi
 T_MATRIX_END=$(date +%s)
 
 # ---- optional profile ---------------------------------------------------------------------------------------
@@ -259,7 +270,8 @@ if [ "$PROFILE" = 1 ] && [ -n "$SLUICE_PID" ]; then
   for m in $MODES; do
     log "profiling sluice $m c=64 with JFR"
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.start name="bench-$m" settings=profile > /dev/null
-    "${LOADGEN[@]}" $(cell sluice "$m" 64 0 2 10 "$OUT/profile.csv") >> "$OUT/profile.log" 2>&1 || true
+    # shellcheck disable=SC2046
+    "${LOADGEN[@]}" --thread-breakdown true $(cell sluice "$m" 64 0 2 10 "$OUT/profile.csv") > "$OUT/sluice-$m-threads.txt" 2>&1 || true
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.stop name="bench-$m" filename="$OUT/sluice-$m.jfr" > /dev/null
     "$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.JfrTop "$OUT/sluice-$m.jfr" > "$OUT/sluice-$m-hot.txt" || true
   done
@@ -271,6 +283,8 @@ T_END=$(date +%s)
   echo "matrix_seconds: $((T_MATRIX_END - T_MATRIX))"
   echo "total_seconds: $((T_END - T_START))"
 } >> "$OUT/env.txt"
-"$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.Report "$OUT/results.csv" "$OUT/report.md"
+if [ -s "$OUT/results.csv" ]; then
+  "$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.Report "$OUT/results.csv" "$OUT/report.md"
+fi
 log "run took $((T_END - T_START)) s (matrix $((T_MATRIX_END - T_MATRIX)) s); results in $OUT"
 [ "$FAILED" = 0 ] || { log "some cells had errors: the run is not valid"; exit 3; }

@@ -48,9 +48,12 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class LoadGen {
 
+    /** JVM JIT compiler threads, reported apart: a JVM target still compiling is not at steady state. */
+    static final String[] JIT_THREADS = {"C1 CompilerThre", "C2 CompilerThre"};
+
     static final String CSV_HEADER = "target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,"
             + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,"
-            + "target_cpu_s,target_cpu_us_per_req,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,"
+            + "target_cpu_s,target_cpu_us_per_req,target_jit_cpu_s,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,"
             + "machine_busy_pct,steal_pct,foreign_pct,attempt,content_chunks,clk_tck,hist";
 
     /**
@@ -165,6 +168,7 @@ public final class LoadGen {
         double quietMaxPct = 10;
         double quietBudget = 180;
         int retries = 0;
+        boolean threadBreakdown;
         String authorization = "Bearer x";
 
         static Opts parse(String[] args) {
@@ -194,6 +198,7 @@ public final class LoadGen {
                     case "--quiet-max-pct" -> o.quietMaxPct = Double.parseDouble(v);
                     case "--retries" -> o.retries = Integer.parseInt(v);
                     case "--quiet-budget" -> o.quietBudget = Double.parseDouble(v);
+                    case "--thread-breakdown" -> o.threadBreakdown = Boolean.parseBoolean(v);
                     case "--authorization" -> o.authorization = v;
                     default -> usage("unknown option " + a);
                 }
@@ -208,7 +213,7 @@ public final class LoadGen {
             System.err.println("loadgen: " + problem);
             System.err.println("usage: LoadGen --url URL --target NAME --mode nonstream|stream|paced [--model M] -c N [--warmup S] [--duration S]"
                     + " [--requests N] [--cpu-pid PID[,PID]|-] [--upstream-pid PID] [--csv FILE] [--hist-dir DIR] [--round N]"
-                    + " [--timeout-ms MS] [--threads N] [--bench-pids PIDS] [--quiet-wait S] [--quiet-max-pct P] [--quiet-budget S] [--retries N]   |   LoadGen [common options] --plan FILE");
+                    + " [--timeout-ms MS] [--threads N] [--bench-pids PIDS] [--quiet-wait S] [--quiet-max-pct P] [--quiet-budget S] [--retries N] [--thread-breakdown true]   |   LoadGen [common options] --plan FILE");
             System.exit(2);
         }
 
@@ -255,10 +260,10 @@ public final class LoadGen {
     }
 
     record Result(Opts o, long requests, long errors, long warmupErrors, long reconnects, double windowSeconds, long[] latency, long[] ttfc,
-                  double targetCpuSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
+                  double targetCpuSeconds, double targetJitSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
 
         Result withAttempt(int n) {
-            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, targetCpuSeconds, upstreamCpuSeconds,
+            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, targetCpuSeconds, targetJitSeconds, upstreamCpuSeconds,
                     loadgenCpuSeconds, busyPct, stealPct, foreignPct, n, contentChunks);
         }
 
@@ -311,7 +316,7 @@ public final class LoadGen {
                     Long.toString(requests), Long.toString(errors), Long.toString(warmupErrors), Long.toString(reconnects), f(rps()),
                     f(mean(latency)), f(pct(latency, 50)), f(pct(latency, 90)), f(pct(latency, 99)), f(pct(latency, 100)),
                     f(pct(ttfc, 50)), f(pct(ttfc, 90)), f(pct(ttfc, 99)), f(pct(ttfc, 100)),
-                    f(targetCpuSeconds), f(perReqMicros(targetCpuSeconds)), f(upstreamCpuSeconds), f(perReqMicros(upstreamCpuSeconds)),
+                    f(targetCpuSeconds), f(perReqMicros(targetCpuSeconds)), f(targetJitSeconds), f(upstreamCpuSeconds), f(perReqMicros(upstreamCpuSeconds)),
                     f(perReqMicros(loadgenCpuSeconds)), f(busyPct), f(stealPct), f(foreignPct), Integer.toString(attempt), Integer.toString(contentChunks), Long.toString(ProcCpu.clkTck()),
                     o.histDir == null ? "" : histName());
         }
@@ -322,6 +327,7 @@ public final class LoadGen {
                     o.round, o.target, o.mode, o.concurrency, requests, windowSeconds, rps(), errors, warmupErrors, pct(latency, 50), pct(latency, 99),
                     pct(latency, 100)));
             if (ttfc.length > 0) sb.append(String.format(Locale.ROOT, "  ttfc p50 %8.3f p99 %8.3f ms", pct(ttfc, 50), pct(ttfc, 99)));
+            if (targetJitSeconds > 0) sb.append(String.format(Locale.ROOT, "  (JIT %.2fs)", targetJitSeconds));
             sb.append(String.format(Locale.ROOT, "  cpu/req target %6.1f us upstream %6.1f us loadgen %6.1f us  machine busy %4.1f%% (foreign %3.1f%%) steal %3.1f%%",
                     perReqMicros(targetCpuSeconds), perReqMicros(upstreamCpuSeconds), perReqMicros(loadgenCpuSeconds), busyPct, foreignPct, stealPct));
             if (attempt > 1) sb.append("  attempt ").append(attempt);
@@ -575,6 +581,8 @@ public final class LoadGen {
         sleepUntil(windowStart);
         long t0 = System.nanoTime();
         long target0 = ProcCpu.treeTicks(targetPids);
+        long jit0 = ProcCpu.threadTicks(targetPids, JIT_THREADS);
+        var threads0 = o.threadBreakdown && !targetPids.isEmpty() ? ProcCpu.threads(targetPids.getFirst()) : null;
         long upstream0 = ProcCpu.treeTicks(upstreamPids);
         long self0 = ProcCpu.ticks(self);
         long[] machine0 = ProcCpu.machine();
@@ -583,6 +591,15 @@ public final class LoadGen {
         long remaining = windowEnd.get() - System.nanoTime();
         if (remaining > 0) countReached.await(remaining, TimeUnit.NANOSECONDS);
         long target1 = ProcCpu.treeTicks(targetPids);
+        long jit1 = ProcCpu.threadTicks(targetPids, JIT_THREADS);
+        if (threads0 != null) {
+            var delta = ProcCpu.threadGroupDelta(threads0, ProcCpu.threads(targetPids.getFirst()));
+            long sum = delta.values().stream().mapToLong(Long::longValue).sum();
+            var sb = new StringBuilder("  target CPU by thread group (ticks of 1/" + ProcCpu.clkTck() + " s, live threads only):");
+            delta.entrySet().stream().sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
+                    .forEach(e -> sb.append(String.format(Locale.ROOT, "%n    %5.1f%%  %6d  %s", 100.0 * e.getValue() / Math.max(1, sum), e.getValue(), e.getKey())));
+            System.out.println(sb);
+        }
         long upstream1 = ProcCpu.treeTicks(upstreamPids);
         long self1 = ProcCpu.ticks(self);
         long[] machine1 = ProcCpu.machine();
@@ -625,7 +642,8 @@ public final class LoadGen {
         // CPU used by anything but this benchmark's processes (other jobs on a shared machine, kernel threads)
         double foreignTicks = (machine1[1] - machine0[1]) - (bench1 - bench0) - (self1 - self0);
         double foreign = totalTicks <= 0 ? Double.NaN : Math.max(0, 100.0 * foreignTicks / totalTicks);
-        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, upstreamCpu, selfCpu,
+        double jitCpu = (jit1 - jit0) / tick;
+        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, jitCpu, upstreamCpu, selfCpu,
                 busy, steal, foreign, 1, chunks);
     }
 

@@ -47,6 +47,69 @@ public final class ProcCpu {
         }
     }
 
+    /**
+     * utime + stime of the live threads of {@code pid} whose name starts with one of {@code prefixes} (for a JVM,
+     * "C1 CompilerThre" / "C2 CompilerThre" are the JIT compilers).
+     */
+    public static long threadTicks(List<Long> pids, String... prefixes) {
+        long sum = 0;
+        for (long pid : pids) {
+            try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                for (var task : tasks.toList()) {
+                    try {
+                        String comm = Files.readString(task.resolve("comm")).strip();
+                        boolean match = false;
+                        for (var p : prefixes) match |= comm.startsWith(p);
+                        if (!match) continue;
+                        String stat = Files.readString(task.resolve("stat"));
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                    } catch (IOException | RuntimeException ignored) {
+                        // thread exited
+                    }
+                }
+            } catch (IOException ignored) {
+                // process exited
+            }
+        }
+        return sum;
+    }
+
+    /** Per live thread of {@code pid}: tid -> {name, ticks}. */
+    public static java.util.Map<Long, java.util.Map.Entry<String, Long>> threads(long pid) {
+        var out = new java.util.HashMap<Long, java.util.Map.Entry<String, Long>>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (var task : tasks.toList()) {
+                try {
+                    String stat = Files.readString(task.resolve("stat"));
+                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    out.put(Long.parseLong(task.getFileName().toString()), java.util.Map.entry(name, Long.parseLong(f[11]) + Long.parseLong(f[12])));
+                } catch (IOException | RuntimeException ignored) {
+                    // thread exited
+                }
+            }
+        } catch (IOException ignored) {
+            // process exited
+        }
+        return out;
+    }
+
+    /**
+     * CPU ticks per thread group (names with digits folded, e.g. "ForkJoinPool-N-worker-N") between two
+     * {@link #threads} snapshots; threads that ended in between are missing, new ones count from zero.
+     */
+    public static java.util.Map<String, Long> threadGroupDelta(java.util.Map<Long, java.util.Map.Entry<String, Long>> before,
+                                                               java.util.Map<Long, java.util.Map.Entry<String, Long>> after) {
+        var out = new java.util.TreeMap<String, Long>();
+        for (var e : after.entrySet()) {
+            var b = before.get(e.getKey());
+            long d = e.getValue().getValue() - (b == null ? 0 : b.getValue());
+            if (d > 0) out.merge(e.getValue().getKey().replaceAll("\\d+", "N"), d, Long::sum);
+        }
+        return out;
+    }
+
     /** The process and all its live descendants. */
     public static Set<Long> tree(long pid) {
         var out = new LinkedHashSet<Long>();

@@ -63,6 +63,10 @@ public final class Report {
             return sum("target_cpu_s") * 1e6 / sum("requests");
         }
 
+        double jitPerReq() {
+            return sum("target_jit_cpu_s") * 1e6 / sum("requests");
+        }
+
         double upstreamCpuPerReq() {
             return sum("upstream_cpu_s") * 1e6 / sum("requests");
         }
@@ -184,8 +188,8 @@ public final class Report {
 
         out.append("Pooled over ").append(rounds).append(rounds == 1 ? " round" : " rounds")
                 .append(" (percentiles from the merged 1 µs histograms of all windows; CPU = total CPU time / total requests).\n\n");
-        out.append("| mode | c | target | req/s | p50 ms | p99 ms | max ms | TTFC p50 ms | TTFC p99 ms | proxy CPU µs/req | upstream CPU µs/req | requests | errors |\n");
-        out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.append("| mode | c | target | req/s | p50 ms | p99 ms | max ms | TTFC p50 ms | TTFC p99 ms | proxy CPU µs/req | of which JIT | upstream CPU µs/req | requests | errors |\n");
+        out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         long totalErrors = 0;
         for (var mode : MODES) {
             for (var c : concurrencies) {
@@ -203,6 +207,7 @@ public final class Report {
                             .append(" | ").append(stream ? fmt(cell.ttfc(50), 3) : "–")
                             .append(" | ").append(stream ? fmt(cell.ttfc(99), 3) : "–")
                             .append(" | ").append(t.equals("direct") ? "0" : fmt(cell.cpuPerReq(), 1))
+                            .append(" | ").append(t.equals("direct") ? "–" : fmt(cell.jitPerReq(), 1))
                             .append(" | ").append(fmt(cell.upstreamCpuPerReq(), 1))
                             .append(" | ").append(cell.requests())
                             .append(" | ").append(errors == 0 ? "0" : "**" + errors + "**")

@@ -104,10 +104,10 @@ class BenchToolsTest {
             String hist = c[0] + "-nonstream-c1-r" + c[1] + ".hist";
             Files.writeString(dir.resolve("hist").resolve(hist), "lat 40 98\nlat " + (long) (Double.parseDouble(c[3]) * 1000) + " 2\n");
             // target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,lat_mean..lat_max(5),ttfc(4),
-            // target_cpu_s,target_cpu_us_per_req,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,busy,steal,foreign,attempt,chunks,tck,hist
+            // target_cpu_s,target_cpu_us_per_req,target_jit_cpu_s,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,busy,steal,foreign,attempt,chunks,tck,hist
             lines.append(String.join(",", c[0], "nonstream", "1", c[1], "1", "1", "100", "0", "0", "0", "100",
                     "0.04", "0.04", "0.04", c[3], c[3], "", "", "", "",
-                    Double.toString(Double.parseDouble(c[2]) * 100 / 1e6), c[2], "0.001", "10", "5", "50", "0", "0", "1", "1", "100", hist)).append('\n');
+                    Double.toString(Double.parseDouble(c[2]) * 100 / 1e6), c[2], "0", "0.001", "10", "5", "50", "0", "0", "1", "1", "100", hist)).append('\n');
         }
         Files.writeString(csv, lines);
         String md = Report.render(Report.load(csv));

@@ -9,6 +9,7 @@ import dev.sluice.gateway.provider.Provider;
 import dev.sluice.gateway.provider.openai.OpenAiProvider;
 import dev.sluice.gateway.provider.sim.SimProvider;
 import dev.sluice.gateway.routing.Router;
+import dev.sluice.gateway.runs.AssistantsService;
 import dev.sluice.gateway.usage.UsageSink;
 import dev.sluice.wire.json.Json;
 import java.util.LinkedHashMap;
@@ -20,6 +21,7 @@ public final class Gateway implements AutoCloseable {
     private final HttpServer server;
     private final GatewayConfig config;
     private final Router router;
+    private final AssistantsService assistants;
 
     private Gateway(GatewayConfig config, UsageSink usage) throws InterruptedException {
         this.config = config;
@@ -31,7 +33,9 @@ public final class Gateway implements AutoCloseable {
         this.router = new Router(config, providers);
         var chat = new ChatCompletionsHandler(router, config.limits(), usage);
         var models = new ModelsHandler(router);
-        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models));
+        this.assistants = new AssistantsService(config, router);
+        var assistants = this.assistants;
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models, assistants));
     }
 
     public static Gateway start(GatewayConfig config) throws InterruptedException {
@@ -43,7 +47,7 @@ public final class Gateway implements AutoCloseable {
         return new Gateway(config, usage);
     }
 
-    private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models) throws Exception {
+    private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models, AssistantsService assistants) throws Exception {
         var path = ex.path();
         // Clients differ on whether the base URL ends in /v1; both forms are served.
         var route = path.startsWith("/v1/") ? path.substring(3) : path;
@@ -54,6 +58,8 @@ public final class Gateway implements AutoCloseable {
         } else if (route.equals("/models") || route.startsWith("/models/")) {
             if (method.equals("GET")) models.handle(ex);
             else methodNotAllowed(ex);
+        } else if (assistants.handles(route)) {
+            assistants.handle(ex, route);
         } else if (path.equals("/healthz")) {
             var ok = Json.object();
             ok.put("status", "ok");
@@ -82,5 +88,6 @@ public final class Gateway implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        assistants.close();
     }
 }

@@ -41,6 +41,7 @@ public final class Stores {
         var url = "jdbc:sqlite:" + absolute;
         migrate(url, null, null, "sqlite");
         var pool = new ConnectionPool(() -> openSqlite(url), 1);
+        pool.with(c -> null); // connect now (and switch to WAL), so a bad path fails at startup
         return new JdbcStore(pool, "sqlite " + absolute, null);
     }
 
@@ -64,6 +65,7 @@ public final class Stores {
         if (user != null) props.setProperty("user", user);
         if (password != null) props.setProperty("password", password);
         var pool = new ConnectionPool(() -> DriverManager.getConnection(url, props), POSTGRES_POOL_SIZE);
+        pool.with(c -> null);
         return new JdbcStore(pool, "postgres " + url, null);
     }
 

@@ -1,0 +1,99 @@
+package dev.sluice.gateway.runs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.store.SortKeys;
+import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.wire.json.Json;
+
+/** {@code thread.message} objects: building them from requests and reading their text back for prompts. */
+final class Messages {
+
+    private Messages() {}
+
+    /** A user or assistant message from a create-message request (also used for thread.messages and additional_messages). */
+    static StoredObject fromRequest(String threadId, JsonNode request, String param) {
+        if (!request.isObject()) throw ApiException.badRequest("Invalid type for '" + param + "': expected an object.", param);
+        var r = (ObjectNode) request;
+        var role = Requests.requiredString(r, "role");
+        if (!role.equals("user") && !role.equals("assistant")) {
+            throw ApiException.badRequest("Invalid value for '" + param + ".role': '" + role + "'. Supported values are: 'user' and 'assistant'.", param + ".role");
+        }
+        var content = content(r.get("content"), param + ".content");
+        var m = create(Ids.next("msg_"), threadId, role, null, null, "completed");
+        m.set("content", content);
+        var attachments = r.get("attachments");
+        m.set("attachments", attachments != null && attachments.isArray() ? attachments.deepCopy() : Json.NODES.arrayNode());
+        m.set("metadata", Requests.metadata(r, "metadata"));
+        m.put("completed_at", m.get("created_at").asLong());
+        return stored(m);
+    }
+
+    static ObjectNode create(String id, String threadId, String role, String assistantId, String runId, String status) {
+        var m = Json.object();
+        m.put("id", id);
+        m.put("object", "thread.message");
+        m.put("created_at", Ids.nowSeconds());
+        m.put("assistant_id", assistantId);
+        m.put("thread_id", threadId);
+        m.put("run_id", runId);
+        m.put("status", status);
+        m.putNull("incomplete_details");
+        m.putNull("incomplete_at");
+        m.putNull("completed_at");
+        m.put("role", role);
+        m.putArray("content");
+        m.putArray("attachments");
+        m.putObject("metadata");
+        return m;
+    }
+
+    static StoredObject stored(ObjectNode m) {
+        var runId = m.path("run_id").isTextual() ? m.get("run_id").asText() : null;
+        return new StoredObject(m.get("id").asText(), m.get("thread_id").asText(), runId, SortKeys.next(), m.get("status").asText(), m, Json.object());
+    }
+
+    /** Content parts from a string or an array of parts, as OpenAI stores them. */
+    static ArrayNode content(JsonNode node, String param) {
+        var out = Json.NODES.arrayNode();
+        if (node == null || node.isNull()) throw ApiException.badRequest("Missing required parameter: '" + param + "'.", param);
+        if (node.isTextual()) {
+            out.add(textPart(node.asText()));
+            return out;
+        }
+        if (!node.isArray() || node.isEmpty()) throw ApiException.badRequest("Invalid '" + param + "': expected a string or a non-empty array of content parts.", param);
+        int i = 0;
+        for (var part : node) {
+            var type = part.path("type").asText("");
+            switch (type) {
+                case "text" -> {
+                    if (!part.path("text").isTextual()) throw ApiException.badRequest("Missing required parameter: '" + param + "[" + i + "].text'.", param + "[" + i + "].text");
+                    out.add(textPart(part.get("text").asText()));
+                }
+                case "image_url", "image_file" -> out.add(part.deepCopy());
+                default -> throw ApiException.badRequest("Invalid value for '" + param + "[" + i + "].type': '" + type + "'. Supported values are: 'text', 'image_url' and 'image_file'.", param + "[" + i + "].type");
+            }
+            i++;
+        }
+        return out;
+    }
+
+    static ObjectNode textPart(String value) {
+        var part = Json.object();
+        part.put("type", "text");
+        var text = part.putObject("text");
+        text.put("value", value);
+        text.putArray("annotations");
+        return part;
+    }
+
+    /** The text of a message's content parts, joined. */
+    static String text(JsonNode message) {
+        var out = new StringBuilder();
+        for (var part : message.path("content")) {
+            if (part.path("type").asText().equals("text")) out.append(part.path("text").path("value").asText());
+        }
+        return out.toString();
+    }
+}
