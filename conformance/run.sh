@@ -114,14 +114,42 @@ providers:
     type: openai
     base_url: $FAKE_URL/v1
     api_key: test-key
+  # The same fake upstream, as the chaos suite's faulty deployments: short timeouts.
+  faulty:
+    type: openai
+    base_url: $FAKE_URL/v1
+    api_key: test-key
+    timeouts: {connect: 1s, first_byte: 1s, idle: 1s, total: 30s}
 models:
   - name: gpt-fake
     deployments: [{provider: fake, model: openai-chat-text-include-usage}]
+  # Responses function calling over a real OpenAI chat tool-call stream (responses.test.mjs).
+  - name: fake-tools
+    deployments: [{provider: fake, model: openai-chat-parallel-tool-calls}]
   # Mid-stream failures end the answer with an error event instead of continuing it elsewhere.
   - name: sim-strict
     on_midstream_failure: error
     deployments: [{provider: sim, model: lorem}]
 EOF
+
+# Chaos routes (test/chaos.test.mjs): for each fault, chaos-single-<fault> (the faulty deployment alone) and
+# chaos-fallback-<fault> (faulty, then a healthy deployment: retries, fallback and continuation make the
+# answer whole). Small timeouts and backoff keep the suite fast.
+cat >>"$WORK/sluice.yaml" <<EOF
+  - {name: chaos-single-status-503, retries: 1, backoff: 10ms, deployments: [{provider: faulty, model: status-503}]}
+  - {name: chaos-fallback-status-503, retries: 1, backoff: 10ms, deployments: [{provider: faulty, model: status-503}, {provider: fake, model: chaos-ok}]}
+  - {name: chaos-single-status-429, retries: 1, backoff: 10ms, max_retry_after: 2s, deployments: [{provider: faulty, model: status-429-ra1}]}
+  - {name: chaos-fallback-status-429, retries: 1, backoff: 10ms, max_retry_after: 2s, deployments: [{provider: faulty, model: status-429-ra1}, {provider: fake, model: chaos-ok}]}
+  - {name: chaos-single-hang-before-first-byte, retries: 0, deployments: [{provider: faulty, model: hang-before-first-byte}]}
+  - {name: chaos-fallback-hang-before-first-byte, retries: 0, deployments: [{provider: faulty, model: hang-before-first-byte}, {provider: fake, model: chaos-ok}]}
+  - {name: chaos-single-hang-after-first-byte, retries: 0, on_midstream_failure: error, deployments: [{provider: faulty, model: hang-after-first-byte}]}
+EOF
+for fault in reset-before-first-byte reset-mid-stream garbage-sse truncated-sse oversized-line utf8-split slow-drip; do
+  cat >>"$WORK/sluice.yaml" <<EOF
+  - {name: chaos-single-$fault, retries: 1, backoff: 10ms, on_midstream_failure: error, deployments: [{provider: faulty, model: chaos-$fault}]}
+  - {name: chaos-fallback-$fault, retries: 1, backoff: 10ms, deployments: [{provider: faulty, model: chaos-$fault}, {provider: fake, model: chaos-ok}]}
+EOF
+done
 
 # The launcher builds the jar first if it is missing or older than the sources (a minute or two).
 (cd "$ROOT" && exec setsid "${SLUICE_CMD:-./sluice}" serve --config "$WORK/sluice.yaml" --port 0) >"$WORK/gateway.log" 2>&1 &

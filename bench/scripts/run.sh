@@ -24,7 +24,9 @@
 #   OUT [bench/results/<stamp>], PORT_BASE [18001] (upstream; nginx +1, sluice +2), SKIP_BUILD [0],
 #   REQUIRE_SLUICE [0] (1: fail instead of measuring without sluice when the gateway does not build),
 #   QUIET_WAIT [30], QUIET_MAX_PCT [10], QUIET_BUDGET [120], RETRIES [1]: shared-machine hygiene, see LoadGen.
-#   USE_LAUNCHER [0] (1: start the gateway through ./sluice itself instead of java -jar on a copy of its jar).
+#   USE_LAUNCHER [0] (1: start the gateway through ./sluice itself instead of java -jar on a copy of its jar),
+#   SLUICE_JAR [cli/target/sluice.jar, built by this script] a gateway jar to measure instead (e.g. the sluice.jar
+#   kept in an earlier results dir, to profile exactly what that run measured).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -116,7 +118,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   ./mvnw -q -B -DskipTests -pl bench -am package
 fi
 BENCH_JAR="$ROOT/bench/target/sluice-bench.jar"
-if [[ " $TARGETS " == *" sluice "* ]] && [ "$SKIP_BUILD" != 1 ]; then
+if [[ " $TARGETS " == *" sluice "* ]] && [ "$SKIP_BUILD" != 1 ] && [ -z "${SLUICE_JAR:-}" ]; then
   log "building the gateway (cli/target/sluice.jar)"
   if ! ./mvnw -q -B -DskipTests -pl cli -am package > "$OUT/gateway-build.log" 2>&1; then
     if [ "${REQUIRE_SLUICE:-0}" = 1 ]; then tail -30 "$OUT/gateway-build.log" >&2; exit 1; fi
@@ -192,11 +194,14 @@ EOF
     # What ./sluice execs after its build step (java $SLUICE_JAVA_OPTS -jar cli/target/sluice.jar), but from a copy of
     # the jar: other people rebuilding the shared tree mid-run cannot swap classes under the running gateway, and the
     # results dir keeps exactly what was measured.
-    cp "$ROOT/cli/target/sluice.jar" "$OUT/sluice.jar"
+    cp "${SLUICE_JAR:-$ROOT/cli/target/sluice.jar}" "$OUT/sluice.jar"
     echo "sluice_jar_sha256: $(sha256sum "$OUT/sluice.jar" | cut -c1-16)" >> "$OUT/env.txt"
+    # The same warning-silencing flags ./sluice passes on JDK 24+ (Netty and sun.misc.Unsafe); no effect on speed.
+    LAUNCHER_FLAGS=()
+    if [ "$(java_major "$JAVA_HOME")" -ge 24 ]; then LAUNCHER_FLAGS+=(--sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED); fi
     # shellcheck disable=SC2086
-    "${PIN_PROXY[@]}" "$JAVA" ${SLUICE_JAVA_OPTS:-} $GC_LOG -jar "$OUT/sluice.jar" serve --config "$OUT/sluice.yaml" --port "$SLUICE_PORT" \
-      > "$OUT/sluice.log" 2>&1 &
+    "${PIN_PROXY[@]}" "$JAVA" "${LAUNCHER_FLAGS[@]}" ${SLUICE_JAVA_OPTS:-} $GC_LOG -jar "$OUT/sluice.jar" serve --config "$OUT/sluice.yaml" \
+      --port "$SLUICE_PORT" > "$OUT/sluice.log" 2>&1 &
   fi
   SLUICE_PID=$!
   wait_port "$SLUICE_PORT" "$SLUICE_PID" "sluice" 300

@@ -9,6 +9,8 @@
 //   slow-stream               one content chunk every 100 ms for up to 30 s, then finishes normally
 //   status-<code>[-ra<secs>]  an OpenAI-shaped error with that status before the first byte
 //                             (429 carries Retry-After: <secs>, 7 by default)
+//   chaos-<fault>             chaos.test.mjs's faults: ok, reset-before-first-byte, reset-mid-stream, garbage-sse,
+//                             truncated-sse, oversized-line (5 MB line), utf8-split, slow-drip
 //   anything else             404 model_not_found, as OpenAI answers
 // GET .../models lists the fixtures.
 //
@@ -26,6 +28,9 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_FIXTURES = path.resolve(HERE, '..', '..', '..', 'shared', 'fixtures', 'upstream-sse');
+
+/** The answer of the healthy chaos modes: 2-, 3- and 4-byte UTF-8 characters included. */
+export const CHAOS_TEXT = 'Grüße aus Köln — the quick brown fox 🦊 jumps over the lazy dog, and the answer is complete.';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,6 +103,94 @@ export function startFakeUpstream({ fixturesDir = DEFAULT_FIXTURES, port = 0, ho
     res.end();
   }
 
+  // Chaos modes (see chaos.test.mjs): faults at the TCP and SSE level. Healthy answers are CHAOS_TEXT, or the
+  // rest of it after a prefilled partial answer (the gateway's mid-stream continuation).
+  async function chaos(req, res, rec, fault) {
+    const messages = rec.body?.messages ?? [];
+    const last = messages[messages.length - 1];
+    const prefill = last?.role === 'assistant' && typeof last.content === 'string' && CHAOS_TEXT.startsWith(last.content) ? last.content : '';
+    const rest = CHAOS_TEXT.slice(prefill.length);
+    const id = `chatcmpl-chaos-${rec.id}`;
+    const head = () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      rec.status = 200;
+      rec.headersSentAt = Date.now();
+    };
+    const partial = () => {
+      head();
+      res.write(chunk(id, { role: 'assistant', content: '' }));
+      res.write(chunk(id, { content: [...rest].slice(0, 12).join('') }));
+      rec.firstByteAt = Date.now();
+    };
+    const whole = () => {
+      let out = chunk(id, { role: 'assistant', content: '' });
+      const chars = [...rest];
+      for (let i = 0; i < chars.length; i += 10) out += chunk(id, { content: chars.slice(i, i + 10).join('') });
+      out += chunk(id, {}, 'stop');
+      out += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: 'fake-scripted', choices: [], usage: { prompt_tokens: 5, completion_tokens: 20, total_tokens: 25 } })}\n\n`;
+      return Buffer.from(`${out}data: [DONE]\n\n`, 'utf8');
+    };
+    switch (fault) {
+      case 'ok':
+        head();
+        res.end(whole());
+        return;
+      case 'reset-before-first-byte':
+        req.socket.resetAndDestroy();
+        return;
+      case 'reset-mid-stream':
+        partial();
+        await sleep(20);
+        req.socket.resetAndDestroy();
+        return;
+      case 'garbage-sse':
+        partial();
+        res.write('data: {"id":"x","choices":[{"delta":{"content": ]]]} not json\n\n');
+        return; // left open: the gateway must give up on it
+      case 'truncated-sse':
+        partial();
+        res.end('data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"cont');
+        return;
+      case 'oversized-line': {
+        partial();
+        res.write('data: {"pad":"');
+        const piece = Buffer.alloc(64 * 1024, 'x');
+        for (let i = 0; i < 80 && !rec.clientClosed; i++) {
+          if (!res.write(piece)) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+        }
+        if (!rec.clientClosed) res.write('"}\n\n');
+        return;
+      }
+      case 'utf8-split': {
+        head();
+        const bytes = whole();
+        let from = 0;
+        for (let i = 0; i < bytes.length; i++) {
+          if ((bytes[i] & 0xc0) === 0xc0) { // a lead byte: cut right after it
+            res.write(bytes.subarray(from, i + 1));
+            from = i + 1;
+            await sleep(3);
+          }
+        }
+        res.end(bytes.subarray(from));
+        return;
+      }
+      case 'slow-drip': {
+        head();
+        const bytes = whole();
+        for (let i = 0; i < bytes.length && !rec.clientClosed; i += 16) {
+          res.write(bytes.subarray(i, i + 16));
+          await sleep(i === 160 ? 600 : 2);
+        }
+        res.end();
+        return;
+      }
+      default:
+        sendError(res, rec, 404, `no chaos mode ${fault}`, 'invalid_request_error', 'model_not_found');
+    }
+  }
+
   async function handleChat(req, res, rec) {
     const model = rec.model ?? '';
     const mode = model.split('~')[0];
@@ -122,6 +215,10 @@ export function startFakeUpstream({ fixturesDir = DEFAULT_FIXTURES, port = 0, ho
       }
       res.write(chunk(id, {}, 'stop'));
       res.end('data: [DONE]\n\n');
+      return;
+    }
+    if (mode.startsWith('chaos-')) {
+      await chaos(req, res, rec, mode.slice('chaos-'.length));
       return;
     }
     if ((m = /^status-(\d{3})(?:-ra(\d+))?$/.exec(mode))) {

@@ -81,9 +81,9 @@ public final class LoadGen {
         for (var o : cells) {
             waitQuiet(o);
             var result = run(o);
-            for (int attempt = 2; attempt <= 1 + o.retries && result.foreignPct > o.quietMaxPct && quietSpentNanos < o.quietBudget * 1e9; attempt++) {
+            for (int attempt = 2; attempt <= 1 + o.retries && result.foreignPct + result.stealPct > o.quietMaxPct && quietSpentNanos < o.quietBudget * 1e9; attempt++) {
                 System.out.println("  (" + o.target + " " + o.mode + " c=" + o.concurrency + ": other processes used " + String.format(Locale.ROOT, "%.1f", result.foreignPct)
-                        + "% of the machine during the window; measuring again)");
+                        + "% and the hypervisor stole " + String.format(Locale.ROOT, "%.1f", result.stealPct) + "% of the machine during the window; measuring again)");
                 System.gc();
                 waitQuiet(o);
                 result = run(o).withAttempt(attempt);
@@ -104,8 +104,9 @@ public final class LoadGen {
     }
 
     /**
-     * On a shared machine, waits (up to --quiet-wait seconds) until processes other than the benchmark's use at
-     * most --quiet-max-pct of the machine over half a second, so a window does not start in the middle of someone's build.
+     * On a shared machine, waits (up to --quiet-wait seconds) until processes other than the benchmark's, plus steal
+     * time, take at most --quiet-max-pct of the machine over half a second, so a window does not start in the middle of
+     * someone's build. After a window in which they took more, the cell is measured again (--retries).
      */
     static void waitQuiet(Opts o) throws InterruptedException {
         if (o.quietWait <= 0 || quietSpentNanos >= o.quietBudget * 1e9) return;
@@ -134,7 +135,8 @@ public final class LoadGen {
             long[] m1 = ProcCpu.machine();
             long b1 = ProcCpu.treeTicks(bench);
             double total = m1[0] - m0[0];
-            double foreign = total <= 0 ? 0 : 100.0 * ((m1[1] - m0[1]) - (b1 - b0)) / total;
+            // other processes plus time stolen by the hypervisor
+            double foreign = total <= 0 ? 0 : 100.0 * ((m1[1] - m0[1]) - (b1 - b0) + (m1[2] - m0[2])) / total;
             if (foreign <= o.quietMaxPct) return;
             if (System.nanoTime() > deadline) {
                 System.out.println("  (the machine is still busy with other processes: " + String.format(Locale.ROOT, "%.0f", foreign) + "%; measuring anyway)");
@@ -594,10 +596,12 @@ public final class LoadGen {
         long jit1 = ProcCpu.threadTicks(targetPids, JIT_THREADS);
         if (threads0 != null) {
             var delta = ProcCpu.threadGroupDelta(threads0, ProcCpu.threads(targetPids.getFirst()));
-            long sum = delta.values().stream().mapToLong(Long::longValue).sum();
-            var sb = new StringBuilder("  target CPU by thread group (ticks of 1/" + ProcCpu.clkTck() + " s, live threads only):");
-            delta.entrySet().stream().sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
-                    .forEach(e -> sb.append(String.format(Locale.ROOT, "%n    %5.1f%%  %6d  %s", 100.0 * e.getValue() / Math.max(1, sum), e.getValue(), e.getKey())));
+            long sum = delta.values().stream().mapToLong(v -> v[0] + v[1]).sum();
+            var sb = new StringBuilder("  target CPU by thread group (ticks of 1/" + ProcCpu.clkTck() + " s, user+system, live threads only):");
+            delta.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue()[0] + y.getValue()[1], x.getValue()[0] + x.getValue()[1]))
+                    .forEach(e -> sb.append(String.format(Locale.ROOT, "%n    %5.1f%%  %6d = %6d user + %6d sys  %s",
+                            100.0 * (e.getValue()[0] + e.getValue()[1]) / Math.max(1, sum), e.getValue()[0] + e.getValue()[1], e.getValue()[0],
+                            e.getValue()[1], e.getKey())));
             System.out.println(sb);
         }
         long upstream1 = ProcCpu.treeTicks(upstreamPids);

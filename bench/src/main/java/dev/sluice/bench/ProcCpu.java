@@ -75,16 +75,17 @@ public final class ProcCpu {
         return sum;
     }
 
-    /** Per live thread of {@code pid}: tid -> {name, ticks}. */
-    public static java.util.Map<Long, java.util.Map.Entry<String, Long>> threads(long pid) {
-        var out = new java.util.HashMap<Long, java.util.Map.Entry<String, Long>>();
+    /** Per live thread of {@code pid}: tid -> {name, {user ticks, system ticks}}. */
+    public static java.util.Map<Long, java.util.Map.Entry<String, long[]>> threads(long pid) {
+        var out = new java.util.HashMap<Long, java.util.Map.Entry<String, long[]>>();
         try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (var task : tasks.toList()) {
                 try {
                     String stat = Files.readString(task.resolve("stat"));
                     String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    out.put(Long.parseLong(task.getFileName().toString()), java.util.Map.entry(name, Long.parseLong(f[11]) + Long.parseLong(f[12])));
+                    out.put(Long.parseLong(task.getFileName().toString()),
+                            java.util.Map.entry(name, new long[] {Long.parseLong(f[11]), Long.parseLong(f[12])}));
                 } catch (IOException | RuntimeException ignored) {
                     // thread exited
                 }
@@ -99,13 +100,19 @@ public final class ProcCpu {
      * CPU ticks per thread group (names with digits folded, e.g. "ForkJoinPool-N-worker-N") between two
      * {@link #threads} snapshots; threads that ended in between are missing, new ones count from zero.
      */
-    public static java.util.Map<String, Long> threadGroupDelta(java.util.Map<Long, java.util.Map.Entry<String, Long>> before,
-                                                               java.util.Map<Long, java.util.Map.Entry<String, Long>> after) {
-        var out = new java.util.TreeMap<String, Long>();
+    public static java.util.Map<String, long[]> threadGroupDelta(java.util.Map<Long, java.util.Map.Entry<String, long[]>> before,
+                                                                 java.util.Map<Long, java.util.Map.Entry<String, long[]>> after) {
+        var out = new java.util.TreeMap<String, long[]>();
         for (var e : after.entrySet()) {
             var b = before.get(e.getKey());
-            long d = e.getValue().getValue() - (b == null ? 0 : b.getValue());
-            if (d > 0) out.merge(e.getValue().getKey().replaceAll("\\d+", "N"), d, Long::sum);
+            long[] a = e.getValue().getValue();
+            long du = a[0] - (b == null ? 0 : b.getValue()[0]);
+            long ds = a[1] - (b == null ? 0 : b.getValue()[1]);
+            if (du + ds > 0) {
+                var acc = out.computeIfAbsent(e.getValue().getKey().replaceAll("\\d+", "N"), k -> new long[2]);
+                acc[0] += du;
+                acc[1] += ds;
+            }
         }
         return out;
     }

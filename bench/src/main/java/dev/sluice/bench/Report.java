@@ -268,41 +268,73 @@ public final class Report {
             var n = cells.get(key("nginx", mode, "1"));
             var d = cells.get(key("direct", mode, "1"));
             if (s == null || n == null || d == null) continue;
-            double sa = s.lat(99) - d.lat(99);
-            double na = n.lat(99) - d.lat(99);
-            boolean ok = sa <= na + 0.3;
-            total++;
-            if (ok) met++;
-            int rm = 0;
+            // Paired per round (the three targets ran back to back): sluice's added p99 minus nginx's added p99
+            // (direct's p99 cancels out); the verdict is on the median over rounds, robust to one disturbed round.
+            var excess = new ArrayList<Double>();
+            var sAdded = new ArrayList<Double>();
+            var nAdded = new ArrayList<Double>();
             int rn = Math.min(d.rounds.size(), Math.min(s.rounds.size(), n.rounds.size()));
+            int rm = 0;
             for (int i = 0; i < rn; i++) {
                 double dd = d.rounds.get(i).d("lat_p99_ms");
-                if (s.rounds.get(i).d("lat_p99_ms") - dd <= n.rounds.get(i).d("lat_p99_ms") - dd + 0.3) rm++;
+                double sa = s.rounds.get(i).d("lat_p99_ms") - dd;
+                double na = n.rounds.get(i).d("lat_p99_ms") - dd;
+                sAdded.add(sa);
+                nAdded.add(na);
+                excess.add(sa - na);
+                if (sa <= na + 0.3) rm++;
             }
+            double ex = median(excess);
+            boolean ok = ex <= 0.3;
+            total++;
+            if (ok) met++;
             out.append("| added p99 latency at c=1 ≤ nginx's + 0.3 ms | ").append(modeName(mode))
-                    .append(" | ").append(signed(sa)).append(" ms | ").append(signed(na)).append(" ms | ≤ ")
-                    .append(signed(na + 0.3)).append(" ms | ").append(ok ? "met" : "**missed**")
+                    .append(" | ").append(signed(median(sAdded))).append(" ms | ").append(signed(median(nAdded))).append(" ms | sluice − nginx ")
+                    .append(signed(ex)).append(" ms ≤ +0.3 ms (pooled: ").append(signed((s.lat(99) - d.lat(99)) - (n.lat(99) - d.lat(99))))
+                    .append(") | ").append(ok ? "met" : "**missed**")
                     .append(" | ").append(rm).append("/").append(rn).append(" |\n");
         }
         {
             var s = cells.get(key("sluice", "paced", hi));
             var n = cells.get(key("nginx", "paced", hi));
             if (s != null && n != null) {
-                double diff = s.ttfc(99) - n.ttfc(99);
+                var diffs = new ArrayList<Double>();
+                var sv = new ArrayList<Double>();
+                var nv = new ArrayList<Double>();
+                int rm = 0;
+                int rn = Math.min(s.rounds.size(), n.rounds.size());
+                for (int i = 0; i < rn; i++) {
+                    double a = s.rounds.get(i).d("ttfc_p99_ms");
+                    double b = n.rounds.get(i).d("ttfc_p99_ms");
+                    sv.add(a);
+                    nv.add(b);
+                    diffs.add(a - b);
+                    if (a - b <= 1.0) rm++;
+                }
+                double diff = median(diffs);
                 boolean ok = diff <= 1.0;
                 total++;
                 if (ok) met++;
-                int rm = 0;
-                int rn = Math.min(s.rounds.size(), n.rounds.size());
-                for (int i = 0; i < rn; i++) if (s.rounds.get(i).d("ttfc_p99_ms") - n.rounds.get(i).d("ttfc_p99_ms") <= 1.0) rm++;
                 out.append("| paced TTFC p99 at c=").append(hi).append(" ≤ nginx's + 1 ms | stream, paced | ")
-                        .append(fmt(s.ttfc(99), 3)).append(" ms | ").append(fmt(n.ttfc(99), 3)).append(" ms | diff ")
-                        .append(signed(diff)).append(" ms ≤ +1 ms | ").append(ok ? "met" : "**missed**")
+                        .append(fmt(median(sv), 3)).append(" ms | ").append(fmt(median(nv), 3)).append(" ms | sluice − nginx ")
+                        .append(signed(diff)).append(" ms ≤ +1 ms (pooled: ").append(signed(s.ttfc(99) - n.ttfc(99)))
+                        .append(") | ").append(ok ? "met" : "**missed**")
                         .append(" | ").append(rm).append("/").append(rn).append(" |\n");
             }
         }
+        out.append("\nCPU goals use pooled CPU time / requests. Latency goals compare sluice and nginx round by round (they ran back to back)"
+                + " and judge the median over rounds; their sluice and nginx columns are medians over rounds too, the pooled difference is"
+                + " given for reference.\n");
         out.append("\nGOALS: ").append(met).append("/").append(total).append(" met\n");
         return out.toString();
+    }
+
+    static double median(List<Double> v) {
+        if (v.isEmpty()) return Double.NaN;
+        var sorted = new ArrayList<>(v);
+        sorted.sort(Double::compare);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
     static String signed(double v) {

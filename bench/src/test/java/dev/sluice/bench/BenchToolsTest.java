@@ -114,7 +114,8 @@ class BenchToolsTest {
         // pooled: 200 samples, the 198th is the second-largest of round 2's tail
         assertThat(md).contains("| non-stream | 1 | sluice | 100 | 0.040 | 0.300 |");
         assertThat(md).contains("ratio 2.00× ≤ 2× | met | 1/2 |"); // (50+70)/2 vs 30; round 2 alone is 2.33×
-        assertThat(md).contains("| +0.250 ms | +0.100 ms | ≤ +0.400 ms | met |");
+        // paired per round: (0.35 - 0.10) and (0.24 - 0.10) -> median of {0.25, 0.14} = 0.195
+        assertThat(md).contains("sluice − nginx +0.195 ms ≤ +0.3 ms (pooled: +0.150) | met | 2/2 |");
         assertThat(md).contains("GOALS: 2/2 met");
     }
 }

@@ -8,6 +8,7 @@ import dev.sluice.gateway.http.HttpServer;
 import dev.sluice.gateway.provider.Provider;
 import dev.sluice.gateway.provider.openai.OpenAiProvider;
 import dev.sluice.gateway.provider.sim.SimProvider;
+import dev.sluice.gateway.responses.ResponsesService;
 import dev.sluice.gateway.routing.Router;
 import dev.sluice.gateway.runs.AssistantsService;
 import dev.sluice.gateway.usage.UsageSink;
@@ -22,6 +23,7 @@ public final class Gateway implements AutoCloseable {
     private final GatewayConfig config;
     private final Router router;
     private final AssistantsService assistants;
+    private final ResponsesService responses;
 
     private Gateway(GatewayConfig config, UsageSink usage) throws InterruptedException {
         this.config = config;
@@ -35,7 +37,9 @@ public final class Gateway implements AutoCloseable {
         var models = new ModelsHandler(router);
         this.assistants = new AssistantsService(config, router);
         var assistants = this.assistants;
-        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models, assistants));
+        this.responses = new ResponsesService(config, router, assistants);
+        var responses = this.responses;
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models, assistants, responses));
     }
 
     public static Gateway start(GatewayConfig config) throws InterruptedException {
@@ -47,7 +51,8 @@ public final class Gateway implements AutoCloseable {
         return new Gateway(config, usage);
     }
 
-    private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models, AssistantsService assistants) throws Exception {
+    private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models, AssistantsService assistants,
+            ResponsesService responses) throws Exception {
         var path = ex.path();
         // Clients differ on whether the base URL ends in /v1; both forms are served.
         var route = path.startsWith("/v1/") ? path.substring(3) : path;
@@ -58,6 +63,8 @@ public final class Gateway implements AutoCloseable {
         } else if (route.equals("/models") || route.startsWith("/models/")) {
             if (method.equals("GET")) models.handle(ex);
             else methodNotAllowed(ex);
+        } else if (responses.handles(route)) {
+            responses.handle(ex, route);
         } else if (assistants.handles(route)) {
             assistants.handle(ex, route);
         } else if (path.equals("/healthz")) {
@@ -88,6 +95,7 @@ public final class Gateway implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        responses.close(); // before the Assistants API, which owns the store
         assistants.close();
     }
 }

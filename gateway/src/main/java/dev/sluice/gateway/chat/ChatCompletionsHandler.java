@@ -5,13 +5,11 @@ import dev.sluice.gateway.config.GatewayConfig.Limits;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.http.HttpHandler;
-import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
-import dev.sluice.gateway.resilience.RetryingOpener;
+import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
-import dev.sluice.gateway.routing.Balancer;
 import dev.sluice.gateway.routing.Route;
 import dev.sluice.gateway.routing.Router;
 import dev.sluice.gateway.usage.TokenEstimator;
@@ -23,12 +21,9 @@ import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.BiFunction;
 import java.util.Set;
 import java.util.concurrent.Semaphore;
 
@@ -96,15 +91,9 @@ public final class ChatCompletionsHandler implements HttpHandler {
         // too: interrupting this thread aborts the pending exchange (and any backoff wait).
         var handlerThread = Thread.currentThread();
         ex.onClientGone(handlerThread::interrupt);
-        var auth = ex.header("Authorization");
-        BiFunction<Route.Target, ObjectNode, UpstreamRequest> requestFor = (t, b) ->
-                new UpstreamRequest(b, t.deployment().model(), t.deployment().options(), auth, route.policy().timeouts());
-        var plan = Balancer.order(route, ThreadLocalRandom.current());
-        var opener = new RetryingOpener(route.policy(), RetryingOpener.Sleeper.REAL);
-        var attempts = new ArrayList<Attempt>();
-        RetryingOpener.Opened opened;
+        ResilientStream upstream;
         try {
-            opened = opener.open(plan, t -> requestFor.apply(t, body), attempts);
+            upstream = RouteOpener.open(route, body, ex.header("Authorization"));
         } catch (UpstreamFailure f) {
             var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
             ex.sendError(error);
@@ -113,9 +102,8 @@ public final class ChatCompletionsHandler implements HttpHandler {
         } catch (InterruptedException e) {
             return; // the client is gone; nothing was opened
         }
-        var upstream = new ResilientStream(opened, plan, body, route.policy(), requestFor, opener);
         ex.onClientGone(upstream::close);
-        var headers = Map.of("x-sluice-deployment", opened.target().label(), "x-sluice-attempts", describe(attempts));
+        var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", describe(upstream.attempts()));
         boolean stream = body.path("stream").asBoolean(false);
         var tracker = new UsageTracker();
         String outcome = "error";

@@ -10,12 +10,12 @@ import java.net.http.HttpTimeoutException;
 import java.util.LinkedHashMap;
 
 /** Maps upstream failures to what the client is told: OpenAI-shaped errors with a status that says whose fault it is. */
-final class UpstreamErrors {
+public final class UpstreamErrors {
 
     private UpstreamErrors() {}
 
     /** A failure before the answer started: the upstream's own status and error when it sent one, else 502/504. */
-    static ApiError toApiError(UpstreamException e, String deployment) {
+    public static ApiError toApiError(UpstreamException e, String deployment) {
         return switch (e.kind()) {
             case TIMEOUT -> ApiError.server(504, "The upstream (" + deployment + ") did not answer in time: " + e.getMessage(), "upstream_timeout");
             case CONNECTION -> ApiError.server(502, "Could not reach the upstream (" + deployment + "): " + e.getMessage(), "upstream_unreachable");
@@ -49,7 +49,7 @@ final class UpstreamErrors {
     }
 
     /** An error the upstream reported inside its stream, answered to a non-streaming client. */
-    static ApiError toApiError(StreamError error) {
+    public static ApiError toApiError(StreamError error) {
         int status = 502;
         var raw = error.raw();
         var candidates = new String[] {error.code(), raw == null ? null : Json.text(raw.get("status_code")), raw == null ? null : Json.text(raw.get("status"))};
@@ -63,12 +63,12 @@ final class UpstreamErrors {
         return new ApiError(status, error.message(), type, error.param(), error.code(), null);
     }
 
-    static boolean isTimeout(IOException e) {
+    public static boolean isTimeout(IOException e) {
         return e instanceof HttpTimeoutException || e.getClass().getSimpleName().contains("Timeout")
                 || (e instanceof InterruptedIOException && !(e.getMessage() != null && e.getMessage().contains("cancel")));
     }
 
-    static String describe(IOException e) {
+    public static String describe(IOException e) {
         var what = isTimeout(e) ? "The upstream stopped sending data (timeout)" : "The connection to the upstream failed";
         return e.getMessage() == null ? what + "." : what + ": " + e.getMessage();
     }

@@ -13,6 +13,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongFunction;
+import java.util.function.Predicate;
 
 /**
  * Every run's events, append-only, with gap-free sequence numbers from 1. An event is written to the store
@@ -28,6 +30,7 @@ public final class RunEventLog implements AutoCloseable {
     private static final int READ_BATCH = 512;
 
     private final RunEventRepository repository;
+    private final Predicate<String> terminal;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
     private final ScheduledExecutorService evictor = Executors.newSingleThreadScheduledExecutor(r -> {
         var t = new Thread(r, "sluice-run-log-evictor");
@@ -36,7 +39,16 @@ public final class RunEventLog implements AutoCloseable {
     });
 
     public RunEventLog(RunEventRepository repository) {
+        this(repository, Runs::terminalEvent);
+    }
+
+    /**
+     * A log whose streams end with the events {@code terminal} accepts. The Responses API keeps its events
+     * in the same table with its own terminal events ({@code response.completed}...), through its own log.
+     */
+    public RunEventLog(RunEventRepository repository, Predicate<String> terminal) {
         this.repository = repository;
+        this.terminal = terminal;
     }
 
     /** The events of one run held in memory: {@code events.get(i)} has sequence number {@code firstSeq + i}. */
@@ -57,15 +69,24 @@ public final class RunEventLog implements AutoCloseable {
 
     /** Appends an event; returns it, or null when the run's log already ended with a terminal event. */
     public RunEvent append(String runId, String event, JsonNode data) {
+        return append(runId, event, seq -> data);
+    }
+
+    /**
+     * Appends an event whose data depends on its sequence number (Responses events carry theirs in the
+     * payload); {@code data} is called under the log's lock with the number the event gets.
+     */
+    public RunEvent append(String runId, String event, LongFunction<JsonNode> data) {
         var l = live.computeIfAbsent(runId, this::load);
         l.lock.lock();
         try {
             if (l.terminal) return null;
-            var e = new RunEvent(runId, l.lastSeq + 1, event, Json.write(data), System.currentTimeMillis());
+            long seq = l.lastSeq + 1;
+            var e = new RunEvent(runId, seq, event, Json.write(data.apply(seq)), System.currentTimeMillis());
             repository.append(e);
             l.events.add(e);
             l.lastSeq = e.seq();
-            if (Runs.terminalEvent(event)) {
+            if (terminal.test(event)) {
                 l.terminal = true;
                 evictor.schedule(() -> live.remove(runId, l), EVICT_AFTER_MS, TimeUnit.MILLISECONDS);
             }
@@ -78,12 +99,12 @@ public final class RunEventLog implements AutoCloseable {
 
     private Live load(String runId) {
         long last = repository.lastSeq(runId);
-        boolean terminal = false;
+        boolean ended = false;
         if (last > 0) {
             var tail = repository.read(runId, last - 1, 1);
-            terminal = !tail.isEmpty() && Runs.terminalEvent(tail.getFirst().event());
+            ended = !tail.isEmpty() && terminal.test(tail.getFirst().event());
         }
-        return new Live(last, terminal);
+        return new Live(last, ended);
     }
 
     /** The highest sequence number so far (0 for none). */

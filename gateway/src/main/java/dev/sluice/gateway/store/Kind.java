@@ -1,12 +1,14 @@
 package dev.sluice.gateway.store;
 
-/** The kinds of stored Assistants objects, each in its own table. */
+/** The kinds of stored objects (Assistants and Responses), each in its own table. */
 public enum Kind {
     ASSISTANT("assistants"),
     THREAD("threads"),
     MESSAGE("messages"),
     RUN("runs"),
-    STEP("run_steps");
+    STEP("run_steps"),
+    RESPONSE("responses"),
+    RESPONSE_ITEM("response_items");
 
     private final String table;
 

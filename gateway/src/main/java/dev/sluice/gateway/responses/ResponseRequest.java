@@ -1,0 +1,133 @@
+package dev.sluice.gateway.responses;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.runs.ApiException;
+import dev.sluice.wire.json.Json;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A validated {@code POST /v1/responses} body, already in the shapes the response object echoes back
+ * (function tools with {@code strict}, {@code tool_choice}, {@code text}). Anything invalid is a 400 that
+ * names the parameter, as OpenAI's.
+ *
+ * @param input the request's own input items, as item resources with ids (what {@code input_items} lists)
+ * @param sim   the simulator's per-request settings, passed through to the upstream body (tests, demos)
+ */
+record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> input, ArrayNode tools, JsonNode toolChoice,
+        boolean parallelToolCalls, ObjectNode text, JsonNode maxOutputTokens, JsonNode temperature, JsonNode topP,
+        ObjectNode metadata, boolean store, boolean background, boolean stream, String previousResponseId,
+        JsonNode reasoning, JsonNode user, JsonNode sim) {
+
+    static ResponseRequest parse(Exchange ex) {
+        return parse(body(ex));
+    }
+
+    static ResponseRequest parse(ObjectNode body) {
+        var model = body.get("model");
+        if (model == null || model.isNull()) throw ApiException.badRequest("Missing required parameter: 'model'.", "model");
+        if (!model.isTextual() || model.asText().isBlank()) throw ApiException.badRequest("Invalid type for 'model': expected a string.", "model");
+        var previous = body.get("previous_response_id");
+        if (previous != null && !previous.isNull() && !previous.isTextual()) {
+            throw ApiException.badRequest("Invalid type for 'previous_response_id': expected a string.", "previous_response_id");
+        }
+        var previousId = previous == null || previous.isNull() ? null : previous.asText();
+        var inputNode = body.get("input");
+        if ((inputNode == null || inputNode.isNull()) && previousId == null) throw ApiException.badRequest("Missing required parameter: 'input'.", "input");
+        var input = InputItems.normalize(inputNode);
+        boolean store = bool(body, "store", true);
+        boolean background = bool(body, "background", false);
+        // OpenAI runs background responses only when they are stored: there is nothing to poll otherwise.
+        if (background && !store) throw ApiException.badRequest("Background mode requires 'store' to be true.", "store");
+        if (body.has("conversation") && !body.get("conversation").isNull()) {
+            throw ApiException.badRequest("Sluice does not support 'conversation'; chain responses with 'previous_response_id' instead.", "conversation");
+        }
+        return new ResponseRequest(model.asText(), nullableString(body, "instructions"), input, Tools.normalize(body.get("tools")),
+                Tools.toolChoice(body.get("tool_choice")), bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
+                maxOutputTokens(body), number(body, "temperature", 0, 2), number(body, "top_p", 0, 1), metadata(body),
+                store, background, bool(body, "stream", false), previousId, reasoning(body), nullableString(body, "user"), body.get("sim"));
+    }
+
+    private static ObjectNode body(Exchange ex) {
+        if (ex.body() == null || ex.body().length == 0) throw ApiException.badRequest("Missing required parameter: 'model'.", "model");
+        JsonNode node;
+        try {
+            node = Json.parse(ex.body());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("We could not parse the JSON body of your request. The API expects a JSON payload.", null);
+        }
+        if (!node.isObject()) throw ApiException.badRequest("The request body must be a JSON object.", null);
+        return (ObjectNode) node;
+    }
+
+    static boolean bool(ObjectNode body, String field, boolean fallback) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return fallback;
+        if (!node.isBoolean()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a boolean.", field);
+        return node.asBoolean();
+    }
+
+    private static JsonNode nullableString(ObjectNode body, String field) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return Json.NODES.nullNode();
+        if (!node.isTextual()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a string.", field);
+        return node;
+    }
+
+    private static JsonNode number(ObjectNode body, String field, double min, double max) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return Json.NODES.nullNode();
+        if (!node.isNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a number.", field);
+        if (node.asDouble() < min || node.asDouble() > max) {
+            throw ApiException.badRequest("Invalid '" + field + "': must be between " + min + " and " + max + ".", field);
+        }
+        return node;
+    }
+
+    /** OpenAI's minimum is 16 output tokens. */
+    private static JsonNode maxOutputTokens(ObjectNode body) {
+        var node = body.get("max_output_tokens");
+        if (node == null || node.isNull()) return Json.NODES.nullNode();
+        if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for 'max_output_tokens': expected an integer.", "max_output_tokens");
+        if (node.asLong() < 16) {
+            throw ApiException.badRequest("Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got " + node.asLong() + " instead.", "max_output_tokens");
+        }
+        return node;
+    }
+
+    /** Up to 16 string pairs, keys up to 64 and values up to 512 characters. */
+    private static ObjectNode metadata(ObjectNode body) {
+        var node = body.get("metadata");
+        if (node == null || node.isNull()) return Json.object();
+        if (!node.isObject()) throw ApiException.badRequest("Invalid type for 'metadata': expected an object.", "metadata");
+        if (node.size() > 16) throw ApiException.badRequest("Invalid 'metadata': at most 16 key-value pairs are allowed.", "metadata");
+        for (var e : node.properties()) {
+            if (e.getKey().length() > 64) throw ApiException.badRequest("Invalid 'metadata': keys are at most 64 characters.", "metadata");
+            if (!e.getValue().isTextual() || e.getValue().asText().length() > 512) {
+                throw ApiException.badRequest("Invalid 'metadata." + e.getKey() + "': values must be strings of at most 512 characters.", "metadata");
+            }
+        }
+        return (ObjectNode) node.deepCopy();
+    }
+
+    private static JsonNode reasoning(ObjectNode body) {
+        var node = body.get("reasoning");
+        var out = Json.object();
+        out.putNull("effort");
+        out.putNull("summary");
+        if (node == null || node.isNull()) return out;
+        if (!node.isObject()) throw ApiException.badRequest("Invalid type for 'reasoning': expected an object.", "reasoning");
+        var effort = node.path("effort");
+        if (effort.isTextual()) {
+            if (!Set.of("none", "minimal", "low", "medium", "high", "xhigh").contains(effort.asText())) {
+                throw ApiException.badRequest("Invalid value for 'reasoning.effort': '" + effort.asText() + "'.", "reasoning.effort");
+            }
+            out.set("effort", effort);
+        }
+        if (node.path("summary").isTextual()) out.set("summary", node.get("summary"));
+        return out;
+    }
+}

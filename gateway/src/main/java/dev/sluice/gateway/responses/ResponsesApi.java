@@ -1,0 +1,347 @@
+package dev.sluice.gateway.responses;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.chat.UpstreamErrors;
+import dev.sluice.gateway.config.GatewayConfig;
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.resilience.RouteOpener;
+import dev.sluice.gateway.resilience.UpstreamFailure;
+import dev.sluice.gateway.routing.Router;
+import dev.sluice.gateway.runs.ApiException;
+import dev.sluice.gateway.runs.Ids;
+import dev.sluice.gateway.runs.RunEventLog;
+import dev.sluice.gateway.store.Kind;
+import dev.sluice.gateway.store.ObjectRepository;
+import dev.sluice.gateway.store.PageRequest;
+import dev.sluice.gateway.store.SortKeys;
+import dev.sluice.gateway.store.Store;
+import dev.sluice.gateway.store.StoreException;
+import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.wire.json.Json;
+import dev.sluice.wire.sse.SseWriter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Responses API: {@code POST /responses} (streamed or not, in the foreground or the background),
+ * {@code GET}/{@code DELETE /responses/{id}}, {@code POST /responses/{id}/cancel} and
+ * {@code GET /responses/{id}/input_items}. Stored responses live in the same store as threads and runs, and
+ * their events in the same event log, so {@code GET /responses/{id}?stream=true&starting_after=N} replays
+ * and follows a response exactly as a run's events are.
+ */
+public final class ResponsesApi implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(ResponsesApi.class.getName());
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+
+    private final Router router;
+    private final GatewayConfig.Limits limits;
+    private final ObjectRepository responses;
+    private final ObjectRepository items;
+    private final RunEventLog log;
+    private final RunEventLog transientLog = new RunEventLog(new MemoryEventRepository(), ResponseObjects::terminalEvent);
+    private final Map<String, ResponseExecution> executing = new ConcurrentHashMap<>();
+
+    public ResponsesApi(Store store, Router router, GatewayConfig.Limits limits) {
+        this.router = router;
+        this.limits = limits;
+        this.responses = store.objects(Kind.RESPONSE);
+        this.items = store.objects(Kind.RESPONSE_ITEM);
+        this.log = new RunEventLog(store.runEvents(), ResponseObjects::terminalEvent);
+        int settled = recover();
+        if (settled > 0) LOG.log(System.Logger.Level.WARNING, settled + " response(s) left in flight by the previous process ended as failed");
+    }
+
+    public static boolean handles(String route) {
+        return route.equals("/responses") || route.startsWith("/responses/");
+    }
+
+    public void handle(Exchange ex, String route) throws InterruptedException {
+        try {
+            var p = route.substring(1).split("/", -1);
+            var method = ex.method();
+            int n = p.length;
+            if (n == 1 && method.equals("POST")) create(ex);
+            else if (n == 2 && method.equals("GET")) get(ex, p[1]);
+            else if (n == 2 && method.equals("DELETE")) delete(ex, p[1]);
+            else if (n == 3 && p[2].equals("cancel") && method.equals("POST")) cancel(ex, p[1]);
+            else if (n == 3 && p[2].equals("input_items") && method.equals("GET")) inputItems(ex, p[1]);
+            else if (n <= 2 || (n == 3 && Set.of("cancel", "input_items").contains(p[2]))) {
+                ex.sendError(new ApiError(405, "Method " + method + " is not allowed on " + ex.path() + ".", "invalid_request_error", null, "method_not_allowed", null));
+            } else {
+                ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + ex.path() + ")", null, null));
+            }
+        } catch (ApiException e) {
+            ex.sendError(e.error());
+        } catch (StoreException e) {
+            LOG.log(System.Logger.Level.ERROR, "storage failed on " + ex.method() + " " + ex.path(), e);
+            ex.sendError(ApiError.server(500, "The gateway's storage failed: " + e.getMessage(), "storage_error"));
+        }
+    }
+
+    // ------------------------------------------------------------------ create
+
+    private void create(Exchange ex) throws InterruptedException {
+        var raw = ex.body() == null || ex.body().length == 0 ? null : safeParse(ex.body());
+        var req = ResponseRequest.parse(ex);
+        var context = new ArrayList<ObjectNode>();
+        if (req.previousResponseId() != null) context.addAll(history(req.previousResponseId()));
+        context.addAll(req.input());
+        var chatBody = ChatBody.build(req, context, raw == null ? null : raw.get("tools"));
+        var route = router.route(req.model()).orElseThrow(() -> new ApiException(ApiError.notFound(
+                "The model `" + req.model() + "` does not exist or you do not have access to it.", "model", "model_not_found")));
+        var id = Ids.next("resp_");
+        var body = ResponseObjects.create(id, req, req.background() ? "queued" : "in_progress");
+        var response = new StoredObject(id, null, req.previousResponseId(), SortKeys.next(), body.get("status").asText(), body, Json.object());
+        var repo = req.store() ? responses : null;
+        var eventLog = req.store() ? log : transientLog;
+
+        if (req.background()) {
+            save(response, req.input());
+            var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"));
+            executing.put(id, execution);
+            execution.begin();
+            Thread.ofVirtual().name("sluice-response-" + id).start(() -> {
+                try {
+                    execution.run(null);
+                } finally {
+                    executing.remove(id, execution);
+                }
+            });
+            if (req.stream()) follow(ex, id, 0);
+            else ex.sendJson(200, body, Map.of());
+            return;
+        }
+
+        // In the foreground the upstream is opened first, so that a refusal is this request's HTTP error.
+        var handlerThread = Thread.currentThread();
+        ex.onClientGone(handlerThread::interrupt);
+        ResilientStream upstream;
+        try {
+            upstream = RouteOpener.open(route, chatBody, ex.header("Authorization"));
+        } catch (UpstreamFailure f) {
+            ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
+            return;
+        } catch (InterruptedException e) {
+            return; // the client is gone; nothing was opened
+        }
+        Thread.interrupted();
+        if (repo != null) save(response, req.input());
+        var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"));
+        executing.put(id, execution);
+        var headers = Map.of("x-sluice-deployment", upstream.target().label());
+        try {
+            if (req.stream()) {
+                var sse = ex.startEventStream(headers, limits.keepAlive());
+                // A foreground response lives as long as its request: a client that leaves cancels it.
+                ex.onClientGone(execution::cancel);
+                execution.tee(e -> {
+                    if (!sse.send(SseWriter.event(e.event(), null, e.data()))) execution.cancel();
+                });
+                try {
+                    execution.begin();
+                    execution.run(upstream);
+                } finally {
+                    sse.end();
+                }
+            } else {
+                ex.onClientGone(execution::cancel);
+                execution.begin();
+                execution.run(upstream);
+                var result = execution.body();
+                if (!ex.isOpen()) return;
+                if (result.get("status").asText().equals("failed")) {
+                    var error = result.get("error");
+                    ex.sendError(ApiError.server(502, error.get("message").asText(), "upstream_error"));
+                } else {
+                    ex.sendJson(200, result, headers);
+                }
+            }
+        } finally {
+            executing.remove(id, execution);
+            if (repo == null) transientLog.forget(id);
+        }
+    }
+
+    private static ObjectNode safeParse(byte[] body) {
+        try {
+            var node = Json.parse(body);
+            return node.isObject() ? (ObjectNode) node : null;
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private void save(StoredObject response, List<ObjectNode> input) {
+        responses.insert(response);
+        for (var item : input) items.insert(new StoredObject(item.get("id").asText(), response.id(), null, SortKeys.next(), null, item, Json.object()));
+    }
+
+    /** The conversation up to and including {@code previousId}: each earlier response's input items, then its output. */
+    private List<ObjectNode> history(String previousId) {
+        var chain = new ArrayList<StoredObject>();
+        var first = responses.get(previousId).orElseThrow(() -> new ApiException(ApiError.notFound(
+                "Previous response with id '" + previousId + "' not found.", "previous_response_id", null)));
+        if (!ResponseObjects.TERMINAL_STATUSES.contains(first.status())) {
+            throw ApiException.badRequest("Previous response with id '" + previousId + "' is still " + first.status().replace('_', ' ')
+                    + "; wait for it to finish before continuing from it.", "previous_response_id");
+        }
+        for (StoredObject r = first; r != null; r = r.refId() == null ? null : responses.get(r.refId()).orElse(null)) chain.add(r);
+        Collections.reverse(chain);
+        var out = new ArrayList<ObjectNode>();
+        for (var r : chain) {
+            for (var item : items.all(r.id())) out.add(item.body());
+            for (var item : r.body().path("output")) out.add((ObjectNode) item);
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ retrieve, follow, delete, cancel
+
+    private StoredObject find(String id) {
+        return responses.get(id).orElseThrow(() -> new ApiException(ApiError.notFound("Response with id '" + id + "' not found.", null, null)));
+    }
+
+    private void get(Exchange ex, String id) throws InterruptedException {
+        var response = find(id);
+        if (!"true".equals(ex.query("stream"))) {
+            ex.sendJson(200, response.body(), Map.of());
+            return;
+        }
+        long after = 0;
+        var startingAfter = ex.query("starting_after");
+        if (startingAfter == null) startingAfter = ex.header("Last-Event-ID");
+        if (startingAfter != null) {
+            try {
+                after = Long.parseLong(startingAfter.trim()) + 1; // sequence numbers start at 0, the log's at 1
+            } catch (NumberFormatException e) {
+                throw ApiException.badRequest("Invalid 'starting_after': expected an integer sequence number.", "starting_after");
+            }
+            if (after < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+        }
+        follow(ex, id, after);
+    }
+
+    /** Streams a response's events after log position {@code afterSeq}, following it live to its terminal event. */
+    private void follow(Exchange ex, String id, long afterSeq) throws InterruptedException {
+        var sse = ex.startEventStream(Map.of(), limits.keepAlive());
+        try {
+            long cursor = afterSeq;
+            while (sse.isOpen()) {
+                for (var e : log.read(id, cursor, POLL_NANOS)) {
+                    if (!sse.send(SseWriter.event(e.event(), null, e.data()))) return;
+                    cursor = e.seq();
+                    if (ResponseObjects.terminalEvent(e.event())) return;
+                }
+                // A response whose log already ended before this cursor has nothing more to send.
+                if (cursor >= log.lastSeq(id) && ResponseObjects.TERMINAL_STATUSES.contains(responses.get(id).map(StoredObject::status).orElse("completed"))
+                        && !executing.containsKey(id)) {
+                    return;
+                }
+            }
+        } finally {
+            sse.end();
+        }
+    }
+
+    private void delete(Exchange ex, String id) throws InterruptedException {
+        find(id);
+        var running = executing.get(id);
+        if (running != null) {
+            running.cancel();
+            running.awaitEnd(10_000);
+        }
+        items.deleteByParent(id);
+        responses.delete(id);
+        log.forget(id);
+        var out = Json.object();
+        out.put("id", id);
+        out.put("object", "response");
+        out.put("deleted", true);
+        ex.sendJson(200, out, Map.of());
+    }
+
+    private void cancel(Exchange ex, String id) throws InterruptedException {
+        var response = find(id);
+        if (!response.body().path("background").asBoolean(false)) {
+            throw ApiException.badRequest("Cannot cancel a synchronous response: only responses created with 'background': true can be cancelled.", null);
+        }
+        var status = response.status();
+        if (!status.equals("cancelled") && ResponseObjects.TERMINAL_STATUSES.contains(status)) {
+            throw ApiException.badRequest("Cannot cancel a response with status '" + status + "'.", null);
+        }
+        var running = executing.get(id);
+        if (running != null) {
+            running.cancel();
+            running.awaitEnd(10_000);
+        }
+        ex.sendJson(200, find(id).body(), Map.of());
+    }
+
+    private void inputItems(Exchange ex, String id) {
+        find(id);
+        int limit = PageRequest.DEFAULT_LIMIT;
+        var l = ex.query("limit");
+        if (l != null) {
+            try {
+                limit = Integer.parseInt(l);
+            } catch (NumberFormatException e) {
+                throw ApiException.badRequest("Invalid 'limit': expected an integer.", "limit");
+            }
+            if (limit < 1 || limit > PageRequest.MAX_LIMIT) throw ApiException.badRequest("Invalid 'limit': must be between 1 and 100.", "limit");
+        }
+        var order = ex.query("order") == null ? "desc" : ex.query("order");
+        if (!order.equals("asc") && !order.equals("desc")) throw ApiException.badRequest("Invalid value for 'order': expected 'asc' or 'desc'.", "order");
+        var page = items.list(id, null, new PageRequest(limit, order.equals("asc"), ex.query("after"), ex.query("before")));
+        var out = Json.object();
+        out.put("object", "list");
+        var data = out.putArray("data");
+        for (var item : page.items()) data.add(item.body());
+        out.put("first_id", page.items().isEmpty() ? null : page.items().getFirst().id());
+        out.put("last_id", page.items().isEmpty() ? null : page.items().getLast().id());
+        out.put("has_more", page.hasMore());
+        ex.sendJson(200, out, Map.of());
+    }
+
+    // ------------------------------------------------------------------ recovery
+
+    /**
+     * Responses a previous process left queued or in progress cannot be resumed (the upstream answer is
+     * gone): they end {@code failed}, and their event log ends with {@code response.failed}, so a client
+     * following them is told rather than left waiting.
+     */
+    private int recover() {
+        int settled = 0;
+        for (var r : responses.withStatus(List.of("queued", "in_progress"))) {
+            var body = r.body().deepCopy();
+            body.put("status", "failed");
+            var error = body.putObject("error");
+            error.put("code", "server_error");
+            error.put("message", "The gateway stopped while this response was " + r.status().replace('_', ' ') + " (the process exited or crashed), so it could not finish.");
+            responses.update(r.withBody(body));
+            log.append(r.id(), "response.failed", seq -> {
+                var e = Json.object();
+                e.put("type", "response.failed");
+                e.put("sequence_number", seq - 1);
+                e.set("response", body);
+                return e;
+            });
+            settled++;
+        }
+        return settled;
+    }
+
+    @Override
+    public void close() {
+        for (var e : executing.values()) e.cancel();
+        log.close();
+        transientLog.close();
+    }
+}
