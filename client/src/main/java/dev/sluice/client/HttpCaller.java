@@ -44,12 +44,32 @@ final class HttpCaller {
     /** A 2xx response whose body is still to be read. */
     record Opened(HttpResponse<Void> response, ResponseBody body) {}
 
-    private final HttpClient http;
+    private volatile HttpClient http;
+    private final java.util.function.Supplier<HttpClient> factory; // null: the client is the caller's, never replaced
     private final Settings settings;
 
-    HttpCaller(HttpClient http, Settings settings) {
+    HttpCaller(HttpClient http, java.util.function.Supplier<HttpClient> factory, Settings settings) {
         this.http = http;
+        this.factory = factory;
         this.settings = settings;
+    }
+
+    /**
+     * The JDK client leaves a connection open (CLOSE-WAIT, forever) when the server answered with something
+     * that is not HTTP. The only public way to release it is to retire that HttpClient: new requests go to a
+     * fresh one, and the old one shuts down once its exchanges are done, closing its connections.
+     */
+    private void retireAfterProtocolError(HttpClient failed) {
+        if (factory == null) return;
+        synchronized (this) {
+            if (http != failed) return; // another thread already replaced it
+            http = factory.get();
+        }
+        failed.shutdown();
+    }
+
+    void close() {
+        http.close();
     }
 
     Opened open(String method, String path, byte[] body, String accept, RequestOptions options) throws IOException {
@@ -96,7 +116,8 @@ final class HttpCaller {
     private HttpResponse<Void> awaitHeaders(
             HttpRequest request, ResponseBody channel, Duration firstByte, long deadline, Duration total)
             throws IOException, ConnectionFailure {
-        var future = http.sendAsync(request, info -> channel);
+        var client = http;
+        var future = client.sendAsync(request, info -> channel);
         long wait = firstByte == null ? Long.MAX_VALUE : firstByte.toNanos();
         if (total != null) wait = Math.min(wait, deadline - System.nanoTime());
         try {
@@ -123,6 +144,9 @@ final class HttpCaller {
             var cause = e.getCause();
             if (cause instanceof HttpTimeoutException timeout && !(cause instanceof HttpConnectTimeoutException)) {
                 throw timeout;
+            }
+            if (cause instanceof java.net.ProtocolException || (cause instanceof IOException && String.valueOf(cause.getMessage()).contains("status line"))) {
+                retireAfterProtocolError(client);
             }
             if (cause instanceof IOException) throw new ConnectionFailure(cause);
             throw new IOException(cause);

@@ -166,7 +166,13 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
         discarding = true;
         queue.add(CANCELLED); // a reader, if any, stops
         request(); // the piece in the queue, if any, held the only demand
-        CompletableFuture.delayedExecutor(grace.toNanos(), TimeUnit.NANOSECONDS).execute(this::cancel);
+        // Not the common pool: callers often block there (one thread on a 2-core machine), and a late cancel
+        // leaves the upstream connection open.
+        CompletableFuture.delayedExecutor(grace.toNanos(), TimeUnit.NANOSECONDS, ResponseBody::onVirtualThread).execute(this::cancel);
+    }
+
+    private static void onVirtualThread(Runnable task) {
+        Thread.ofVirtual().name("sluice-body-cancel").start(task);
     }
 
     private Object take() throws IOException {

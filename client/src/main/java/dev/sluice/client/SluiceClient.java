@@ -39,7 +39,7 @@ public final class SluiceClient implements AutoCloseable {
     private static final String EVENT_STREAM = "text/event-stream";
 
     private final HttpCaller caller;
-    private final HttpClient http;
+    private final java.util.function.Supplier<HttpClient> httpFactory; // null when the caller supplied the client
     private final boolean ownsHttp;
     private final ChatCompletions chat = new ChatCompletions(this);
     private final Responses responses = new Responses(this);
@@ -56,17 +56,18 @@ public final class SluiceClient implements AutoCloseable {
                 hb.connectTimeout(b.connectTimeout);
             }
             if (b.executor != null) hb.executor(b.executor);
-            this.http = hb.build();
+            this.httpFactory = hb::build;
         } else {
-            this.http = b.httpClient;
+            this.httpFactory = null;
         }
+        var http = ownsHttp ? httpFactory.get() : b.httpClient;
         var headers = new LinkedHashMap<String, String>();
         headers.put("User-Agent", "sluice-java/0.1");
         if (b.apiKey != null) headers.put("Authorization", "Bearer " + b.apiKey);
         if (b.organization != null) headers.put("OpenAI-Organization", b.organization);
         if (b.project != null) headers.put("OpenAI-Project", b.project);
         headers.putAll(b.headers);
-        this.caller = new HttpCaller(http, new HttpCaller.Settings(
+        this.caller = new HttpCaller(http, httpFactory, new HttpCaller.Settings(
                 b.baseUrl,
                 Map.copyOf(headers),
                 b.firstByteTimeout,
@@ -159,7 +160,7 @@ public final class SluiceClient implements AutoCloseable {
     /** Closes the HTTP client if this client created it. */
     @Override
     public void close() {
-        if (ownsHttp) http.close();
+        if (ownsHttp) caller.close();
     }
 
     private static JsonNode json(HttpCaller.Opened opened) throws IOException {
