@@ -98,7 +98,7 @@ public final class ResilientStream implements UpstreamStream {
                 event = current.next();
             } catch (IOException e) {
                 if (!canFailover()) throw e;
-                failover(e.getClass().getSimpleName().contains("Timeout") ? "timeout" : "connection");
+                failover(e instanceof java.net.http.HttpTimeoutException ? "timeout" : "connection");
                 continue;
             }
             if (event == null) {

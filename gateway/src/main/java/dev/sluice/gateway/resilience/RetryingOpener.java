@@ -8,7 +8,6 @@ import dev.sluice.gateway.routing.Route;
 import dev.sluice.wire.chat.StreamEvent;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
@@ -121,7 +120,4 @@ public final class RetryingOpener {
         };
     }
 
-    static List<Attempt> newLog() {
-        return new ArrayList<>();
-    }
 }

@@ -41,7 +41,7 @@ public final class ChatAccumulator implements Consumer<StreamEvent> {
                 var c = choice(r.choice());
                 if (c.role == null) c.role = r.role();
             }
-            case StreamEvent.TextDelta t -> append(choice(t.choice()).content, t.text());
+            case StreamEvent.TextDelta t -> choice(t.choice()).content.append(t.text());
             case StreamEvent.ReasoningDelta r -> {
                 var c = choice(r.choice());
                 if (c.reasoningField == null) c.reasoningField = r.field();
@@ -136,9 +136,6 @@ public final class ChatAccumulator implements Consumer<StreamEvent> {
         }
     }
 
-    private static void append(StringBuilder sb, String text) {
-        sb.append(text);
-    }
 
     private ChoiceBuilder choice(int index) {
         return choices.computeIfAbsent(index, k -> new ChoiceBuilder());

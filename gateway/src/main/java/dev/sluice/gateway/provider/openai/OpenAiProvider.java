@@ -59,7 +59,6 @@ public final class OpenAiProvider implements Provider {
         } catch (HttpTimeoutException e) {
             throw UpstreamException.timeout(e.getMessage());
         } catch (IOException e) {
-            if (e.getClass().getSimpleName().contains("Timeout")) throw UpstreamException.timeout(e.getMessage());
             throw UpstreamException.connection(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
         }
     }
