@@ -24,16 +24,16 @@ public final class EventStream implements AutoCloseable {
 
     private final int status;
     private final HttpHeaders headers;
-    private final ResponseBody body;
+    private final Body body;
     private final ArrayDeque<StreamEvent> ready = new ArrayDeque<>();
     private final ChatStreamParser parser = new ChatStreamParser(ready::add);
     private boolean ended;
     private volatile boolean completed;
     private volatile boolean closed;
 
-    EventStream(HttpCaller.Opened opened) {
-        this.status = opened.response().statusCode();
-        this.headers = opened.response().headers();
+    EventStream(HttpTransport.Opened opened) {
+        this.status = opened.status();
+        this.headers = opened.headers();
         this.body = opened.body();
     }
 

@@ -3,19 +3,11 @@ package dev.sluice.client;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Sends one logical call: builds the request, waits for the response headers within the first-byte timeout,
@@ -38,62 +30,47 @@ final class HttpCaller {
             Duration totalTimeout,
             int maxRetries,
             Duration initialBackoff,
-            Duration maxBackoff,
-            HttpClient.Version version) {}
+            Duration maxBackoff) {}
 
-    /** A 2xx response whose body is still to be read. */
-    record Opened(HttpResponse<Void> response, ResponseBody body) {}
-
-    private volatile HttpClient http;
-    private final java.util.function.Supplier<HttpClient> factory; // null: the client is the caller's, never replaced
+    private final HttpTransport transport;
     private final Settings settings;
 
-    HttpCaller(HttpClient http, java.util.function.Supplier<HttpClient> factory, Settings settings) {
-        this.http = http;
-        this.factory = factory;
+    HttpCaller(HttpTransport transport, Settings settings) {
+        this.transport = transport;
         this.settings = settings;
     }
 
-    /**
-     * The JDK client leaves a connection open (CLOSE-WAIT, forever) when the server answered with something
-     * that is not HTTP. The only public way to release it is to retire that HttpClient: new requests go to a
-     * fresh one, and the old one shuts down once its exchanges are done, closing its connections.
-     */
-    private void retireAfterProtocolError(HttpClient failed) {
-        if (factory == null) return;
-        synchronized (this) {
-            if (http != failed) return; // another thread already replaced it
-            http = factory.get();
-        }
-        failed.shutdown();
-    }
-
     void close() {
-        http.close();
+        transport.close();
     }
 
-    Opened open(String method, String path, byte[] body, String accept, RequestOptions options) throws IOException {
+    /** A 2xx response whose body is still to be read, after the retries allowed. */
+    HttpTransport.Opened open(String method, String path, byte[] body, String accept, RequestOptions options) throws IOException {
         var firstByte = enabled(options.firstByteTimeout() != null ? options.firstByteTimeout() : settings.firstByteTimeout());
         var idle = enabled(options.idleTimeout() != null ? options.idleTimeout() : settings.idleTimeout());
         var total = enabled(options.totalTimeout() != null ? options.totalTimeout() : settings.totalTimeout());
         int maxRetries = options.maxRetries() != null ? options.maxRetries() : settings.maxRetries();
         long deadline = total == null ? 0 : System.nanoTime() + total.toNanos();
-        var request = request(method, path, body, accept, options);
+        var headers = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER); // a later header of the same name wins
+        headers.put("Accept", accept);
+        if (body != null) headers.put("Content-Type", "application/json");
+        headers.putAll(settings.headers());
+        headers.putAll(options.headers());
+        var call = new HttpTransport.Call(method, URI.create(settings.baseUrl() + path), headers, body, firstByte, idle, total, deadline);
 
         for (int attempt = 1; ; attempt++) {
-            var channel = new ResponseBody(idle, total, deadline);
-            HttpResponse<Void> response;
+            HttpTransport.Opened response;
             try {
-                response = awaitHeaders(request, channel, firstByte, deadline, total);
+                response = transport.send(call);
             } catch (ConnectionFailure failure) {
                 if (attempt <= maxRetries && pause(backoff(attempt), deadline, total)) continue;
                 throw new ApiConnectionException(
-                        "cannot reach " + request.uri() + ": " + failure.getCause(), attempt, failure.getCause());
+                        "cannot reach " + call.uri() + ": " + failure.getCause(), attempt, failure.getCause());
             }
-            int status = response.statusCode();
-            if (status >= 200 && status <= 299) return new Opened(response, channel);
+            int status = response.status();
+            if (status >= 200 && status <= 299) return response;
 
-            var error = readError(response, channel);
+            var error = readError(response);
             if (attempt <= maxRetries && retryable(status, response.headers())) {
                 var delay = error.retryAfter().orElse(backoff(attempt));
                 if (delay.compareTo(MAX_RETRY_AFTER) <= 0 && pause(delay, deadline, total)) continue;
@@ -102,62 +79,11 @@ final class HttpCaller {
         }
     }
 
-    private HttpRequest request(String method, String path, byte[] body, String accept, RequestOptions options) {
-        var b = HttpRequest.newBuilder(URI.create(settings.baseUrl() + path));
-        if (settings.version() != null) b.version(settings.version());
-        b.setHeader("Accept", accept);
-        if (body != null) b.setHeader("Content-Type", "application/json");
-        settings.headers().forEach(b::setHeader);
-        options.headers().forEach(b::setHeader);
-        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        return b.build();
-    }
-
-    private HttpResponse<Void> awaitHeaders(
-            HttpRequest request, ResponseBody channel, Duration firstByte, long deadline, Duration total)
-            throws IOException, ConnectionFailure {
-        var client = http;
-        var future = client.sendAsync(request, info -> channel);
-        long wait = firstByte == null ? Long.MAX_VALUE : firstByte.toNanos();
-        if (total != null) wait = Math.min(wait, deadline - System.nanoTime());
-        try {
-            if (wait <= 0) throw new TimeoutException();
-            return wait == Long.MAX_VALUE ? future.get() : future.get(wait, TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            // Cancelling the future aborts the exchange; the channel may already hold the subscription.
-            future.cancel(true);
-            channel.cancel();
-            boolean totalExpired = total != null && deadline - System.nanoTime() <= 0;
-            throw totalExpired
-                    ? new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, total)
-                    : new StreamTimeoutException(StreamTimeoutException.Kind.FIRST_BYTE, firstByte);
-        } catch (InterruptedException e) {
-            future.cancel(true);
-            channel.cancel();
-            Thread.currentThread().interrupt();
-            var io = new InterruptedIOException("interrupted while waiting for the response");
-            io.initCause(e);
-            throw io;
-        } catch (CancellationException e) {
-            throw new IOException("request cancelled", e);
-        } catch (ExecutionException e) {
-            var cause = e.getCause();
-            if (cause instanceof HttpTimeoutException timeout && !(cause instanceof HttpConnectTimeoutException)) {
-                throw timeout;
-            }
-            if (cause instanceof java.net.ProtocolException || (cause instanceof IOException && String.valueOf(cause.getMessage()).contains("status line"))) {
-                retireAfterProtocolError(client);
-            }
-            if (cause instanceof IOException) throw new ConnectionFailure(cause);
-            throw new IOException(cause);
-        }
-    }
-
-    private static ApiException readError(HttpResponse<Void> response, ResponseBody channel) throws IOException {
+    private static ApiException readError(HttpTransport.Opened response) throws IOException {
         byte[] bytes;
         IOException failure = null;
         try {
-            bytes = channel.readAll(MAX_ERROR_BODY);
+            bytes = response.body().readAll(MAX_ERROR_BODY);
         } catch (InterruptedIOException e) {
             throw e;
         } catch (IOException e) {
@@ -165,7 +91,7 @@ final class HttpCaller {
             bytes = new byte[0];
             failure = e;
         }
-        var error = ApiException.of(response.statusCode(), response.headers(), bytes);
+        var error = ApiException.of(response.status(), response.headers(), bytes);
         if (failure != null) error.addSuppressed(failure);
         return error;
     }
@@ -202,12 +128,5 @@ final class HttpCaller {
 
     private static Duration enabled(Duration timeout) {
         return timeout == null || timeout.isZero() || timeout.isNegative() ? null : timeout;
-    }
-
-    /** The request could not be sent or no response came back: retryable. */
-    private static final class ConnectionFailure extends Exception {
-        ConnectionFailure(Throwable cause) {
-            super(cause);
-        }
     }
 }

@@ -1,6 +1,5 @@
 package dev.sluice.client;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.http.HttpResponse;
@@ -23,7 +22,7 @@ import java.util.function.Consumer;
  * interruptibility. {@link #cancel} cancels the subscription, which makes the HTTP client close the connection
  * (for HTTP/1.1 the upstream sees the TCP connection close), and wakes a blocked reader.
  */
-final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
+final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
 
     private static final Object END = new Object();
     private static final Object CANCELLED = new Object();
@@ -92,8 +91,9 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
      *     status kept)
      * @throws IOException when the connection fails, or the body was cancelled
      */
+    @Override
     @SuppressWarnings("unchecked")
-    boolean read(Consumer<ByteBuffer> sink) throws IOException {
+    public boolean read(Consumer<ByteBuffer> sink) throws IOException {
         if (ended) return false;
         Object item = take();
         if (item == END) {
@@ -114,26 +114,9 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
         return true;
     }
 
-    /** The whole (rest of the) body; past {@code max} bytes the exchange is cancelled and the rest dropped. */
-    byte[] readAll(int max) throws IOException {
-        var out = new ByteArrayOutputStream();
-        boolean[] full = {false};
-        Consumer<ByteBuffer> sink = buffer -> {
-            int n = Math.min(buffer.remaining(), max - out.size());
-            if (n < buffer.remaining()) full[0] = true;
-            var bytes = new byte[n];
-            buffer.get(bytes);
-            out.write(bytes, 0, n);
-        };
-        while (!full[0] && read(sink)) {
-            // until the end, or the cap
-        }
-        if (full[0]) cancel();
-        return out.toByteArray();
-    }
-
     /** Takes what has already arrived without waiting; returns whether the end of the body was reached. */
-    boolean drainAvailable() {
+    @Override
+    public boolean drainAvailable() {
         while (!ended && !cancelled) {
             Object item = queue.poll();
             if (item == null) return false;
@@ -145,7 +128,8 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
     }
 
     /** Cancels the exchange: the connection is closed and a blocked reader is woken. Any thread; idempotent. */
-    void cancel() {
+    @Override
+    public void cancel() {
         if (ended || cancelled || upstreamDone) return;
         cancelled = true;
         Flow.Subscription s;
@@ -161,7 +145,8 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void> {
      * read). The rest is received and dropped so that, if the body ends within {@code grace}, the HTTP client
      * can reuse the connection; otherwise the exchange is cancelled then. Any thread.
      */
-    void release(Duration grace) {
+    @Override
+    public void release(Duration grace) {
         if (ended || cancelled || upstreamDone) return;
         discarding = true;
         queue.add(CANCELLED); // a reader, if any, stops

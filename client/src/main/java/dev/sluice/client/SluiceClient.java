@@ -14,9 +14,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import javax.net.ssl.SSLContext;
 
 /**
- * A client of an OpenAI-compatible API on {@link java.net.http}. Build one per upstream and share it: it is
+ * A client of an OpenAI-compatible API on {@link java.net.http} (or, for virtual threads, on blocking
+ * sockets: {@link Transport}). Build one per upstream and share it: it is
  * thread-safe and holds the connection pool.
  *
  * <pre>{@code
@@ -39,35 +41,47 @@ public final class SluiceClient implements AutoCloseable {
     private static final String EVENT_STREAM = "text/event-stream";
 
     private final HttpCaller caller;
-    private final java.util.function.Supplier<HttpClient> httpFactory; // null when the caller supplied the client
     private final boolean ownsHttp;
     private final ChatCompletions chat = new ChatCompletions(this);
     private final Responses responses = new Responses(this);
 
+    /**
+     * How requests travel. {@link #JAVA_NET_HTTP}, the default, works from any thread. {@link #BLOCKING_HTTP1}
+     * is HTTP/1.1 on blocking sockets driven by the calling thread itself: for callers on virtual threads,
+     * where it saves the HTTP client's thread hand-offs on every read (the gateway uses it). On a platform
+     * thread an interrupt does not abort its reads; {@code close()} on the stream does.
+     */
+    public enum Transport { JAVA_NET_HTTP, BLOCKING_HTTP1 }
+
     private SluiceClient(Builder b) {
-        this.ownsHttp = b.httpClient == null;
-        if (ownsHttp) {
+        var connect = b.connectTimeout != null && !b.connectTimeout.isZero() && !b.connectTimeout.isNegative() ? b.connectTimeout : null;
+        HttpTransport transport;
+        if (b.httpClient != null) {
+            this.ownsHttp = false;
+            transport = new JdkTransport(b.httpClient, null, null);
+        } else if (b.transport == Transport.BLOCKING_HTTP1) {
+            this.ownsHttp = true;
+            transport = new Http1Transport(connect, b.sslContext);
+        } else {
+            this.ownsHttp = true;
             var hb = HttpClient.newBuilder()
                     // Plain-http upstreams speak HTTP/1.1, and only there does cancelling a stream close its TCP
                     // connection, which is how an upstream learns that the answer is no longer wanted.
                     .version(HttpClient.Version.HTTP_1_1)
                     .followRedirects(HttpClient.Redirect.NEVER);
-            if (b.connectTimeout != null && !b.connectTimeout.isZero() && !b.connectTimeout.isNegative()) {
-                hb.connectTimeout(b.connectTimeout);
-            }
+            if (connect != null) hb.connectTimeout(connect);
             if (b.executor != null) hb.executor(b.executor);
-            this.httpFactory = hb::build;
-        } else {
-            this.httpFactory = null;
+            if (b.sslContext != null) hb.sslContext(b.sslContext);
+            java.util.function.Supplier<HttpClient> factory = hb::build;
+            transport = new JdkTransport(factory.get(), factory, HttpClient.Version.HTTP_1_1);
         }
-        var http = ownsHttp ? httpFactory.get() : b.httpClient;
         var headers = new LinkedHashMap<String, String>();
         headers.put("User-Agent", "sluice-java/0.1");
         if (b.apiKey != null) headers.put("Authorization", "Bearer " + b.apiKey);
         if (b.organization != null) headers.put("OpenAI-Organization", b.organization);
         if (b.project != null) headers.put("OpenAI-Project", b.project);
         headers.putAll(b.headers);
-        this.caller = new HttpCaller(http, httpFactory, new HttpCaller.Settings(
+        this.caller = new HttpCaller(transport, new HttpCaller.Settings(
                 b.baseUrl,
                 Map.copyOf(headers),
                 b.firstByteTimeout,
@@ -75,8 +89,7 @@ public final class SluiceClient implements AutoCloseable {
                 b.totalTimeout,
                 b.maxRetries,
                 b.initialBackoff,
-                b.maxBackoff,
-                ownsHttp ? HttpClient.Version.HTTP_1_1 : null));
+                b.maxBackoff));
     }
 
     public static Builder builder() {
@@ -163,13 +176,13 @@ public final class SluiceClient implements AutoCloseable {
         if (ownsHttp) caller.close();
     }
 
-    private static JsonNode json(HttpCaller.Opened opened) throws IOException {
+    private static JsonNode json(HttpTransport.Opened opened) throws IOException {
         var bytes = opened.body().readAll(Integer.MAX_VALUE - 8);
         if (bytes.length == 0) return Json.NODES.missingNode();
         try {
             return Json.parse(bytes);
         } catch (IllegalArgumentException e) {
-            throw new IOException("the upstream answered " + opened.response().statusCode() + " with a body that is not JSON", e);
+            throw new IOException("the upstream answered " + opened.status() + " with a body that is not JSON", e);
         }
     }
 
@@ -186,6 +199,8 @@ public final class SluiceClient implements AutoCloseable {
         private Duration maxBackoff = Duration.ofSeconds(8);
         private Executor executor;
         private HttpClient httpClient;
+        private SSLContext sslContext;
+        private Transport transport = defaultTransport();
 
         private Builder() {}
 
@@ -277,6 +292,26 @@ public final class SluiceClient implements AutoCloseable {
         public Builder httpClient(HttpClient httpClient) {
             this.httpClient = httpClient;
             return this;
+        }
+
+        /**
+         * How requests travel (see {@link Transport}). The default is {@link Transport#JAVA_NET_HTTP}, or what the
+         * system property {@code sluice.client.transport} names ({@code java_net_http} or {@code blocking_http1}).
+         */
+        public Builder transport(Transport transport) {
+            this.transport = Objects.requireNonNull(transport, "transport");
+            return this;
+        }
+
+        /** TLS settings (trusted certificates, client keys) for https base URLs. Default: the JDK's. */
+        public Builder sslContext(SSLContext sslContext) {
+            this.sslContext = sslContext;
+            return this;
+        }
+
+        private static Transport defaultTransport() {
+            var name = System.getProperty("sluice.client.transport");
+            return name == null || name.isBlank() ? Transport.JAVA_NET_HTTP : Transport.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
         }
 
         public SluiceClient build() {

@@ -15,15 +15,15 @@ public final class SseStream implements AutoCloseable {
 
     private final int status;
     private final HttpHeaders headers;
-    private final ResponseBody body;
+    private final Body body;
     private final ArrayDeque<SseEvent> ready = new ArrayDeque<>();
     private final SseDecoder decoder = new SseDecoder(ready::add);
     private boolean ended;
     private volatile boolean closed;
 
-    SseStream(HttpCaller.Opened opened) {
-        this.status = opened.response().statusCode();
-        this.headers = opened.response().headers();
+    SseStream(HttpTransport.Opened opened) {
+        this.status = opened.status();
+        this.headers = opened.headers();
         this.body = opened.body();
     }
 

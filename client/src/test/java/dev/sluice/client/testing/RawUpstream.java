@@ -134,6 +134,12 @@ public final class RawUpstream implements AutoCloseable {
             out.flush();
         }
 
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            var out = socket.getOutputStream();
+            out.write(bytes, offset, length);
+            out.flush();
+        }
+
         /** One HTTP/1.1 chunk. */
         public void chunk(String data) throws IOException {
             var bytes = data.getBytes(StandardCharsets.UTF_8);

@@ -82,7 +82,8 @@ public final class ChatChunkWriter {
             }
             case StreamEvent.TextDelta t -> {
                 open(t.choice(), "", out);
-                out.add(chunk(t.choice(), "content", t.text(), takeLogprobs(t.choice()), null));
+                var logprobs = takeLogprobs(t.choice());
+                out.add(logprobs == null ? contentChunk(t.choice(), t.text()) : chunk(t.choice(), "content", t.text(), logprobs, null));
             }
             case StreamEvent.RefusalDelta r -> {
                 open(r.choice(), out);
@@ -237,6 +238,67 @@ public final class ChatChunkWriter {
             g.writeEndArray();
             usageNull(g);
         });
+    }
+
+    /**
+     * The most frequent chunk, a piece of text, assembled from bytes: the header every chunk shares is
+     * encoded once per stream, the text escaped exactly as the generator would. Same bytes as
+     * {@code chunk(choice, "content", text, null, null)}, without a generator per token.
+     */
+    private byte[] contentChunk(int choice, String text) {
+        var head = sharedHead();
+        var quoted = com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(text);
+        var index = Integer.toString(choice);
+        var tail = includeUsage ? CONTENT_TAIL_USAGE : CONTENT_TAIL;
+        var out = new byte[head.length + index.length() + CONTENT_MID.length + quoted.length + tail.length];
+        int n = 0;
+        System.arraycopy(head, 0, out, n, head.length);
+        n += head.length;
+        for (int i = 0; i < index.length(); i++) out[n++] = (byte) index.charAt(i);
+        System.arraycopy(CONTENT_MID, 0, out, n, CONTENT_MID.length);
+        n += CONTENT_MID.length;
+        System.arraycopy(quoted, 0, out, n, quoted.length);
+        n += quoted.length;
+        System.arraycopy(tail, 0, out, n, tail.length);
+        return out;
+    }
+
+    private static final byte[] CONTENT_MID = ascii(",\"delta\":{\"content\":\"");
+    private static final byte[] CONTENT_TAIL = ascii("\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    private static final byte[] CONTENT_TAIL_USAGE = ascii("\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    private byte[] sharedHeadBytes;
+    private String headId, headModel, headTier, headFingerprint; // what sharedHeadBytes was encoded from
+    private long headCreated;
+
+    /** {@code data: {"id":...,"system_fingerprint":...,"choices":[{"index":}, encoded again only if the identity changes. */
+    private byte[] sharedHead() {
+        if (id == null) id = "chatcmpl-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        if (created == 0) created = System.currentTimeMillis() / 1000;
+        // Identity compare: these fields are only ever reassigned, so a new object means a possible change.
+        if (sharedHeadBytes == null || headId != id || headModel != model || headCreated != created || headTier != serviceTier
+                || headFingerprint != fingerprint) {
+            var frame = frame(g -> {
+                header(g);
+                g.writeArrayFieldStart("choices");
+                g.writeStartObject();
+                g.writeNumberField("index", 0);
+            });
+            // frame() closed the objects and added the blank line: cut back to just after "index":
+            int end = frame.length;
+            while (frame[end - 1] != '0') end--;
+            sharedHeadBytes = java.util.Arrays.copyOf(frame, end - 1);
+            headId = id;
+            headModel = model;
+            headCreated = created;
+            headTier = serviceTier;
+            headFingerprint = fingerprint;
+        }
+        return sharedHeadBytes;
     }
 
     private byte[] toolChunk(int choice, int index, String callId, String type, String name, String arguments) {

@@ -135,20 +135,22 @@ public final class ChatCompletionsHandler implements HttpHandler {
                 progress.accept(event);
                 tracker.accept(event);
                 for (var frame : writer.onEvent(event)) {
-                    if (!sse.send(frame)) return "client_cancelled"; // closing the upstream is the caller's job
+                    if (!sse.queue(frame)) return "client_cancelled"; // closing the upstream is the caller's job
                 }
                 if (event instanceof StreamEvent.Error) return "error";
+                // What one upstream read brought goes out in one write; the next event would block.
+                if (upstream.buffered() == 0 && !sse.flush()) return "client_cancelled";
             }
             if (!upstream.completed() && !progress.allChoicesFinished()) {
-                sse.send(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
+                sse.queue(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
                 return "error";
             }
-            for (var frame : writer.finish()) if (!sse.send(frame)) return "client_cancelled";
+            for (var frame : writer.finish()) if (!sse.queue(frame)) return "client_cancelled";
             return "completed";
         } catch (IOException e) {
             if (sse.isOpen()) {
                 LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
-                sse.send(writer.error(StreamError.of(UpstreamErrors.describe(e), UpstreamErrors.isTimeout(e) ? "timeout_error" : "server_error",
+                sse.queue(writer.error(StreamError.of(UpstreamErrors.describe(e), UpstreamErrors.isTimeout(e) ? "timeout_error" : "server_error",
                         UpstreamErrors.isTimeout(e) ? "upstream_timeout" : "upstream_error")));
             }
             return "error";

@@ -12,9 +12,11 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An open {@code text/event-stream} response. Each {@link #send} is flushed at once; when the client reads
- * slower than events come, {@code send} blocks (the caller's virtual thread, and through it the upstream
- * read) instead of buffering. During silence a keep-alive comment goes out every interval.
+ * An open {@code text/event-stream} response. Each {@link #send} is flushed at once; {@link #queue} collects
+ * frames until {@link #flush}, so everything decoded from one upstream read leaves in one write and one
+ * event-loop wake-up instead of one per frame. When the client reads slower than events come, writing
+ * blocks (the caller's virtual thread, and through it the upstream read) instead of buffering. During
+ * silence a keep-alive comment goes out every interval. One thread writes.
  */
 public final class EventStreamResponse {
 
@@ -28,6 +30,11 @@ public final class EventStreamResponse {
     private final long intervalNanos;
     private volatile long lastWriteNanos = System.nanoTime();
     private volatile boolean ended;
+    private byte[] batch = new byte[0];
+    private int batched;
+
+    /** A batch this large is written without waiting for {@link #flush}: the client gets bytes early, memory stays bounded. */
+    private static final int MAX_BATCH = 32 * 1024;
 
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
         this.channel = channel;
@@ -50,13 +57,37 @@ public final class EventStreamResponse {
         }
     }
 
-    /** Sends one frame. Returns false if the client is gone (the caller should stop and cancel upstream). */
+    /** Sends one frame (and whatever was queued). Returns false if the client is gone (the caller should stop and cancel upstream). */
     public boolean send(byte[] frame) {
+        return queue(frame) && flush();
+    }
+
+    /** Adds a frame to the batch that the next {@link #flush} sends. Returns false if the client is gone. */
+    public boolean queue(byte[] frame) {
         if (ended) return false;
+        if (batched + frame.length > batch.length) {
+            batch = java.util.Arrays.copyOf(batch, Math.max(batched + frame.length, Math.min(Math.max(batch.length * 2, 1024), MAX_BATCH)));
+        }
+        System.arraycopy(frame, 0, batch, batched, frame.length);
+        batched += frame.length;
+        return batched < MAX_BATCH || flush();
+    }
+
+    /** Writes the queued frames. Returns false if the client is gone. */
+    public boolean flush() {
+        if (ended) return false;
+        if (batched == 0) return channel.isActive();
         if (!state.awaitWritable()) return false;
         lastWriteNanos = System.nanoTime();
-        channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(frame)));
+        channel.writeAndFlush(new DefaultHttpContent(takeBatch()));
         return true;
+    }
+
+    private io.netty.buffer.ByteBuf takeBatch() {
+        // A copy: the written bytes belong to Netty until they are sent, and the batch array is reused.
+        var content = Unpooled.wrappedBuffer(java.util.Arrays.copyOf(batch, batched));
+        batched = 0;
+        return content;
     }
 
     public boolean isOpen() {
@@ -70,7 +101,9 @@ public final class EventStreamResponse {
         keepAliveTask.cancel(false);
         state.clearCloseActions();
         if (channel.isActive()) {
-            var future = channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+            // The last frames and the end of the chunked body leave together.
+            var last = batched == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
+            var future = channel.writeAndFlush(last);
             if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
         }
         onDone.run();

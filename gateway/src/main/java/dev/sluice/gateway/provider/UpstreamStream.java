@@ -9,6 +9,11 @@ public interface UpstreamStream extends AutoCloseable {
     /** The next event, or null when the stream ended. Blocks while the upstream is silent. */
     StreamEvent next() throws IOException;
 
+    /** How many events are already decoded and {@link #next()} returns without blocking; 0 when unknown. */
+    default int buffered() {
+        return 0;
+    }
+
     /** Whether the upstream ended the stream properly ({@code [DONE]}, or an error it reported) rather than just stopping. */
     boolean completed();
 

@@ -289,6 +289,13 @@ public final class ResilientStream implements UpstreamStream {
     }
 
     @Override
+    public int buffered() {
+        // While a continuation is checked for repeats, events may be held back: count none from upstream, so
+        // a relay flushes rather than wait on them.
+        return pending.size() + (dedupeTarget == null && !ended ? current.buffered() : 0);
+    }
+
+    @Override
     public void close() {
         closed = true;
         current.close();

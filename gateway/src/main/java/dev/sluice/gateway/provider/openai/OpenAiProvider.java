@@ -28,6 +28,9 @@ public final class OpenAiProvider implements Provider {
         this.config = config;
         var t = config.timeouts();
         var builder = SluiceClient.builder()
+                // Upstreams are read on the request's virtual thread: blocking sockets spare every read the
+                // java.net.http selector/worker hand-offs (see docs/benchmarks.md).
+                .transport(SluiceClient.Transport.BLOCKING_HTTP1)
                 .baseUrl(config.baseUrl())
                 .connectTimeout(t.connect())
                 .firstByteTimeout(t.firstByte())
@@ -85,6 +88,11 @@ public final class OpenAiProvider implements Provider {
         @Override
         public boolean completed() {
             return events.completed();
+        }
+
+        @Override
+        public int buffered() {
+            return events.buffered();
         }
 
         @Override

@@ -1,0 +1,56 @@
+package dev.sluice.gateway.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.json.Json;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Text chunks are assembled from pre-encoded bytes; they must be exactly what Jackson writes for the same object. */
+class ChatChunkWriterTest {
+
+    private static String json(byte[] frame) {
+        var text = new String(frame, StandardCharsets.UTF_8);
+        assertThat(text).startsWith("data: ").endsWith("\n\n");
+        return text.substring(6, text.length() - 2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"Hello", "", "quote \" and \\ backslash", "line\nbreak\ttab\r", "\u0000\u0001\u001f control", "héllo wörld",
+            "emoji 😀 and CJK 漢字", "</script>", "\u2028\u2029"})
+    void textChunksAreByteForByteWhatJacksonWrites(String text) {
+        for (boolean includeUsage : new boolean[] {false, true}) {
+            var writer = new ChatChunkWriter("gpt-x", includeUsage);
+            writer.onEvent(new StreamEvent.Metadata("chatcmpl-1", "gpt-4o-2024", 1700000000, "fp_1", null));
+            var frames = new ArrayList<byte[]>();
+            frames.addAll(writer.onEvent(new StreamEvent.TextDelta(0, "first")));
+            frames.addAll(writer.onEvent(new StreamEvent.TextDelta(0, text)));
+            var last = json(frames.getLast());
+            var tree = Json.parse(last);
+            assertThat(Json.write(tree)).isEqualTo(last); // same escaping and field order as the generator
+            assertThat(tree.path("choices").get(0).path("delta").path("content").asText()).isEqualTo(text);
+            assertThat(tree.path("id").asText()).isEqualTo("chatcmpl-1");
+            assertThat(tree.path("model").asText()).isEqualTo("gpt-4o-2024");
+            assertThat(tree.path("system_fingerprint").asText()).isEqualTo("fp_1");
+            assertThat(tree.has("usage")).isEqualTo(includeUsage);
+        }
+    }
+
+    @Test
+    void aFingerprintLearnedLaterIsInTheChunksAfterIt() {
+        var writer = new ChatChunkWriter("gpt-x", false);
+        writer.onEvent(new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, null, null));
+        var before = json(writer.onEvent(new StreamEvent.TextDelta(1, "a")).getLast());
+        writer.onEvent(new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, "fp_late", null));
+        var after = json(writer.onEvent(new StreamEvent.TextDelta(1, "b")).getLast());
+        assertThat(Json.parse(before).has("system_fingerprint")).isFalse();
+        assertThat(Json.parse(after).path("system_fingerprint").asText()).isEqualTo("fp_late");
+        assertThat(Json.parse(after).path("choices").get(0).path("index").asInt()).isEqualTo(1);
+        assertThat(List.of(Json.parse(before).path("id").asText(), Json.parse(after).path("id").asText())).containsOnly("chatcmpl-2");
+    }
+}
