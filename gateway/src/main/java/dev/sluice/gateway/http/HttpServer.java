@@ -36,14 +36,17 @@ public final class HttpServer implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(HttpServer.class.getName());
 
-    private final EventLoopGroup boss = new NioEventLoopGroup(1);
-    private final EventLoopGroup workers = new NioEventLoopGroup();
+    /** Linux's epoll where Netty's native library loads (cheaper wake-ups than NIO's selector), else NIO. */
+    private static final boolean EPOLL = io.netty.channel.epoll.Epoll.isAvailable();
+
+    private final EventLoopGroup boss = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
+    private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup() : new NioEventLoopGroup();
     private final Channel serverChannel;
 
     public HttpServer(String host, int port, int maxBodyBytes, HttpHandler handler) throws InterruptedException {
         var bootstrap = new ServerBootstrap()
                 .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+                .channel(EPOLL ? io.netty.channel.epoll.EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
