@@ -48,7 +48,27 @@ final class Http1Transport implements HttpTransport {
 
     private final Duration connectTimeout; // null: none
     private final SSLContext ssl;           // null: the JDK's default
-    private final ConcurrentHashMap<String, ConcurrentLinkedDeque<Conn>> idle = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Idle> idle = new ConcurrentHashMap<>();
+
+    /** An origin's idle connections, most recently used first; the count because a deque's size() walks it. */
+    private record Idle(ConcurrentLinkedDeque<Conn> deque, AtomicInteger count) {
+        Conn poll() {
+            var c = deque.pollFirst();
+            if (c != null) count.decrementAndGet();
+            return c;
+        }
+
+        void push(Conn c) {
+            deque.offerFirst(c);
+            count.incrementAndGet();
+        }
+
+        Conn oldest() {
+            var c = deque.pollLast();
+            if (c != null) count.decrementAndGet();
+            return c;
+        }
+    }
     private volatile boolean closed;
 
     Http1Transport(Duration connectTimeout, SSLContext ssl) {
@@ -98,19 +118,19 @@ final class Http1Transport implements HttpTransport {
     @Override
     public void close() {
         closed = true;
-        for (var deque : idle.values()) {
+        for (var pool : idle.values()) {
             Conn c;
-            while ((c = deque.pollFirst()) != null) c.close();
+            while ((c = pool.poll()) != null) c.close();
         }
     }
 
     // ------------------------------------------------------------------ connections
 
     private Conn pooled(String origin) {
-        var deque = idle.get(origin);
-        if (deque == null) return null;
+        var pool = idle.get(origin);
+        if (pool == null) return null;
         Conn c;
-        while ((c = deque.pollFirst()) != null) {
+        while ((c = pool.poll()) != null) {
             if (System.nanoTime() - c.idleSince < MAX_IDLE_NANOS && !c.socket.isClosed()) return c;
             c.close();
         }
@@ -122,16 +142,19 @@ final class Http1Transport implements HttpTransport {
             c.close();
             return;
         }
-        var deque = idle.computeIfAbsent(c.origin, k -> new ConcurrentLinkedDeque<>());
+        var pool = idle.computeIfAbsent(c.origin, k -> new Idle(new ConcurrentLinkedDeque<>(), new AtomicInteger()));
         // Stale connections would pile up at the tail while fresh ones are reused from the head.
-        for (Conn old; (old = deque.peekLast()) != null && System.nanoTime() - old.idleSince >= MAX_IDLE_NANOS; ) {
-            if (deque.removeLastOccurrence(old)) old.close();
+        for (Conn old; (old = pool.deque().peekLast()) != null && System.nanoTime() - old.idleSince >= MAX_IDLE_NANOS; ) {
+            if (pool.deque().removeLastOccurrence(old)) {
+                pool.count().decrementAndGet();
+                old.close();
+            }
         }
         c.idleSince = System.nanoTime();
         c.receivedAny = false;
-        deque.offerFirst(c);
-        if (deque.size() > MAX_IDLE_PER_ORIGIN) {
-            var extra = deque.pollLast();
+        pool.push(c);
+        if (pool.count().get() > MAX_IDLE_PER_ORIGIN) {
+            var extra = pool.oldest();
             if (extra != null) extra.close();
         }
     }

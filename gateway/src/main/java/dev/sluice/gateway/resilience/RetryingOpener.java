@@ -111,6 +111,11 @@ public final class RetryingOpener {
             }
 
             @Override
+            public int buffered() {
+                return stream.buffered();
+            }
+
+            @Override
             public synchronized void close() {
                 if (closed) return;
                 closed = true;
