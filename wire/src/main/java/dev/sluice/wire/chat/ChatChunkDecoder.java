@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.wire.chat.StreamEvent.Scope;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Translates OpenAI-style {@code chat.completion.chunk} payloads (OpenAI, Azure, OpenRouter, vLLM, SGLang,
@@ -52,16 +54,41 @@ public final class ChatChunkDecoder {
         }
         Chunk chunk;
         try (var p = Json.MAPPER.createParser(data)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                emitError(malformed(data, "not a JSON object"));
-                return;
-            }
-            chunk = readChunk(p);
+            chunk = read(p, () -> data);
         } catch (IOException e) {
             emitError(malformed(data, e.getMessage()));
             return;
         }
-        emit(chunk);
+        if (chunk != null) emit(chunk);
+    }
+
+    /**
+     * The same for data given as UTF-8 bytes (as the SSE decoder holds them): parsed in place, with no String
+     * built for the payload. The bytes are only read during the call.
+     */
+    public void decode(String eventType, byte[] data, int offset, int length) {
+        Supplier<String> text = () -> new String(data, offset, length, StandardCharsets.UTF_8); // for errors only
+        if ("error".equals(eventType)) {
+            emitError(errorFromData(text.get()));
+            return;
+        }
+        Chunk chunk;
+        try (var p = Json.MAPPER.createParser(data, offset, length)) {
+            chunk = read(p, text);
+        } catch (IOException e) {
+            emitError(malformed(text.get(), e.getMessage()));
+            return;
+        }
+        if (chunk != null) emit(chunk);
+    }
+
+    /** The chunk, or null when the payload is not a JSON object (an error was emitted). */
+    private Chunk read(JsonParser p, Supplier<String> text) throws IOException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            emitError(malformed(text.get(), "not a JSON object"));
+            return null;
+        }
+        return readChunk(p);
     }
 
     /** The stream ended: tool calls that never got a name are started with what is known. */
