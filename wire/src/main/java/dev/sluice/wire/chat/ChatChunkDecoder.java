@@ -126,19 +126,20 @@ public final class ChatChunkDecoder {
             String name = p.currentName();
             JsonToken t = p.nextToken();
             switch (name) {
-                case "id" -> c.id = text(p, t);
-                case "object" -> c.object = text(p, t);
+                // Metadata repeats on every chunk: the previous String is reused when the text is the same.
+                case "id" -> c.id = text(p, t, id);
+                case "object" -> c.object = text(p, t, CHUNK_OBJECT);
                 case "created" -> {
                     if (t.isNumeric()) c.created = p.getLongValue();
                     else p.skipChildren();
                 }
-                case "model" -> c.model = text(p, t);
+                case "model" -> c.model = text(p, t, model);
                 case "system_fingerprint" -> {
-                    c.fingerprint = text(p, t);
+                    c.fingerprint = text(p, t, fingerprint);
                     c.hasFingerprint = true;
                 }
                 case "service_tier" -> {
-                    c.tier = text(p, t);
+                    c.tier = text(p, t, tier);
                     c.hasTier = true;
                 }
                 case "usage" -> c.usage = objectOrNull(p, t);
@@ -455,6 +456,21 @@ public final class ChatChunkDecoder {
         if (t.isScalarValue()) return p.getText();
         p.skipChildren();
         return null;
+    }
+
+    private static final String CHUNK_OBJECT = "chat.completion.chunk";
+
+    /** As {@link #text(JsonParser, JsonToken)}, but returns {@code previous} (no new String) when the text equals it. */
+    private static String text(JsonParser p, JsonToken t, String previous) throws IOException {
+        if (t == JsonToken.VALUE_STRING && previous != null && p.getTextLength() == previous.length()) {
+            char[] chars = p.getTextCharacters();
+            int offset = p.getTextOffset();
+            for (int i = 0; i < previous.length(); i++) {
+                if (chars[offset + i] != previous.charAt(i)) return p.getText();
+            }
+            return previous;
+        }
+        return text(p, t);
     }
 
     private static JsonNode tree(JsonParser p, JsonToken t) throws IOException {
