@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.wire.chat.StreamEvent.Scope;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Translates OpenAI-style {@code chat.completion.chunk} payloads (OpenAI, Azure, OpenRouter, vLLM, SGLang,
@@ -52,16 +54,41 @@ public final class ChatChunkDecoder {
         }
         Chunk chunk;
         try (var p = Json.MAPPER.createParser(data)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                emitError(malformed(data, "not a JSON object"));
-                return;
-            }
-            chunk = readChunk(p);
+            chunk = read(p, () -> data);
         } catch (IOException e) {
             emitError(malformed(data, e.getMessage()));
             return;
         }
-        emit(chunk);
+        if (chunk != null) emit(chunk);
+    }
+
+    /**
+     * The same for data given as UTF-8 bytes (as the SSE decoder holds them): parsed in place, with no String
+     * built for the payload. The bytes are only read during the call.
+     */
+    public void decode(String eventType, byte[] data, int offset, int length) {
+        Supplier<String> text = () -> new String(data, offset, length, StandardCharsets.UTF_8); // for errors only
+        if ("error".equals(eventType)) {
+            emitError(errorFromData(text.get()));
+            return;
+        }
+        Chunk chunk;
+        try (var p = Json.MAPPER.createParser(data, offset, length)) {
+            chunk = read(p, text);
+        } catch (IOException e) {
+            emitError(malformed(text.get(), e.getMessage()));
+            return;
+        }
+        if (chunk != null) emit(chunk);
+    }
+
+    /** The chunk, or null when the payload is not a JSON object (an error was emitted). */
+    private Chunk read(JsonParser p, Supplier<String> text) throws IOException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            emitError(malformed(text.get(), "not a JSON object"));
+            return null;
+        }
+        return readChunk(p);
     }
 
     /** The stream ended: tool calls that never got a name are started with what is known. */
@@ -99,19 +126,20 @@ public final class ChatChunkDecoder {
             String name = p.currentName();
             JsonToken t = p.nextToken();
             switch (name) {
-                case "id" -> c.id = text(p, t);
-                case "object" -> c.object = text(p, t);
+                // Metadata repeats on every chunk: the previous String is reused when the text is the same.
+                case "id" -> c.id = text(p, t, id);
+                case "object" -> c.object = text(p, t, CHUNK_OBJECT);
                 case "created" -> {
                     if (t.isNumeric()) c.created = p.getLongValue();
                     else p.skipChildren();
                 }
-                case "model" -> c.model = text(p, t);
+                case "model" -> c.model = text(p, t, model);
                 case "system_fingerprint" -> {
-                    c.fingerprint = text(p, t);
+                    c.fingerprint = text(p, t, fingerprint);
                     c.hasFingerprint = true;
                 }
                 case "service_tier" -> {
-                    c.tier = text(p, t);
+                    c.tier = text(p, t, tier);
                     c.hasTier = true;
                 }
                 case "usage" -> c.usage = objectOrNull(p, t);
@@ -428,6 +456,21 @@ public final class ChatChunkDecoder {
         if (t.isScalarValue()) return p.getText();
         p.skipChildren();
         return null;
+    }
+
+    private static final String CHUNK_OBJECT = "chat.completion.chunk";
+
+    /** As {@link #text(JsonParser, JsonToken)}, but returns {@code previous} (no new String) when the text equals it. */
+    private static String text(JsonParser p, JsonToken t, String previous) throws IOException {
+        if (t == JsonToken.VALUE_STRING && previous != null && p.getTextLength() == previous.length()) {
+            char[] chars = p.getTextCharacters();
+            int offset = p.getTextOffset();
+            for (int i = 0; i < previous.length(); i++) {
+                if (chars[offset + i] != previous.charAt(i)) return p.getText();
+            }
+            return previous;
+        }
+        return text(p, t);
     }
 
     private static JsonNode tree(JsonParser p, JsonToken t) throws IOException {

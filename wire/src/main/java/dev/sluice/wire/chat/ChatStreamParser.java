@@ -1,8 +1,9 @@
 package dev.sluice.wire.chat;
 
 import dev.sluice.wire.sse.SseDecoder;
-import dev.sluice.wire.sse.SseEvent;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -23,20 +24,26 @@ public final class ChatStreamParser {
 
     public ChatStreamParser(Consumer<StreamEvent> sink, int maxLineBytes, int maxEventBytes) {
         this.chunks = new ChatChunkDecoder(sink);
-        this.sse = new SseDecoder(this::onEvent, maxLineBytes, maxEventBytes);
+        // Chunks are parsed from the bytes as they arrived: no String per event (the hot path of SDK and gateway).
+        this.sse = SseDecoder.forBytes(this::onEvent, maxLineBytes, maxEventBytes);
     }
 
-    private void onEvent(SseEvent event) {
+    private void onEvent(String event, byte[] data, int offset, int length, String id, long retry) {
         if (done) return;
-        String data = event.data();
-        if (data.equals("[DONE]")) {
+        if (isDone(data, offset, length)) {
             done = true;
             chunks.end();
             return;
         }
         dataEvents++;
-        chunks.decode(event.event(), data);
+        chunks.decode(event, data, offset, length);
     }
+
+    private static boolean isDone(byte[] data, int offset, int length) {
+        return Arrays.equals(data, offset, offset + length, DONE, 0, DONE.length);
+    }
+
+    private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
     /** Feeds the next bytes; throws {@link dev.sluice.wire.sse.SseException} when framing limits are broken. */
     public void feed(ByteBuffer bytes) {

@@ -2,6 +2,7 @@ package dev.sluice.wire.json;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -10,7 +11,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 /** The one shared Jackson setup: plain tree model, no reflection-based binding of our own types. */
 public final class Json {
 
-    public static final ObjectMapper MAPPER = new ObjectMapper();
+    /**
+     * Jackson's default buffer pool is per thread, and the SDK and gateway parse on virtual threads, one per
+     * stream: each would allocate fresh parser buffers. A shared concurrent pool reuses them across threads.
+     */
+    public static final ObjectMapper MAPPER = new ObjectMapper(
+            JsonFactory.builder().recyclerPool(JsonRecyclerPools.newConcurrentDequePool()).build());
     public static final JsonFactory FACTORY = MAPPER.getFactory();
     public static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 

@@ -2,6 +2,7 @@ package dev.sluice.wire.sse;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -16,6 +17,10 @@ import java.util.Objects;
  * without waiting for the line or event to end. The decoder is then failed: the stream's framing is no longer
  * known, so every later {@link #feed} or {@link #end} call throws {@link SseException} too (its cause is the
  * original error) and nothing more is dispatched.
+ *
+ * <p>Two kinds of listener: a {@link Listener} gets each event as an {@link SseEvent} with its data as a String;
+ * a {@link DataListener} ({@link #forBytes}) gets the data as the UTF-8 bytes that arrived, which a consumer
+ * that parses them anyway (JSON) takes without the String's decoding and copy.
  */
 public final class SseDecoder {
 
@@ -26,13 +31,25 @@ public final class SseDecoder {
         default void onComment(String comment) {}
     }
 
+    /**
+     * Receives each event's data as UTF-8 bytes (the joined {@code data} values with {@code \n} between them),
+     * otherwise as {@link SseEvent} describes. The bytes are the decoder's own buffer and valid only during the
+     * call: copy what must outlive it.
+     */
+    public interface DataListener {
+        void onEvent(String event, byte[] data, int offset, int length, String id, long retry);
+
+        /** A comment line, as {@link Listener#onComment}. */
+        default void onComment(String comment) {}
+    }
+
     public static final int DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
     public static final int DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
     private static final byte CR = '\r', LF = '\n';
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
-    private final Listener listener;
+    private final DataListener listener;
     private final int maxLineBytes;
     private final int maxEventBytes;
 
@@ -40,7 +57,8 @@ public final class SseDecoder {
     private int lineLength;
     private boolean lastWasCr;
     private int bomBytesSeen; // 0..3 while the stream start is still being checked, then -1
-    private final StringBuilder data = new StringBuilder();
+    // The event's data as it arrived, in UTF-8: decoded (if at all) once per event rather than once per line.
+    private byte[] data;
     private boolean hasData;
     private String eventType;
     private String lastEventId;
@@ -57,12 +75,36 @@ public final class SseDecoder {
      * @param maxEventBytes the most data one event may carry, in UTF-8 bytes; at least 1
      */
     public SseDecoder(Listener listener, int maxLineBytes, int maxEventBytes) {
+        this(strings(Objects.requireNonNull(listener, "listener")), maxLineBytes, maxEventBytes);
+    }
+
+    /** A decoder handing each event's data to {@code listener} as bytes; the limits as in the constructor. */
+    public static SseDecoder forBytes(DataListener listener, int maxLineBytes, int maxEventBytes) {
+        return new SseDecoder(Objects.requireNonNull(listener, "listener"), maxLineBytes, maxEventBytes);
+    }
+
+    private SseDecoder(DataListener listener, int maxLineBytes, int maxEventBytes) {
         if (maxLineBytes < 1) throw new IllegalArgumentException("maxLineBytes must be positive: " + maxLineBytes);
         if (maxEventBytes < 1) throw new IllegalArgumentException("maxEventBytes must be positive: " + maxEventBytes);
         this.listener = Objects.requireNonNull(listener, "listener");
         this.maxLineBytes = maxLineBytes;
         this.maxEventBytes = maxEventBytes;
         this.line = new byte[Math.min(256, maxLineBytes)];
+        this.data = new byte[Math.min(256, maxEventBytes)];
+    }
+
+    private static DataListener strings(Listener listener) {
+        return new DataListener() {
+            @Override
+            public void onEvent(String event, byte[] data, int offset, int length, String id, long retry) {
+                listener.onEvent(new SseEvent(event, new String(data, offset, length, StandardCharsets.UTF_8), id, retry));
+            }
+
+            @Override
+            public void onComment(String comment) {
+                listener.onComment(comment);
+            }
+        };
     }
 
     public void feed(ByteBuffer buffer) {
@@ -158,8 +200,7 @@ public final class SseDecoder {
         // Release what was buffered: nothing more will be decoded.
         line = new byte[0];
         lineLength = 0;
-        data.setLength(0);
-        data.trimToSize();
+        data = new byte[0];
         hasData = false;
         dataBytes = 0;
         return failure;
@@ -206,8 +247,14 @@ public final class SseDecoder {
             if (newBytes > maxEventBytes) {
                 throw fail("SSE event data exceeds " + maxEventBytes + " bytes (maxEventBytes)");
             }
-            if (hasData) data.append('\n');
-            data.append(decode(l, valueStart, length));
+            // Lines end at LF or CR, which never occur inside a UTF-8 sequence: decoding the joined bytes
+            // once gives the same text as decoding each line and joining.
+            int at = dataBytes;
+            if (newBytes > data.length) {
+                data = Arrays.copyOf(data, (int) Math.min(maxEventBytes, Math.max(newBytes, 2L * data.length)));
+            }
+            if (hasData) data[at++] = '\n';
+            System.arraycopy(l, valueStart, data, at, length - valueStart);
             dataBytes = (int) newBytes;
             hasData = true;
         } else if (is(l, nameEnd, "event")) {
@@ -234,13 +281,16 @@ public final class SseDecoder {
             resetEvent(); // the spec resets the type even when nothing is dispatched
             return;
         }
-        var event = new SseEvent(eventType, data.toString(), lastEventId, retry);
+        String type = eventType;
+        int length = dataBytes;
+        // Reset before the call (a listener may feed more), but the bytes stay in place for it: nothing writes
+        // to the buffer until the next data line, which only a feed from inside the listener could bring.
         resetEvent();
-        listener.onEvent(event);
+        byte[] bytes = data;
+        listener.onEvent(type, bytes, 0, length, lastEventId, retry);
     }
 
     private void resetEvent() {
-        data.setLength(0);
         dataBytes = 0;
         hasData = false;
         eventType = null;

@@ -1139,4 +1139,73 @@ class SseDecoderTest {
             throw new UncheckedIOException(e);
         }
     }
+
+    // ---------------------------------------------------------------- byte listener
+
+    /** {@link SseDecoder#forBytes}: the same events as the String listener, with the data as the bytes that came. */
+    @Nested
+    class ByteListener {
+
+        /** Records byte events in the String listener's form (copying the bytes, which are only lent). */
+        static final class ByteRecorder implements SseDecoder.DataListener {
+            final List<Object> log = new ArrayList<>();
+            final List<byte[]> data = new ArrayList<>();
+
+            @Override
+            public void onEvent(String event, byte[] bytes, int offset, int length, String id, long retry) {
+                data.add(Arrays.copyOfRange(bytes, offset, offset + length));
+                log.add(new SseEvent(event, new String(bytes, offset, length, UTF_8), id, retry));
+            }
+
+            @Override
+            public void onComment(String comment) {
+                log.add(new Comment(comment));
+            }
+        }
+
+        static final List<byte[]> INPUTS = List.of(
+                "data: {\"a\":1}\n\ndata: two\ndata: lines\n\n".getBytes(UTF_8),
+                "\uFEFFevent: delta\r\nid: 7\r\nretry: 1500\r\ndata: caf\u00e9 \u2603 \uD83D\uDE00\r\n\r\n: keep-alive\r\ndata:x\rdata\r\r".getBytes(UTF_8),
+                "data\n\ndata:\n\nid: 9\n\nevent: e\ndata:  spaced \n\nfield: ignored\ndata: [DONE]\n\ndata: tail".getBytes(UTF_8),
+                // malformed UTF-8 (a lone continuation byte, a truncated sequence before the line end)
+                new byte[] {'d', 'a', 't', 'a', ':', ' ', (byte) 0x80, 'x', '\n', 'd', 'a', 't', 'a', ':', (byte) 0xE2, (byte) 0x98, '\n', '\n'});
+
+        @Test
+        void matchesTheStringListenerForEverySplit() {
+            for (var input : INPUTS) {
+                var expected = new Recorder();
+                var strings = new SseDecoder(expected);
+                strings.feed(input);
+                strings.end();
+                assertThat(expected.events()).isNotEmpty();
+                for (int split = 0; split <= input.length; split++) {
+                    var actual = new ByteRecorder();
+                    var bytes = SseDecoder.forBytes(actual, 1024, 1024);
+                    bytes.feed(input, 0, split);
+                    bytes.feed(ByteBuffer.wrap(input, split, input.length - split));
+                    bytes.end();
+                    assertThat(actual.log).as("split at %d of %s", split, new String(input, UTF_8)).isEqualTo(expected.log);
+                }
+            }
+        }
+
+        @Test
+        void handsOverTheDataBytesAsReceived() {
+            var recorder = new ByteRecorder();
+            var decoder = SseDecoder.forBytes(recorder, 1024, 1024);
+            var text = "{\"t\":\"\u00e9\uD83D\uDE00\"}";
+            decoder.feed(("data: " + text + "\ndata: more\n\n").getBytes(UTF_8));
+            assertThat(recorder.data).hasSize(1);
+            assertThat(recorder.data.getFirst()).isEqualTo((text + "\nmore").getBytes(UTF_8));
+        }
+
+        @Test
+        void enforcesTheEventLimitInBytes() {
+            var decoder = SseDecoder.forBytes(new ByteRecorder(), 64, 10);
+            decoder.feed("data: 12345\ndata: 6789\n".getBytes(UTF_8)); // exactly 10 bytes with the \n between
+            assertThatThrownBy(() -> decoder.feed("data: 0\n".getBytes(UTF_8)))
+                    .isInstanceOf(SseException.class)
+                    .hasMessageContaining("maxEventBytes");
+        }
+    }
 }
