@@ -335,10 +335,15 @@ public final class ChatChunkDecoder {
         if (usage != null) sink.accept(new StreamEvent.Usage(usage));
         if (c.error != null && !c.error.isNull()) {
             emitError(errorFrom(c.error));
-        } else if (c.choices.stream().anyMatch(ch -> "error".equals(ch.finish))) {
+        } else if (finishedWithError(c)) {
             // finish_reason "error" without the provider's own error object: still an error, never a clean end.
             emitError(StreamError.of("The upstream ended the answer with finish_reason \"error\"", "server_error", "upstream_error"));
         }
+    }
+
+    private static boolean finishedWithError(Chunk c) {
+        for (var ch : c.choices) if ("error".equals(ch.finish)) return true;
+        return false;
     }
 
     private void updateMetadata(Chunk c) {
