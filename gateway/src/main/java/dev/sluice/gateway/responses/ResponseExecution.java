@@ -54,7 +54,13 @@ final class ResponseExecution {
     private ObjectNode body;
     private volatile Consumer<RunEvent> tee;
     private volatile ResilientStream upstream;
-    private volatile Thread worker;
+    /**
+     * Guards {@link #opening} and {@link #upstream}: a cancel interrupts the worker only while it is inside
+     * the opener. An interrupt anywhere else would land in the store's I/O (on PostgreSQL, closing the
+     * socket under a half-written event) rather than in the upstream call.
+     */
+    private final Object gate = new Object();
+    private Thread opening;
     private volatile boolean cancelled;
 
     /**
@@ -103,13 +109,11 @@ final class ResponseExecution {
     /** Stops the upstream; the worker ends the response as cancelled. */
     void cancel() {
         cancelled = true;
-        var u = upstream;
-        if (u != null) {
-            u.close();
-        } else {
+        synchronized (gate) {
+            var u = upstream;
+            if (u != null) u.close();
             // Still opening (or backing off between retries): the opener gives up when its thread is interrupted.
-            var w = worker;
-            if (w != null) w.interrupt();
+            else if (opening != null) opening.interrupt();
         }
     }
 
@@ -122,7 +126,6 @@ final class ResponseExecution {
      * (so that a refusal could still be its HTTP error); null in the background, where it is opened here.
      */
     void run(ResilientStream opened) {
-        worker = Thread.currentThread();
         try {
             if (body.get("status").asText().equals("queued")) {
                 update(b -> b.put("status", "in_progress"));
@@ -130,23 +133,31 @@ final class ResponseExecution {
             }
             var first = opened;
             if (first == null) {
+                synchronized (gate) {
+                    if (!cancelled) opening = Thread.currentThread();
+                }
                 try {
+                    if (cancelled) throw new InterruptedException("cancelled before the upstream was opened");
                     first = RouteOpener.open(route, chatBody, auth);
                 } catch (UpstreamFailure f) {
+                    endOpening();
                     var e = f.last();
                     settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
                             "The model request failed (" + f.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
                     record(f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused");
                     return;
                 } catch (InterruptedException e) {
+                    endOpening();
                     settle(new OutputBuilder(), null, null, null);
                     record(route.targets().getFirst().label(), 0, 0, false, 0, outcome());
                     return;
                 }
+                endOpening();
             }
             var stream = first;
-            upstream = stream;
-            Thread.interrupted(); // a cancel that came while opening has closed the stream; the flag must not break storage calls
+            synchronized (gate) {
+                upstream = stream;
+            }
             if (cancelled) stream.close();
             var builder = new OutputBuilder();
             String failure = null;
@@ -187,6 +198,14 @@ final class ResponseExecution {
      * resilient stream, which marks a partial estimate), else estimated here from the request and what
      * streamed (an answer cancelled or cut off before the upstream's usage chunk).
      */
+    /** Leaves the opener: no interrupt can come after this, and one that came already is cleared. */
+    private void endOpening() {
+        synchronized (gate) {
+            opening = null;
+        }
+        Thread.interrupted();
+    }
+
     private JsonNode usage(OutputBuilder builder) {
         var reported = builder.chatUsage();
         if (reported != null) return reported;

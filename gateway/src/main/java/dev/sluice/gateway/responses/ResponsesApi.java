@@ -125,8 +125,15 @@ public final class ResponsesApi implements AutoCloseable {
         }
 
         // In the foreground the upstream is opened first, so that a refusal is this request's HTTP error.
+        // A client that leaves while it is being opened interrupts the opener, and only the opener: once the
+        // response is being stored, an interrupt would break the store's I/O (a PostgreSQL socket closes on it).
         var handlerThread = Thread.currentThread();
-        ex.onClientGone(handlerThread::interrupt);
+        var opening = new boolean[] {true};
+        ex.onClientGone(() -> {
+            synchronized (opening) {
+                if (opening[0]) handlerThread.interrupt();
+            }
+        });
         ResilientStream upstream;
         try {
             upstream = RouteOpener.open(route, chatBody, ex.header("Authorization"));
@@ -136,6 +143,10 @@ public final class ResponsesApi implements AutoCloseable {
             return;
         } catch (InterruptedException e) {
             return; // the client is gone; nothing was opened
+        } finally {
+            synchronized (opening) {
+                opening[0] = false;
+            }
         }
         Thread.interrupted();
         if (repo != null) save(response, req.input());
