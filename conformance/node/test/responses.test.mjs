@@ -169,6 +169,18 @@ test('fake: reasoning streams as reasoning summary events before the answer', as
   assert.equal(final.usage.output_tokens_details.reasoning_tokens, 198);
 });
 
+test('fake: a refusal streams as a refusal content part', async () => {
+  const stream = openai.responses.stream({ model: 'fake/openai-chat-refusal', input: 'Something bad' });
+  let deltas = '';
+  stream.on('response.refusal.delta', (e) => { deltas += e.delta; });
+  const final = await stream.finalResponse();
+  assert.equal(final.status, 'completed');
+  const part = final.output[0].content[0];
+  assert.equal(part.type, 'refusal');
+  assert.equal(part.refusal, "I'm sorry, I can't assist with that request.");
+  assert.equal(deltas, part.refusal);
+});
+
 test('fake: usage is estimated, and marked so, when the upstream reports none', async () => {
   const r = await openai.responses.create({ model: 'fake/vllm-chat-opt125m', input: 'Hi' });
   assert.equal(r.usage.estimated, true);

@@ -256,11 +256,13 @@ public final class ResponsesApi implements AutoCloseable {
                     cursor = e.seq();
                     if (ResponseObjects.terminalEvent(e.event())) return;
                 }
-                // A response whose log already ended before this cursor has nothing more to send.
-                if (cursor >= log.lastSeq(id) && ResponseObjects.TERMINAL_STATUSES.contains(responses.get(id).map(StoredObject::status).orElse("completed"))
-                        && !executing.containsKey(id)) {
-                    return;
-                }
+                // A response whose log already ended before this cursor has nothing more to send. The order of
+                // the checks matters: only once nothing executes it (and its end is stored) is the log's last
+                // number final. Read first, a slow store could see the number before the terminal event was
+                // appended and the status after, and the stream would end one event short.
+                boolean finished = !executing.containsKey(id)
+                        && ResponseObjects.TERMINAL_STATUSES.contains(responses.get(id).map(StoredObject::status).orElse("completed"));
+                if (finished && cursor >= log.lastSeq(id)) return;
             }
         } finally {
             sse.end();

@@ -44,6 +44,7 @@ abstract class ResponsesContract {
     static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     static final OpenApiValidator spec = OpenApiValidator.shared();
     static final String REASONING = "The user wants an echo. ";
+    static final String REFUSAL = "I can't help with that.";
 
     Gateway gateway;
     FakeUpstream upstream;
@@ -91,6 +92,8 @@ abstract class ResponsesContract {
                     deployments: [{provider: fake, model: nousage}]
                   - name: fake-reasoning
                     deployments: [{provider: fake, model: reasoning}]
+                  - name: fake-refusal
+                    deployments: [{provider: fake, model: refusal}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -139,6 +142,12 @@ abstract class ResponsesContract {
             var text = last.path("content").asText();
             var words = text.substring(Math.min(prefill.length(), text.length())).split("(?<= )");
             sse.append("data: ").append(head).append("{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n");
+            if (model.equals("refusal")) {
+                for (var word : REFUSAL.split("(?<= )")) {
+                    sse.append("data: ").append(head).append("{\"index\":0,\"delta\":{\"refusal\":").append(Json.write(Json.NODES.textNode(word))).append("}}]}\n\n");
+                }
+                words = new String[0];
+            }
             if (model.equals("reasoning")) {
                 for (var word : REASONING.split("(?<= )")) {
                     sse.append("data: ").append(head).append("{\"index\":0,\"delta\":{\"reasoning_content\":").append(Json.write(Json.NODES.textNode(word))).append("}}]}\n\n");
@@ -433,6 +442,21 @@ abstract class ResponsesContract {
         assertThat(roles).containsExactly("user", "assistant", "user");
     }
 
+    @org.junit.jupiter.api.Test
+    void refusalsAreRefusalParts() throws Exception {
+        var events = stream("POST", "/responses", "{\"model\":\"fake-refusal\",\"input\":\"something bad\",\"stream\":true}");
+        events.forEach(e -> spec.assertValid("ResponseStreamEvent", e));
+        var types = events.stream().map(e -> e.get("type").asText()).toList();
+        assertThat(types).containsSubsequence("response.output_item.added", "response.content_part.added", "response.refusal.delta",
+                "response.refusal.done", "response.content_part.done", "response.output_item.done", "response.completed");
+        assertThat(types).doesNotContain("response.output_text.delta");
+        var part = events.getLast().at("/response/output/0/content/0");
+        assertThat(part.get("type").asText()).isEqualTo("refusal");
+        assertThat(part.get("refusal").asText()).isEqualTo(REFUSAL);
+        var id = events.getLast().at("/response/id").asText();
+        assertThat(call("GET", "/responses/" + id, null).json.at("/output/0/content/0/refusal").asText()).isEqualTo(REFUSAL);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"", "fake-"})
     void everyResponseLeavesAUsageRecord(String p) throws Exception {
@@ -569,6 +593,7 @@ abstract class ResponsesContract {
     static void assertError(Answer a, int status, String param) {
         assertThat(a.status).as(String.valueOf(a.json)).isEqualTo(status);
         assertThat(a.json.get("error").get("message").asText()).isNotBlank();
+        spec.assertValid("ErrorResponse", a.json);
         if (param != null) assertThat(a.json.get("error").get("param").asText()).isEqualTo(param);
     }
 
