@@ -136,23 +136,29 @@ final class ResponseExecution {
                 synchronized (gate) {
                     if (!cancelled) opening = Thread.currentThread();
                 }
+                UpstreamFailure refused = null;
                 try {
-                    if (cancelled) throw new InterruptedException("cancelled before the upstream was opened");
-                    first = RouteOpener.open(route, chatBody, auth);
+                    if (!cancelled) first = RouteOpener.open(route, chatBody, auth);
                 } catch (UpstreamFailure f) {
-                    endOpening();
-                    var e = f.last();
-                    settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
-                            "The model request failed (" + f.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
-                    record(f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused");
-                    return;
+                    refused = f;
                 } catch (InterruptedException e) {
+                    // cancelled while opening: first stays null
+                } finally {
                     endOpening();
-                    settle(new OutputBuilder(), null, null, null);
-                    record(route.targets().getFirst().label(), 0, 0, false, 0, outcome());
+                }
+                if (refused != null) {
+                    var e = refused.last();
+                    settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
+                            "The model request failed (" + refused.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
+                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), "upstream_refused");
                     return;
                 }
-                endOpening();
+                if (first == null) { // cancelled before or while opening (only a cancel interrupts the opener)
+                    var status = cancelled ? settle(new OutputBuilder(), null, null, null)
+                            : settle(new OutputBuilder(), null, "server_error", "Sluice was interrupted while opening the model request.");
+                    record(route.targets().getFirst().label(), 0, 0, false, 0, outcome(status));
+                    return;
+                }
             }
             var stream = first;
             synchronized (gate) {
