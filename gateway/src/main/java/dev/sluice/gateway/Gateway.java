@@ -37,7 +37,7 @@ public final class Gateway implements AutoCloseable {
         var models = new ModelsHandler(router);
         this.assistants = new AssistantsService(config, router);
         var assistants = this.assistants;
-        this.responses = new ResponsesService(config, router, assistants);
+        this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
         this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models, assistants, responses));
     }

@@ -68,20 +68,90 @@ final class OutputBuilder {
         return finishReason;
     }
 
-    /** The chat usage as a Responses {@code usage} object; null when the upstream reported none. */
-    ObjectNode usage() {
-        if (usage == null) return null;
+    /** The chat usage the stream reported (summed over failover attempts), or null when none came. */
+    JsonNode chatUsage() {
+        return usage;
+    }
+
+    /**
+     * A chat {@code usage} as a Responses {@code usage} object. An estimate (the chat usage carries
+     * {@code "estimated": true}, as the chat path marks it) stays marked, so a client can tell it from a count.
+     */
+    static ObjectNode responsesUsage(JsonNode chat) {
         var u = Json.object();
-        long input = usage.path("prompt_tokens").asLong();
-        long output = usage.path("completion_tokens").asLong();
+        long input = chat.path("prompt_tokens").asLong();
+        long output = chat.path("completion_tokens").asLong();
         u.put("input_tokens", input);
         var inDetails = u.putObject("input_tokens_details");
-        inDetails.put("cached_tokens", usage.path("prompt_tokens_details").path("cached_tokens").asLong());
+        inDetails.put("cached_tokens", chat.path("prompt_tokens_details").path("cached_tokens").asLong());
         inDetails.put("cache_write_tokens", 0);
         u.put("output_tokens", output);
-        u.putObject("output_tokens_details").put("reasoning_tokens", usage.path("completion_tokens_details").path("reasoning_tokens").asLong());
-        u.put("total_tokens", usage.path("total_tokens").asLong(input + output));
+        u.putObject("output_tokens_details").put("reasoning_tokens", chat.path("completion_tokens_details").path("reasoning_tokens").asLong());
+        u.put("total_tokens", chat.path("total_tokens").asLong(input + output));
+        if (chat.path("estimated").asBoolean(false)) u.put("estimated", true);
         return u;
+    }
+
+    // ------------------------------------------------------------------ replay (crash recovery)
+
+    /**
+     * A builder in the state the logged events of an interrupted response leave it in: items that were
+     * done are kept as they were sent, open ones (with the ids clients already saw) can be closed by
+     * {@link #finish}, so a recovered stream ends well-formed and the stored output keeps every delta.
+     */
+    static OutputBuilder replay(List<JsonNode> events) {
+        var b = new OutputBuilder();
+        for (var e : events) b.replayOne(e);
+        return b;
+    }
+
+    private void replayOne(JsonNode e) {
+        switch (e.path("type").asText()) {
+            case "response.output_item.added" -> {
+                var item = ((ObjectNode) e.get("item")).deepCopy();
+                int index = e.path("output_index").asInt();
+                item.put("_index", index);
+                if (index != output.size()) return; // not the builder's own order; nothing sensible to rebuild
+                output.add(item);
+                switch (item.path("type").asText()) {
+                    case "reasoning" -> reasoning = item;
+                    case "message" -> message = item;
+                    case "function_call" -> calls.put(index, item);
+                    default -> {}
+                }
+            }
+            case "response.content_part.added" -> {
+                if (message == null) return;
+                if (e.path("part").path("type").asText().equals("refusal")) refusalPart = e.path("content_index").asInt();
+                else textPart = e.path("content_index").asInt();
+            }
+            case "response.output_text.delta" -> text.append(e.path("delta").asText());
+            case "response.refusal.delta" -> refusal.append(e.path("delta").asText());
+            case "response.reasoning_summary_text.delta" -> reasoningText.append(e.path("delta").asText());
+            case "response.function_call_arguments.delta" -> {
+                var call = calls.get(e.path("output_index").asInt());
+                if (call != null) call.put("arguments", call.get("arguments").asText() + e.path("delta").asText());
+            }
+            case "response.output_item.done" -> {
+                int index = e.path("output_index").asInt();
+                if (index >= output.size()) return;
+                var item = ((ObjectNode) e.get("item")).deepCopy();
+                item.put("_index", index);
+                output.set(index, item);
+                if (reasoning != null && reasoning.path("_index").asInt() == index) {
+                    reasoning = null;
+                    reasoningText.setLength(0);
+                } else if (message != null && message.path("_index").asInt() == index) {
+                    message = null;
+                    textPart = refusalPart = -1;
+                    text.setLength(0);
+                    refusal.setLength(0);
+                } else {
+                    calls.remove(index);
+                }
+            }
+            default -> {} // part/text "done" events are re-derived when the item is closed
+        }
     }
 
     // ------------------------------------------------------------------ reasoning

@@ -1,5 +1,6 @@
 package dev.sluice.gateway.responses;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.chat.UpstreamErrors;
 import dev.sluice.gateway.resilience.ResilientStream;
@@ -11,6 +12,10 @@ import dev.sluice.gateway.runs.RunEventLog;
 import dev.sluice.gateway.store.ObjectRepository;
 import dev.sluice.gateway.store.RunEvent;
 import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.gateway.usage.TokenEstimator;
+import dev.sluice.gateway.usage.UsageRecord;
+import dev.sluice.gateway.usage.UsageSink;
+import dev.sluice.gateway.usage.UsageTracker;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
@@ -23,6 +28,12 @@ import java.util.function.Consumer;
  * to the response's event log (numbered there, so {@code sequence_number} is the log's order) and, when
  * the response is stored, keeps its stored object up to date. The same code runs a response in the
  * caller's request and in the background; only who reads the log differs.
+ *
+ * <p>Whatever way it ends, it leaves one usage record in the gateway's {@link UsageSink}, as a chat
+ * completion does, with {@code outcome} {@code completed}, {@code incomplete}, {@code error},
+ * {@code cancelled} (by {@code POST /responses/{id}/cancel}), {@code client_cancelled} (a foreground
+ * client left) or {@code upstream_refused}; and the response's {@code usage} is the upstream's count, or
+ * a tokenizer estimate marked {@code "estimated": true} when there is none (a cut-off or cancelled answer).
  */
 final class ResponseExecution {
 
@@ -34,16 +45,33 @@ final class ResponseExecution {
     private final ObjectNode chatBody;
     private final String auth;
     private final String id;
+    private final UsageSink usageSink;
+    private final String requestId;
+    private final UsageTracker tracker = new UsageTracker();
+    private volatile boolean clientGone;
     private final CountDownLatch ended = new CountDownLatch(1);
     private StoredObject stored;
     private ObjectNode body;
     private volatile Consumer<RunEvent> tee;
     private volatile ResilientStream upstream;
-    private volatile Thread worker;
+    /**
+     * Guards {@link #opening} and {@link #upstream}: a cancel interrupts the worker only while it is inside
+     * the opener. An interrupt anywhere else would land in the store's I/O (on PostgreSQL, closing the
+     * socket under a half-written event) rather than in the upstream call.
+     */
+    private final Object gate = new Object();
+    private Thread opening;
     private volatile boolean cancelled;
 
-    ResponseExecution(RunEventLog log, ObjectRepository responses, StoredObject response, Route route, ObjectNode chatBody, String auth) {
+    /**
+     * @param requestId the HTTP request that created the response, as the usage record names it (chat
+     *                  records carry theirs too); the record's deployment and attempts say where it ran
+     */
+    ResponseExecution(RunEventLog log, ObjectRepository responses, StoredObject response, Route route, ObjectNode chatBody, String auth,
+            UsageSink usageSink, String requestId) {
         this.log = log;
+        this.usageSink = usageSink;
+        this.requestId = requestId;
         this.responses = responses;
         this.stored = response;
         this.body = response.body();
@@ -72,16 +100,20 @@ final class ResponseExecution {
         emit(body.get("status").asText().equals("queued") ? "response.queued" : "response.in_progress", ResponseObjects.event(body));
     }
 
+    /** A foreground client left: the response ends cancelled, and its usage record says who cancelled it. */
+    void clientGone() {
+        clientGone = true;
+        cancel();
+    }
+
     /** Stops the upstream; the worker ends the response as cancelled. */
     void cancel() {
         cancelled = true;
-        var u = upstream;
-        if (u != null) {
-            u.close();
-        } else {
+        synchronized (gate) {
+            var u = upstream;
+            if (u != null) u.close();
             // Still opening (or backing off between retries): the opener gives up when its thread is interrupted.
-            var w = worker;
-            if (w != null) w.interrupt();
+            else if (opening != null) opening.interrupt();
         }
     }
 
@@ -94,7 +126,6 @@ final class ResponseExecution {
      * (so that a refusal could still be its HTTP error); null in the background, where it is opened here.
      */
     void run(ResilientStream opened) {
-        worker = Thread.currentThread();
         try {
             if (body.get("status").asText().equals("queued")) {
                 update(b -> b.put("status", "in_progress"));
@@ -102,27 +133,44 @@ final class ResponseExecution {
             }
             var first = opened;
             if (first == null) {
+                synchronized (gate) {
+                    if (!cancelled) opening = Thread.currentThread();
+                }
+                UpstreamFailure refused = null;
                 try {
-                    first = RouteOpener.open(route, chatBody, auth);
+                    if (!cancelled) first = RouteOpener.open(route, chatBody, auth);
                 } catch (UpstreamFailure f) {
-                    var e = f.last();
-                    settle(new OutputBuilder(), e.status() == 429 ? "rate_limit_exceeded" : "server_error",
-                            "The model request failed (" + f.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
-                    return;
+                    refused = f;
                 } catch (InterruptedException e) {
-                    settle(new OutputBuilder(), null, null);
+                    // cancelled while opening: first stays null
+                } finally {
+                    endOpening();
+                }
+                if (refused != null) {
+                    var e = refused.last();
+                    settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
+                            "The model request failed (" + refused.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
+                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), "upstream_refused");
+                    return;
+                }
+                if (first == null) { // cancelled before or while opening (only a cancel interrupts the opener)
+                    var status = cancelled ? settle(new OutputBuilder(), null, null, null)
+                            : settle(new OutputBuilder(), null, "server_error", "Sluice was interrupted while opening the model request.");
+                    record(route.targets().getFirst().label(), 0, 0, false, 0, outcome(status));
                     return;
                 }
             }
             var stream = first;
-            upstream = stream;
-            Thread.interrupted(); // a cancel that came while opening has closed the stream; the flag must not break storage calls
+            synchronized (gate) {
+                upstream = stream;
+            }
             if (cancelled) stream.close();
             var builder = new OutputBuilder();
             String failure = null;
             try (stream) {
                 StreamEvent event;
                 while ((event = stream.next()) != null) {
+                    tracker.accept(event);
                     for (var e : builder.accept(event)) emit(e.type(), e.data());
                     if (event instanceof StreamEvent.Error e) {
                         failure = e.error().message();
@@ -135,11 +183,14 @@ final class ResponseExecution {
             } catch (IOException e) {
                 if (!cancelled) failure = UpstreamErrors.describe(e);
             }
-            settle(builder, failure == null ? null : "server_error", failure);
+            var usage = usage(builder);
+            var status = settle(builder, usage, failure == null ? null : "server_error", failure);
+            record(stream.target().label(), usage.path("prompt_tokens").asInt(), usage.path("completion_tokens").asInt(),
+                    usage.path("estimated").asBoolean(false), stream.attempts().size(), outcome(status));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "response " + id + " failed unexpectedly", e);
             try {
-                settle(new OutputBuilder(), "server_error", "Sluice failed while generating the response: " + e);
+                settle(new OutputBuilder(), null, "server_error", "Sluice failed while generating the response: " + e);
             } catch (RuntimeException ignored) {
                 // the store itself is failing; recovery settles the response at the next start
             }
@@ -148,13 +199,55 @@ final class ResponseExecution {
         }
     }
 
-    /** Closes the open items and ends the response: cancelled, failed ({@code code} set), incomplete or completed. */
-    private void settle(OutputBuilder builder, String code, String message) {
+    /**
+     * What the answer cost, chat-shaped: the upstream's count (summed over failover attempts by the
+     * resilient stream, which marks a partial estimate), else estimated here from the request and what
+     * streamed (an answer cancelled or cut off before the upstream's usage chunk).
+     */
+    /** Leaves the opener: no interrupt can come after this, and one that came already is cleared. */
+    private void endOpening() {
+        synchronized (gate) {
+            opening = null;
+        }
+        Thread.interrupted();
+    }
+
+    private JsonNode usage(OutputBuilder builder) {
+        var reported = builder.chatUsage();
+        if (reported != null) return reported;
+        return TokenEstimator.usage(TokenEstimator.prompt(chatBody), tracker.estimatedCompletionTokens());
+    }
+
+    private String outcome() {
+        return clientGone ? "client_cancelled" : "cancelled";
+    }
+
+    private String outcome(String status) {
+        return switch (status) {
+            case "cancelled" -> outcome();
+            case "failed" -> "error";
+            default -> status; // completed, incomplete
+        };
+    }
+
+    private void record(String deployment, int prompt, int completion, boolean estimated, int attempts, String outcome) {
+        try {
+            usageSink.record(new UsageRecord(requestId, body.path("model").asText(), deployment, prompt, completion, estimated, attempts, outcome));
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the usage sink failed for response " + id, e);
+        }
+    }
+
+    /**
+     * Closes the open items and ends the response: cancelled, failed ({@code code} set), incomplete or
+     * completed; returns that status. {@code chatUsage} is null when nothing reached an upstream.
+     */
+    private String settle(OutputBuilder builder, JsonNode chatUsage, String code, String message) {
         var finishReason = builder.finishReason();
         var cut = cancelled || code != null || "length".equals(finishReason) || "content_filter".equals(finishReason);
         for (var e : builder.finish(cut ? "incomplete" : "completed")) emit(e.type(), e.data());
         var output = builder.visibleOutput();
-        var usage = builder.usage();
+        var usage = chatUsage == null ? null : OutputBuilder.responsesUsage(chatUsage);
         if (cancelled) {
             update(b -> {
                 b.put("status", "cancelled");
@@ -166,6 +259,7 @@ final class ResponseExecution {
             e.put("message", "The response was cancelled.");
             e.putNull("param");
             emit("error", e);
+            return "cancelled";
         } else if (code != null) {
             update(b -> {
                 b.put("status", "failed");
@@ -176,6 +270,7 @@ final class ResponseExecution {
                 if (usage != null) b.set("usage", usage);
             });
             emit("response.failed", ResponseObjects.event(body));
+            return "failed";
         } else if (cut) {
             update(b -> {
                 b.put("status", "incomplete");
@@ -184,6 +279,7 @@ final class ResponseExecution {
                 if (usage != null) b.set("usage", usage);
             });
             emit("response.incomplete", ResponseObjects.event(body));
+            return "incomplete";
         } else {
             update(b -> {
                 b.put("status", "completed");
@@ -192,6 +288,7 @@ final class ResponseExecution {
                 if (usage != null) b.set("usage", usage);
             });
             emit("response.completed", ResponseObjects.event(body));
+            return "completed";
         }
     }
 

@@ -45,8 +45,12 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         if (body.has("conversation") && !body.get("conversation").isNull()) {
             throw ApiException.badRequest("Sluice does not support 'conversation'; chain responses with 'previous_response_id' instead.", "conversation");
         }
-        return new ResponseRequest(model.asText(), nullableString(body, "instructions"), input, Tools.normalize(body.get("tools")),
-                Tools.toolChoice(body.get("tool_choice")), bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
+        var tools = Tools.normalize(body.get("tools"));
+        var toolChoice = Tools.toolChoice(body.get("tool_choice"));
+        if (toolChoice.isObject() && !Tools.names(tools).contains(toolChoice.get("name").asText())) {
+            throw ApiException.badRequest("Tool choice '" + toolChoice.get("name").asText() + "' not found in 'tools' parameter.", "tool_choice");
+        }
+        return new ResponseRequest(model.asText(), nullableString(body, "instructions"), input, tools, toolChoice, bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
                 maxOutputTokens(body), number(body, "temperature", 0, 2), number(body, "top_p", 0, 1), metadata(body),
                 store, background, bool(body, "stream", false), previousId, reasoning(body), nullableString(body, "user"), body.get("sim"));
     }

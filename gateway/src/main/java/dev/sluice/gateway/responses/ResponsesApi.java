@@ -19,6 +19,8 @@ import dev.sluice.gateway.store.SortKeys;
 import dev.sluice.gateway.store.Store;
 import dev.sluice.gateway.store.StoreException;
 import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.gateway.usage.UsageRecord;
+import dev.sluice.gateway.usage.UsageSink;
 import dev.sluice.wire.json.Json;
 import dev.sluice.wire.sse.SseWriter;
 import java.util.ArrayList;
@@ -48,9 +50,11 @@ public final class ResponsesApi implements AutoCloseable {
     private final RunEventLog log;
     private final RunEventLog transientLog = new RunEventLog(new MemoryEventRepository(), ResponseObjects::terminalEvent);
     private final Map<String, ResponseExecution> executing = new ConcurrentHashMap<>();
+    private final UsageSink usage;
 
-    public ResponsesApi(Store store, Router router, GatewayConfig.Limits limits) {
+    public ResponsesApi(Store store, Router router, GatewayConfig.Limits limits, UsageSink usage) {
         this.router = router;
+        this.usage = usage;
         this.limits = limits;
         this.responses = store.objects(Kind.RESPONSE);
         this.items = store.objects(Kind.RESPONSE_ITEM);
@@ -105,7 +109,7 @@ public final class ResponsesApi implements AutoCloseable {
 
         if (req.background()) {
             save(response, req.input());
-            var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"));
+            var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"), usage, ex.requestId());
             executing.put(id, execution);
             execution.begin();
             Thread.ofVirtual().name("sluice-response-" + id).start(() -> {
@@ -121,29 +125,41 @@ public final class ResponsesApi implements AutoCloseable {
         }
 
         // In the foreground the upstream is opened first, so that a refusal is this request's HTTP error.
+        // A client that leaves while it is being opened interrupts the opener, and only the opener: once the
+        // response is being stored, an interrupt would break the store's I/O (a PostgreSQL socket closes on it).
         var handlerThread = Thread.currentThread();
-        ex.onClientGone(handlerThread::interrupt);
+        var opening = new boolean[] {true};
+        ex.onClientGone(() -> {
+            synchronized (opening) {
+                if (opening[0]) handlerThread.interrupt();
+            }
+        });
         ResilientStream upstream;
         try {
             upstream = RouteOpener.open(route, chatBody, ex.header("Authorization"));
         } catch (UpstreamFailure f) {
             ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
+            usage.record(new UsageRecord(ex.requestId(), req.model(), f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
             return;
         } catch (InterruptedException e) {
             return; // the client is gone; nothing was opened
+        } finally {
+            synchronized (opening) {
+                opening[0] = false;
+            }
         }
         Thread.interrupted();
         if (repo != null) save(response, req.input());
-        var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"));
+        var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"), usage, ex.requestId());
         executing.put(id, execution);
         var headers = Map.of("x-sluice-deployment", upstream.target().label());
         try {
             if (req.stream()) {
                 var sse = ex.startEventStream(headers, limits.keepAlive());
                 // A foreground response lives as long as its request: a client that leaves cancels it.
-                ex.onClientGone(execution::cancel);
+                ex.onClientGone(execution::clientGone);
                 execution.tee(e -> {
-                    if (!sse.send(SseWriter.event(e.event(), null, e.data()))) execution.cancel();
+                    if (!sse.send(SseWriter.event(e.event(), null, e.data()))) execution.clientGone();
                 });
                 try {
                     execution.begin();
@@ -152,7 +168,7 @@ public final class ResponsesApi implements AutoCloseable {
                     sse.end();
                 }
             } else {
-                ex.onClientGone(execution::cancel);
+                ex.onClientGone(execution::clientGone);
                 execution.begin();
                 execution.run(upstream);
                 var result = execution.body();
@@ -240,11 +256,13 @@ public final class ResponsesApi implements AutoCloseable {
                     cursor = e.seq();
                     if (ResponseObjects.terminalEvent(e.event())) return;
                 }
-                // A response whose log already ended before this cursor has nothing more to send.
-                if (cursor >= log.lastSeq(id) && ResponseObjects.TERMINAL_STATUSES.contains(responses.get(id).map(StoredObject::status).orElse("completed"))
-                        && !executing.containsKey(id)) {
-                    return;
-                }
+                // A response whose log already ended before this cursor has nothing more to send. The order of
+                // the checks matters: only once nothing executes it (and its end is stored) is the log's last
+                // number final. Read first, a slow store could see the number before the terminal event was
+                // appended and the status after, and the stream would end one event short.
+                boolean finished = !executing.containsKey(id)
+                        && ResponseObjects.TERMINAL_STATUSES.contains(responses.get(id).map(StoredObject::status).orElse("completed"));
+                if (finished && cursor >= log.lastSeq(id)) return;
             }
         } finally {
             sse.end();
@@ -314,28 +332,39 @@ public final class ResponsesApi implements AutoCloseable {
 
     /**
      * Responses a previous process left queued or in progress cannot be resumed (the upstream answer is
-     * gone): they end {@code failed}, and their event log ends with {@code response.failed}, so a client
-     * following them is told rather than left waiting.
+     * gone): they end {@code failed}, with an error that says why. Their logged events are replayed first,
+     * so the items that were open are closed (with the ids clients saw, marked {@code incomplete}) and the
+     * stored output keeps every delta that was committed; the log then ends with {@code response.failed},
+     * so a client following or resuming the stream is told rather than left waiting.
      */
     private int recover() {
         int settled = 0;
         for (var r : responses.withStatus(List.of("queued", "in_progress"))) {
+            var logged = new ArrayList<com.fasterxml.jackson.databind.JsonNode>();
+            for (var e : log.all(r.id())) logged.add(Json.parse(e.data()));
+            var builder = OutputBuilder.replay(logged);
+            for (var e : builder.finish("incomplete")) append(r.id(), e.type(), e.data());
             var body = r.body().deepCopy();
             body.put("status", "failed");
             var error = body.putObject("error");
             error.put("code", "server_error");
             error.put("message", "The gateway stopped while this response was " + r.status().replace('_', ' ') + " (the process exited or crashed), so it could not finish.");
+            body.set("output", builder.visibleOutput());
             responses.update(r.withBody(body));
-            log.append(r.id(), "response.failed", seq -> {
-                var e = Json.object();
-                e.put("type", "response.failed");
-                e.put("sequence_number", seq - 1);
-                e.set("response", body);
-                return e;
-            });
+            append(r.id(), "response.failed", ResponseObjects.event(body));
             settled++;
         }
         return settled;
+    }
+
+    private void append(String id, String type, ObjectNode data) {
+        log.append(id, type, seq -> {
+            var e = Json.object();
+            e.put("type", type);
+            e.put("sequence_number", seq - 1);
+            e.setAll(data);
+            return e;
+        });
     }
 
     @Override

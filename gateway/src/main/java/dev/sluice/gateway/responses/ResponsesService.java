@@ -4,6 +4,7 @@ import dev.sluice.gateway.config.GatewayConfig;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.routing.Router;
 import dev.sluice.gateway.runs.AssistantsService;
+import dev.sluice.gateway.usage.UsageSink;
 
 /**
  * The gateway's handle on the Responses API. It shares the Assistants store (and so its database and
@@ -14,10 +15,13 @@ public final class ResponsesService implements AutoCloseable {
     private final GatewayConfig config;
     private final Router router;
     private final AssistantsService assistants;
+    private final UsageSink usage;
     private volatile ResponsesApi api;
 
-    public ResponsesService(GatewayConfig config, Router router, AssistantsService assistants) {
+    /** @param usage where each response's usage record goes, the sink chat completions record to */
+    public ResponsesService(GatewayConfig config, Router router, AssistantsService assistants, UsageSink usage) {
         this.config = config;
+        this.usage = usage;
         this.router = router;
         this.assistants = assistants;
         if (!config.storage().type().equals("memory")) api();
@@ -35,7 +39,7 @@ public final class ResponsesService implements AutoCloseable {
         var a = api;
         if (a != null) return a;
         synchronized (this) {
-            if (api == null) api = new ResponsesApi(assistants.api().store(), router, config.limits());
+            if (api == null) api = new ResponsesApi(assistants.api().store(), router, config.limits(), usage);
             return api;
         }
     }

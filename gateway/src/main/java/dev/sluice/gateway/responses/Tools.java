@@ -41,6 +41,12 @@ final class Tools {
         return out;
     }
 
+    static Set<String> names(ArrayNode tools) {
+        var names = new java.util.HashSet<String>();
+        for (var t : tools) names.add(t.get("name").asText());
+        return names;
+    }
+
     static JsonNode toolChoice(JsonNode node) {
         if (node == null || node.isNull()) return Json.NODES.textNode("auto");
         if (node.isTextual() && Set.of("auto", "none", "required").contains(node.asText())) return node;

@@ -131,6 +131,26 @@ abstract class StoreContract {
         assertThat(log.read(run, 0, 100)).isEmpty();
     }
 
+    /** What the Responses API keeps: responses chained by {@code ref_id}, their input items, their events. */
+    @Test
+    void responsesChainTheirItemsAndEvents() {
+        var responses = store.objects(Kind.RESPONSE);
+        var items = store.objects(Kind.RESPONSE_ITEM);
+        responses.insert(message("resp1", null, null, "completed"));
+        responses.insert(message("resp2", null, prefix + "resp1", "in_progress"));
+        for (int i = 0; i < 3; i++) items.insert(message("item" + i, prefix + "resp2", null, null));
+        assertThat(responses.get(prefix + "resp2").orElseThrow().refId()).isEqualTo(prefix + "resp1");
+        assertThat(items.list(prefix + "resp2", null, new PageRequest(2, true, null, null)).items())
+                .extracting(o -> o.id().substring(prefix.length())).containsExactly("item0", "item1");
+        assertThat(responses.withStatus(Set.of("in_progress")).stream().map(StoredObject::id).filter(id -> id.startsWith(prefix)).toList())
+                .containsExactly(prefix + "resp2");
+        // A response's events share the run event log, keyed by the response id.
+        store.runEvents().append(new RunEvent(prefix + "resp2", 1, "response.created", "{\"sequence_number\":0}", 1));
+        assertThat(store.runEvents().read(prefix + "resp2", 0, 10)).extracting(RunEvent::event).containsExactly("response.created");
+        assertThat(items.deleteByParent(prefix + "resp2")).isEqualTo(3);
+        assertThat(responses.delete(prefix + "resp2")).isTrue();
+    }
+
     @Test
     void survivesReopening() throws Exception {
         if (!durable()) return;
