@@ -55,9 +55,9 @@ public final class CancelBench {
     }
 
     /** Latency summary of one case, in milliseconds; percentiles are nearest-rank. */
-    record Summary(String target, Case c, int trials, double p50, double p90, double p99, double max, int over100ms, int missed) {
+    record Summary(String target, Case c, int trials, double p50, double p90, double p99, double max, int over100ms, int missed, double[] load) {
 
-        static Summary of(String target, Case c, long[] nanos, long giveUpNanos) {
+        static Summary of(String target, Case c, long[] nanos, long giveUpNanos, double[] load) {
             long[] s = nanos.clone();
             Arrays.sort(s);
             int over = 0;
@@ -67,11 +67,12 @@ public final class CancelBench {
                 if (v >= giveUpNanos) missed++;
             }
             return new Summary(target, c, s.length, LoadGen.Result.pct(s, 50), LoadGen.Result.pct(s, 90), LoadGen.Result.pct(s, 99),
-                    LoadGen.Result.pct(s, 100), over, missed);
+                    LoadGen.Result.pct(s, 100), over, missed, load);
         }
 
         String row() {
-            return String.format(Locale.ROOT, "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %d | %d |", target, c.label(), trials, p50, p90, p99, max, over100ms, missed);
+            return String.format(Locale.ROOT, "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %d | %d | %.0f%% / %.0f%% |", target, c.label(), trials, p50, p90, p99, max,
+                    over100ms, missed, load[0], load[2]);
         }
     }
 
@@ -90,6 +91,7 @@ public final class CancelBench {
         var targets = List.of(m.getOrDefault("targets", "sluice,direct").split(","));
         String csv = m.get("csv");
         String out = m.get("out");
+        String benchPids = m.getOrDefault("bench-pids", "");
 
         var upstream = new FakeUpstream(upstreamPort, 1, new FakeUpstream.Settings(32, 50, 2));
         var random = new SplittableRandom(7);
@@ -103,6 +105,7 @@ public final class CancelBench {
                 int n = target.equals("direct") ? Math.min(trials, directTrials) : trials;
                 for (var c : Case.values()) {
                     long caseStart = System.nanoTime();
+                    var load = MachineLoad.start(benchPids);
                     String model = prefix + (c.flowing ? "paced-0-" + fmt(gapMs) + "-1000" : "paced-600000-" + fmt(gapMs) + "-32");
                     var samples = new long[n];
                     for (int k = -warmup; k < n; k++) {
@@ -113,7 +116,7 @@ public final class CancelBench {
                         }
                         Thread.sleep(10); // let the gateway settle between trials
                     }
-                    var s = Summary.of(target, c, samples, giveUpMs * 1_000_000L);
+                    var s = Summary.of(target, c, samples, giveUpMs * 1_000_000L, load.percentages());
                     summaries.add(s);
                     System.err.printf(Locale.ROOT, "[cancel] %s  (%.1f s)%n", s.row(), (System.nanoTime() - caseStart) / 1e9);
                 }
@@ -121,7 +124,7 @@ public final class CancelBench {
         } finally {
             upstream.close();
         }
-        var table = new StringBuilder("| target | case | trials | p50 ms | p90 ms | p99 ms | max ms | > 100 ms | not seen in " + giveUpMs + " ms |\n|---|---|---|---|---|---|---|---|---|\n");
+        var table = new StringBuilder("| target | case | trials | p50 ms | p90 ms | p99 ms | max ms | > 100 ms | not seen in " + giveUpMs + " ms | machine busy / not the bench |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for (var s : summaries) table.append(s.row()).append('\n');
         System.out.print(table);
         if (out != null) Files.writeString(Path.of(out), table);

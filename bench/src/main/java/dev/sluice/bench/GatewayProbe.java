@@ -47,6 +47,11 @@ public final class GatewayProbe {
         return new Snapshot(statusKib(status, "VmRSS"), heap[0], heap[1], (int) statusKib(status, "Threads"), fds, gcSeconds);
     }
 
+    /** {@code jcmd GC.class_histogram}: live objects by class, largest first. */
+    public String classHistogram() throws IOException, InterruptedException {
+        return run("GC.class_histogram");
+    }
+
     private String run(String command) throws IOException, InterruptedException {
         var p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();

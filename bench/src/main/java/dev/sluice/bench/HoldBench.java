@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class HoldBench {
 
     record Opts(String url, String model, int chunks, int streams, double connectRate, long pid, String out, int warmupStreams,
-                String warmupModel, double gapMs, double rampTimeout) {
+                String warmupModel, double gapMs, double rampTimeout, String benchPids, String histo) {
 
         static Opts parse(String[] args) {
             var m = new LinkedHashMap<String, String>();
@@ -50,18 +50,22 @@ public final class HoldBench {
                 m.put(args[i].substring(2), args[i + 1]);
             }
             if (args.length % 2 != 0) throw new IllegalArgumentException("missing value for " + args[args.length - 1]);
-            String model = m.getOrDefault("model", "paced-1000-1500-40");
+            String model = m.getOrDefault("model", "up/paced-1000-1500-40");
             double[] pacing = pacing(model);
             return new Opts(m.getOrDefault("url", "http://127.0.0.1:8080/v1/chat/completions"), model, (int) pacing[2],
                     Integer.parseInt(m.getOrDefault("streams", "10000")), Double.parseDouble(m.getOrDefault("connect-rate", "1000")),
                     Long.parseLong(m.getOrDefault("gateway-pid", "0")), m.get("out"), Integer.parseInt(m.getOrDefault("warmup-streams", "2000")),
-                    m.getOrDefault("warmup-model", "paced-20-20-10"), pacing[1], Double.parseDouble(m.getOrDefault("ramp-timeout", "60")));
+                    m.getOrDefault("warmup-model", "up/paced-20-20-10"), pacing[1], Double.parseDouble(m.getOrDefault("ramp-timeout", "60")),
+                    m.getOrDefault("bench-pids", ""), m.get("histo"));
         }
     }
 
-    /** {ttft ms, gap ms, chunks} of a {@code paced-T-G-N} model name; all three parts are required here. */
+    /**
+     * {ttft ms, gap ms, chunks} of a {@code [provider/]paced-T-G-N} model name (all three parts required here; the
+     * provider prefix is how the gateway routes a name that no route declares).
+     */
     static double[] pacing(String model) {
-        var parts = model.split("-");
+        var parts = model.substring(model.lastIndexOf('/') + 1).split("-");
         if (parts.length != 4 || !parts[0].equals("paced")) throw new IllegalArgumentException("model must be paced-T-G-N, not " + model);
         return new double[] {Double.parseDouble(parts[1]), Double.parseDouble(parts[2]), Integer.parseInt(parts[3])};
     }
@@ -219,6 +223,7 @@ public final class HoldBench {
             w.stop();
             log("warm-up: " + w.completed.get() + " completed, " + w.failed.get() + " failed" + (w.firstError.get() == null ? "" : " (first: " + w.firstError.get() + ")"));
             results.put("warmup_failed", Integer.toString(w.failed.get()));
+            if (w.failed.get() > 0) ok = false;
             Thread.sleep(1000);
         }
         GatewayProbe.Snapshot idle = null;
@@ -230,6 +235,7 @@ public final class HoldBench {
 
         log("opening " + o.streams + " streams of " + o.model + " at " + o.connectRate + "/s");
         long t0 = System.nanoTime();
+        var load = MachineLoad.start(o.benchPids + (o.pid > 0 ? "," + o.pid : ""));
         var b = new Batch(uri, o.model, o.streams, o.chunks, o.connectRate);
         boolean ramped = waitFor(() -> b.withContent.get() + b.failed.get() >= o.streams, o.rampTimeout);
         double rampSeconds = (System.nanoTime() - t0) / 1e9;
@@ -252,6 +258,11 @@ public final class HoldBench {
             var held = probe.measure();
             log("held: " + held.human());
             put(results, "held", held);
+            if (o.histo != null) {
+                // What the held streams are made of: the top of a live-object class histogram (another full GC).
+                var lines = probe.classHistogram().lines().limit(40).toList();
+                Files.write(Path.of(o.histo), lines);
+            }
             int n = o.streams;
             results.put("per_stream_heap_kib", String.format(Locale.ROOT, "%.2f", (held.heapUsedKib() - idle.heapUsedKib()) / (double) n));
             results.put("per_stream_rss_kib", String.format(Locale.ROOT, "%.2f", (held.rssKib() - idle.rssKib()) / (double) n));
@@ -270,6 +281,11 @@ public final class HoldBench {
         b.stop();
         log(String.format(Locale.ROOT, "end: %d completed correctly (%d content chunks each, [DONE]), %d failed%s after %.1f s", b.completed.get(), o.chunks,
                 b.failed.get(), b.firstError.get() == null ? "" : " (first error: " + b.firstError.get() + ")", (System.nanoTime() - t0) / 1e9));
+        double[] busy = load.percentages();
+        log("during the held phase: " + load.human());
+        results.put("machine_busy_pct", String.format(Locale.ROOT, "%.1f", busy[0]));
+        results.put("foreign_pct", String.format(Locale.ROOT, "%.1f", busy[2]));
+        results.put("steal_pct", String.format(Locale.ROOT, "%.1f", busy[1]));
         results.put("completed", Integer.toString(b.completed.get()));
         results.put("failed", Integer.toString(b.failed.get()));
         if (b.firstError.get() != null) results.put("first_error", b.firstError.get());
