@@ -3,7 +3,8 @@
 #   hold    - STREAMS concurrent slow streams held by one gateway process: RSS, heap after GC, threads, fds per stream
 #   faults  - p50/p99 at c=FAULT_C with FAULT_PCT % of upstream requests failed (500, 503, 429 + Retry-After: 0, reset
 #             before the first byte, reset mid-stream) on a route of two deployments, vs the same route without
-#             faults and vs direct; every client response is checked (LoadGen), errors must be 0
+#             faults and vs direct; every client response is checked (LoadGen: status, [DONE], no error frame, and
+#             the whole text equal to the upstream's, so a continuation may neither repeat nor lose text): errors must be 0
 #   cancel  - time from a client's abort to the upstream seeing its connection close, streaming and not, while
 #             tokens flow and during a long silent "thinking" period, vs the 100 ms requirement
 #
@@ -217,7 +218,7 @@ if [[ " $PARTS " == *" faults "* ]]; then
       read -r target url model pid <<< "$cell"
       s0=$(curl -s "http://127.0.0.1:$UP_PORT/bench/stats")
       "${LOADGEN[@]}" --target "$target" --url "$url" --mode "$m" --model "$model" -c "$FAULT_C" --warmup "$FAULT_WARMUP" --duration "$FAULT_DURATION" \
-        --cpu-pid "$pid" --csv "$OUT/faults.csv" 2>&1 | tee -a "$OUT/faults.log" || { log "faults: $target $m had client-visible errors"; FAILED=1; }
+        --cpu-pid "$pid" --expect-fake-text 32 --csv "$OUT/faults.csv" 2>&1 | tee -a "$OUT/faults.log" || { log "faults: $target $m had client-visible errors"; FAILED=1; }
       echo "$target $m before=$s0 after=$(curl -s "http://127.0.0.1:$UP_PORT/bench/stats")" >> "$OUT/faults-upstream-stats.txt"
     done
   done
