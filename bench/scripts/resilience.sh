@@ -23,13 +23,14 @@
 #           WARMUP_STREAMS [2000] short streams before the idle snapshot, HOLD_NO_CAP [0] (1: try STREAMS even past the
 #           descriptor limit, to see what clients get at that wall)
 #   faults: FAULT_PCT [10], FAULT_SEED [1], FAULT_KINDS [500,503,429,reset,midreset], FAULT_C [64], FAULT_MODES
-#           ["stream nonstream"], FAULT_MODEL [fast] (upstream model: fast is unpaced), FAULT_WARMUP [3] s,
-#           FAULT_DURATION [8] s per cell, PREWARM_SLUICE [10] s per mode, BACKOFFS ["250ms 0ms"] (one faulty route per
+#           ["stream nonstream"], FAULT_MODEL [fast] (upstream model: fast is unpaced), FAULT_WARMUP [2] s,
+#           FAULT_DURATION [6] s per cell, PREWARM_SLUICE [8] s per mode, BACKOFFS ["250ms 0ms"] (one faulty route per
 #           backoff: 250ms is the README default; 0ms shows the gateway's own cost of a retry)
 #   cancel: CANCEL_TRIALS [200] per case, CANCEL_DIRECT_TRIALS [50], CANCEL_WARMUP [20], CANCEL_GAP_MS [10],
 #           CANCEL_SILENT_MS [50]
 #   OUT [bench/results/<stamp>-resilience], PORT_BASE [18101] (upstream; gateway +2; cancel's in-process upstream +10),
-#   SKIP_BUILD [0], SLUICE_JAR [cli/target/sluice.jar], SLUICE_JAVA_OPTS [""], QUIET_WAIT [20], QUIET_MAX_PCT [10]
+#   SKIP_BUILD [0], SLUICE_JAR [cli/target/sluice.jar], SLUICE_JAVA_OPTS [""], QUIET_WAIT [5] s per faults cell (then
+#   measured anyway; each cell records how busy the machine was), QUIET_MAX_PCT [10]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -53,9 +54,9 @@ FAULT_KINDS="${FAULT_KINDS:-500,503,429,reset,midreset}"
 FAULT_C="${FAULT_C:-64}"
 FAULT_MODES="${FAULT_MODES:-stream nonstream}"
 FAULT_MODEL="${FAULT_MODEL:-fast}"
-FAULT_WARMUP="${FAULT_WARMUP:-3}"
-FAULT_DURATION="${FAULT_DURATION:-8}"
-PREWARM_SLUICE="${PREWARM_SLUICE:-10}"
+FAULT_WARMUP="${FAULT_WARMUP:-2}"
+FAULT_DURATION="${FAULT_DURATION:-6}"
+PREWARM_SLUICE="${PREWARM_SLUICE:-8}"
 BACKOFFS="${BACKOFFS:-250ms 0ms}"
 CANCEL_TRIALS="${CANCEL_TRIALS:-200}"
 CANCEL_DIRECT_TRIALS="${CANCEL_DIRECT_TRIALS:-50}"
@@ -197,7 +198,7 @@ if [[ " $PARTS " == *" faults "* ]]; then
   start_upstream faults
   start_sluice "$OUT/sluice-faults.yaml" faults
   LOADGEN=("$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.LoadGen --upstream-pid "$UP_PID" --bench-pids "$UP_PID,$SLUICE_PID"
-    --quiet-wait "${QUIET_WAIT:-20}" --quiet-max-pct "${QUIET_MAX_PCT:-10}" --quiet-budget 60)
+    --quiet-wait "${QUIET_WAIT:-5}" --quiet-max-pct "${QUIET_MAX_PCT:-10}")
   DIRECT_URL="http://127.0.0.1:$UP_PORT/v1/chat/completions"
   SLUICE_URL="http://127.0.0.1:$SLUICE_PORT/v1/chat/completions"
   : > "$OUT/faults-prewarm.plan"

@@ -258,6 +258,7 @@ public final class HoldBench {
             var held = probe.measure();
             log("held: " + held.human());
             put(results, "held", held);
+            results.put("held_thread_groups", threadGroups(o.pid));
             if (o.histo != null) {
                 // What the held streams are made of: the top of a live-object class histogram (another full GC).
                 var lines = probe.classHistogram().lines().limit(40).toList();
@@ -296,6 +297,7 @@ public final class HoldBench {
             var after = probe.measure();
             log("after: " + after.human());
             put(results, "after", after);
+            results.put("after_thread_groups", threadGroups(o.pid));
         }
         results.put("ok", Boolean.toString(ok));
         var sb = new StringBuilder();
@@ -303,6 +305,14 @@ public final class HoldBench {
         System.out.print(sb);
         if (o.out != null) Files.writeString(Path.of(o.out), sb);
         System.exit(ok ? 0 : 3);
+    }
+
+    /** The JVM's OS threads by name with digits folded ({@code HttpClient-#-Worker-#}), largest groups first. */
+    static String threadGroups(long pid) {
+        var counts = new java.util.TreeMap<String, Integer>();
+        for (var e : ProcCpu.threads(pid).values()) counts.merge(e.getKey().replaceAll("\\d+", "#"), 1, Integer::sum);
+        return counts.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(8)
+                .map(e -> e.getKey() + "=" + e.getValue()).collect(java.util.stream.Collectors.joining(", "));
     }
 
     private static void put(Map<String, String> results, String prefix, GatewayProbe.Snapshot s) {
