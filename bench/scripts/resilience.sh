@@ -11,6 +11,7 @@
 #   bench/scripts/resilience.sh              # all three, ~5-6 minutes on 2 cores (plus waiting for the bench lock)
 #   PARTS=cancel bench/scripts/resilience.sh # one part
 #
+# The generated configs use storage: memory, so the gateway writes no .sluice/ database into the tree.
 # Runs under `flock /tmp/sluice-bench.lock` (re-executes itself under it) so it never overlaps another benchmark on
 # this shared machine. Each part gets a fresh gateway process (java -jar on a copy of cli/target/sluice.jar, default
 # JVM flags: nothing special is needed). Results: bench/results/<stamp>-resilience/ (gitignored): summary.md with the
@@ -162,6 +163,7 @@ if [[ " $PARTS " == *" hold "* ]]; then
   cat > "$OUT/sluice-hold.yaml" <<EOF
 listen: 127.0.0.1:$SLUICE_PORT
 limits: {keepalive: 15s, max_concurrent_streams: $((N + 1000))}
+storage: {type: memory}
 providers:
   up: {type: openai, base_url: http://127.0.0.1:$UP_PORT/v1, api_key: x}
 EOF
@@ -180,6 +182,7 @@ if [[ " $PARTS " == *" faults "* ]]; then
   {
     echo "listen: 127.0.0.1:$SLUICE_PORT"
     echo "limits: {keepalive: 15s, max_concurrent_streams: 10000}"
+    echo "storage: {type: memory}"
     echo "providers:"
     echo "  up_a: {type: openai, base_url: http://127.0.0.1:$UP_PORT/v1, api_key: x}"
     echo "  up_b: {type: openai, base_url: http://127.0.0.1:$UP_PORT/v1, api_key: x}"
@@ -231,6 +234,7 @@ if [[ " $PARTS " == *" cancel "* ]]; then
   cat > "$OUT/sluice-cancel.yaml" <<EOF
 listen: 127.0.0.1:$SLUICE_PORT
 limits: {keepalive: 15s, max_concurrent_streams: 10000}
+storage: {type: memory}
 providers:
   cup: {type: openai, base_url: http://127.0.0.1:$CANCEL_UP_PORT/v1, api_key: x}
 EOF
