@@ -59,8 +59,19 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * A non-streaming paced request is answered after ttft + chunks x gap.
  *
+ * <p>Faults: a model name with a {@code +fP} suffix ({@code fast+f10}, {@code paced-50-2+f10}) fails P% of its
+ * requests, chosen deterministically from {@code --fault-seed} (see {@link Faults}), with one of {@code --fault-kinds}:
+ * 500, 503, 429 with {@code Retry-After: 0}, a connection reset before the first byte, or a reset after half the
+ * answer. {@code GET /bench/stats} returns the counts.
+ *
+ * <p>Cancel trials: a request whose body contains {@code [trial:N]} (e.g. in a user message, which a proxy
+ * forwards) is a trial; {@link #trial(long)} gives when it arrived, how many content chunks went out, and the
+ * {@link System#nanoTime()} at which its connection was seen closed (channelInactive). nanoTime is CLOCK_MONOTONIC,
+ * so a bench in the same JVM (or any process on the same Linux host) can compare it with its own stamps.
+ *
  * <p>Usage: {@code java -cp sluice-bench.jar dev.sluice.bench.FakeUpstream [--port 0] [--threads 1]
- * [--chunks 32] [--ttft-ms 50] [--gap-ms 2] [--port-file FILE]}. It listens on 127.0.0.1 only.
+ * [--chunks 32] [--ttft-ms 50] [--gap-ms 2] [--fault-seed 1] [--fault-kinds 500,503,429,reset,midreset]
+ * [--port-file FILE]}. It listens on 127.0.0.1 only.
  */
 public final class FakeUpstream implements AutoCloseable {
 
@@ -73,12 +84,26 @@ public final class FakeUpstream implements AutoCloseable {
     private final Channel server;
     private final Settings settings;
     private final Map<String, Script> scripts = new ConcurrentHashMap<>();
+    private final Faults faults;
+    private final Map<Long, Trial> trials = new ConcurrentHashMap<>();
+
+    /** What the upstream saw of one cancel trial; nanoTime stamps, 0 while not happened. */
+    public static final class Trial {
+        public volatile long arrivedNanos;
+        public volatile long closedNanos;
+        public volatile int chunksSent;
+    }
 
     /** Defaults for the paced model and the number of content chunks. */
     public record Settings(int chunks, double ttftMs, double gapMs) {}
 
     public FakeUpstream(int port, int threads, Settings settings) throws InterruptedException {
+        this(port, threads, settings, new Faults(1, Faults.ALL));
+    }
+
+    public FakeUpstream(int port, int threads, Settings settings, Faults faults) throws InterruptedException {
         this.settings = settings;
+        this.faults = faults;
         boolean epoll = Epoll.isAvailable();
         this.group = epoll ? new EpollEventLoopGroup(threads) : new NioEventLoopGroup(threads);
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -102,6 +127,15 @@ public final class FakeUpstream implements AutoCloseable {
         }
     }
 
+    /** The trial with this id (created on first use, so a bench can hold it before the request arrives). */
+    public Trial trial(long id) {
+        return trials.computeIfAbsent(id, k -> new Trial());
+    }
+
+    public Faults faults() {
+        return faults;
+    }
+
     public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
@@ -119,6 +153,8 @@ public final class FakeUpstream implements AutoCloseable {
         double ttft = 50;
         double gap = 2;
         String portFile = null;
+        long faultSeed = 1;
+        var faultKinds = Faults.ALL;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -129,16 +165,19 @@ public final class FakeUpstream implements AutoCloseable {
                 case "--ttft-ms" -> { ttft = Double.parseDouble(v); i++; }
                 case "--gap-ms" -> { gap = Double.parseDouble(v); i++; }
                 case "--port-file" -> { portFile = v; i++; }
+                case "--fault-seed" -> { faultSeed = Long.parseLong(v); i++; }
+                case "--fault-kinds" -> { faultKinds = Faults.parseKinds(v); i++; }
                 default -> {
-                    System.err.println("usage: FakeUpstream [--port P] [--threads N] [--chunks N] [--ttft-ms MS] [--gap-ms MS] [--port-file FILE]");
+                    System.err.println("usage: FakeUpstream [--port P] [--threads N] [--chunks N] [--ttft-ms MS] [--gap-ms MS] [--fault-seed N]"
+                            + " [--fault-kinds 500,503,429,reset,midreset] [--port-file FILE]");
                     System.exit(2);
                 }
             }
         }
-        var upstream = new FakeUpstream(port, threads, new Settings(chunks, ttft, gap));
+        var upstream = new FakeUpstream(port, threads, new Settings(chunks, ttft, gap), new Faults(faultSeed, faultKinds));
         if (portFile != null) Files.writeString(Path.of(portFile), upstream.port() + "\n");
         System.out.println("fake-upstream listening on http://127.0.0.1:" + upstream.port() + "/v1 (" + (Epoll.isAvailable() ? "epoll" : "nio")
-                + ", threads=" + threads + ", chunks=" + chunks + ", paced: ttft=" + ttft + "ms gap=" + gap + "ms)");
+                + ", threads=" + threads + ", chunks=" + chunks + ", paced: ttft=" + ttft + "ms gap=" + gap + "ms, fault seed " + faultSeed + " kinds " + faultKinds + ")");
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(upstream::close));
         Thread.currentThread().join();
@@ -147,7 +186,7 @@ public final class FakeUpstream implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------
 
     /** One request, reduced to what decides the answer. */
-    private record Ask(boolean stream, boolean usage, String model, int chunks, long ttftNanos, long gapNanos, boolean paced) {}
+    private record Ask(boolean stream, boolean usage, String model, int chunks, long ttftNanos, long gapNanos, boolean paced, Faults.Kind fault, long trial) {}
 
     /**
      * Pre-encoded bytes of one kind of answer. {@code events} are complete HTTP chunks ({@code size CRLF data CRLF});
@@ -228,6 +267,17 @@ public final class FakeUpstream implements AutoCloseable {
     private static final ByteBuf NOT_FOUND = shared(fullResponse("404 Not Found",
             "{\"error\":{\"message\":\"not found\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}"));
 
+    private static ByteBuf error(String status, String extraHeaders, String type) {
+        String json = "{\"error\":{\"message\":\"fault injected by the bench upstream\",\"type\":\"" + type + "\",\"param\":null,\"code\":null}}";
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        return shared(("HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\n" + extraHeaders + "Content-Length: " + body.length + "\r\n\r\n" + json)
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static final ByteBuf ERR_500 = error("500 Internal Server Error", "", "server_error");
+    private static final ByteBuf ERR_503 = error("503 Service Unavailable", "", "server_error");
+    private static final ByteBuf ERR_429 = error("429 Too Many Requests", "Retry-After: 0\r\n", "rate_limit_error");
+
     private static final ByteBuf MODELS = shared(fullResponse("200 OK",
             "{\"object\":\"list\",\"data\":[{\"id\":\"fast\",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"bench\"},"
                     + "{\"id\":\"paced\",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"bench\"}]}"));
@@ -250,6 +300,19 @@ public final class FakeUpstream implements AutoCloseable {
         boolean usage = stream && "true".equals(scalar(body, "\"include_usage\""));
         String model = stringValue(body, "\"model\"");
         if (model == null) model = "fast";
+        var mf = Faults.parseModel(model);
+        model = mf.model();
+        Faults.Kind fault = faults.next(mf.rate());
+        long trial = -1;
+        int t = body.indexOf("[trial:");
+        if (t >= 0) {
+            int e = body.indexOf(']', t);
+            try {
+                if (e > 0) trial = Long.parseLong(body.substring(t + "[trial:".length(), e));
+            } catch (NumberFormatException ignored) {
+                // not a trial
+            }
+        }
         int chunks = settings.chunks;
         double ttft = settings.ttftMs;
         double gap = settings.gapMs;
@@ -269,7 +332,7 @@ public final class FakeUpstream implements AutoCloseable {
         if (h.contains("x-bench-ttft-ms")) { ttft = Double.parseDouble(h.get("x-bench-ttft-ms")); paced = true; }
         if (h.contains("x-bench-gap-ms")) { gap = Double.parseDouble(h.get("x-bench-gap-ms")); paced = true; }
         if (h.contains("x-bench-chunks")) chunks = Integer.parseInt(h.get("x-bench-chunks"));
-        return new Ask(stream, usage, model, chunks, (long) (ttft * 1e6), (long) (gap * 1e6), paced);
+        return new Ask(stream, usage, model, chunks, (long) (ttft * 1e6), (long) (gap * 1e6), paced, fault, trial);
     }
 
     /** The raw token after {@code "key":} (true, false, a number), or null. */
@@ -306,6 +369,7 @@ public final class FakeUpstream implements AutoCloseable {
         private final ArrayDeque<Pending> queue = new ArrayDeque<>();
         private boolean busy;
         private ScheduledFuture<?> timer;
+        private Trial currentTrial;
 
         private record Pending(Ask ask, boolean keepAlive, String uri, HttpMethod method) {}
 
@@ -316,6 +380,11 @@ public final class FakeUpstream implements AutoCloseable {
             int q = path.indexOf('?');
             if (q >= 0) path = path.substring(0, q);
             if (request.method() == HttpMethod.POST && path.endsWith("/chat/completions")) ask = parse(request);
+            if (ask != null && ask.trial >= 0) {
+                var trial = trial(ask.trial);
+                trial.arrivedNanos = System.nanoTime();
+                currentTrial = trial;
+            }
             queue.add(new Pending(ask, HttpUtil.isKeepAlive(request) && request.decoderResult().isSuccess(), path, request.method()));
             if (!busy) next(ctx);
         }
@@ -328,12 +397,40 @@ public final class FakeUpstream implements AutoCloseable {
             }
             busy = true;
             if (p.ask == null) {
+                if (p.method == HttpMethod.GET && p.uri.equals("/bench/stats")) {
+                    byte[] json = faults.statsJson().getBytes(StandardCharsets.UTF_8);
+                    done(ctx, ctx.write(Unpooled.wrappedBuffer(fullResponse("200 OK", new String(json, StandardCharsets.UTF_8)))), p.keepAlive, true);
+                    return;
+                }
                 boolean models = p.method == HttpMethod.GET && p.uri.endsWith("/models");
                 done(ctx, ctx.write(dup(models ? MODELS : NOT_FOUND)), p.keepAlive, true);
                 return;
             }
             Ask ask = p.ask;
             Script s = script(ask);
+            if (ask.fault != null) {
+                switch (ask.fault) {
+                    case HTTP_500 -> done(ctx, ctx.write(dup(ERR_500)), p.keepAlive, true);
+                    case HTTP_503 -> done(ctx, ctx.write(dup(ERR_503)), p.keepAlive, true);
+                    case HTTP_429 -> done(ctx, ctx.write(dup(ERR_429)), p.keepAlive, true);
+                    case RESET -> reset(ctx);
+                    case MID_RESET -> {
+                        if (ask.stream && ask.paced) break; // PacedStream resets itself half way
+                        if (ask.stream) {
+                            ctx.write(dup(s.streamHead));
+                            for (int i = 0; i < 1 + Math.max(1, ask.chunks / 2) && i < s.events.length; i++) ctx.write(dup(s.events[i]));
+                        } else {
+                            var half = s.jsonFull.duplicate();
+                            half.writerIndex(half.readerIndex() + half.readableBytes() / 2);
+                            ctx.write(half);
+                        }
+                        ctx.flush();
+                        // A moment later, so the half answer has certainly been read by the peer when the RST lands.
+                        timer = ctx.executor().schedule(() -> reset(ctx), 2, TimeUnit.MILLISECONDS);
+                    }
+                }
+                if (!(ask.fault == Faults.Kind.MID_RESET && ask.stream && ask.paced)) return;
+            }
             if (!ask.stream) {
                 long delay = ask.paced ? ask.ttftNanos + ask.chunks * ask.gapNanos : 0;
                 if (delay <= 0) {
@@ -351,8 +448,19 @@ public final class FakeUpstream implements AutoCloseable {
             new PacedStream(ctx, s, ask, p.keepAlive).start();
         }
 
+        /** Ends the connection with an RST (SO_LINGER 0), as a crashed server or a middlebox does. */
+        private void reset(ChannelHandlerContext ctx) {
+            timer = null;
+            queue.clear();
+            busy = true; // nothing more on this connection
+            if (!ctx.channel().isActive()) return;
+            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+            ctx.close();
+        }
+
         private void done(ChannelHandlerContext ctx, io.netty.channel.ChannelFuture write, boolean keepAlive, boolean flush) {
             timer = null;
+            currentTrial = null;
             if (flush) ctx.flush();
             if (!keepAlive) {
                 write.addListener(ChannelFutureListener.CLOSE);
@@ -401,6 +509,11 @@ public final class FakeUpstream implements AutoCloseable {
             public void run() {
                 if (!ctx.channel().isActive()) return;
                 int chunks = ask.chunks;
+                if (ask.fault == Faults.Kind.MID_RESET && step == Math.max(1, chunks / 2)) {
+                    reset(ctx);
+                    return;
+                }
+                if (currentTrial != null && step < chunks) currentTrial.chunksSent = step + 1;
                 if (step == 0) {
                     ctx.write(dup(s.events[0]));
                     if (chunks > 0) ctx.write(dup(s.events[1]));
@@ -426,6 +539,8 @@ public final class FakeUpstream implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            long now = System.nanoTime();
+            if (currentTrial != null) currentTrial.closedNanos = now;
             if (timer != null) timer.cancel(false);
             queue.clear();
             super.channelInactive(ctx);

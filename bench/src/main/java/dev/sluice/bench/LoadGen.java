@@ -172,6 +172,7 @@ public final class LoadGen {
         int retries = 0;
         boolean threadBreakdown;
         String authorization = "Bearer x";
+        int expectFakeText = -1; // when set: the answer must be exactly the fake upstream's text of this many content chunks
 
         static Opts parse(String[] args) {
             var o = new Opts();
@@ -202,6 +203,7 @@ public final class LoadGen {
                     case "--quiet-budget" -> o.quietBudget = Double.parseDouble(v);
                     case "--thread-breakdown" -> o.threadBreakdown = Boolean.parseBoolean(v);
                     case "--authorization" -> o.authorization = v;
+                    case "--expect-fake-text" -> o.expectFakeText = Integer.parseInt(v);
                     default -> usage("unknown option " + a);
                 }
                 i++;
@@ -397,6 +399,7 @@ public final class LoadGen {
         var loops = new ArrayList<Thread>();
         int nThreads = Math.max(1, Math.min(o.threads, o.concurrency));
         long timeoutNanos = o.timeoutMs * 1_000_000L;
+        long expectedHash = o.expectFakeText < 0 ? 0 : fakeTextHash(o.expectFakeText);
 
         for (int t = 0; t < nThreads; t++) {
             var s = new Samples();
@@ -470,6 +473,7 @@ public final class LoadGen {
                         else if (stream && !p.done) problem = "stream ended without [DONE]";
                         else if (stream && p.firstContentNanos == 0) problem = "stream without content";
                         else if (!stream && !p.bodyOk()) problem = "unexpected body: " + p.errorDetail;
+                        else if (o.expectFakeText >= 0 && p.contentHash != expectedHash) problem = "the text differs from the upstream's (" + p.contentChunks + " content chunks)";
                         if (problem != null) {
                             fail(c, problem);
                             return;
@@ -649,6 +653,13 @@ public final class LoadGen {
         double jitCpu = (jit1 - jit0) / tick;
         return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, jitCpu, upstreamCpu, selfCpu,
                 busy, steal, foreign, 1, chunks);
+    }
+
+    /** The content hash (see {@link ResponseParser#contentHash}) of the fake upstream's answer of {@code chunks} content chunks. */
+    static long fakeTextHash(int chunks) {
+        long h = ResponseParser.FNV_OFFSET;
+        for (int k = 0; k < chunks; k++) h = ResponseParser.fnv(h, FakeUpstream.text(k).getBytes(StandardCharsets.UTF_8));
+        return h;
     }
 
     private static void sleepUntil(long nanoTime) throws InterruptedException {

@@ -19,6 +19,12 @@ final class ResponseParser {
     int status;
     long firstContentNanos;
     int contentChunks;
+    /**
+     * FNV-1a over the raw bytes of every content string in order (a stream's deltas, or a completion's message), so
+     * the text can be checked whole whatever its split into chunks: a gateway that continued an answer on another
+     * deployment must not repeat or lose any of it.
+     */
+    long contentHash = FNV_OFFSET;
     boolean done;
     boolean errorFrame;
     boolean connectionClose;
@@ -40,6 +46,7 @@ final class ResponseParser {
         status = 0;
         firstContentNanos = 0;
         contentChunks = 0;
+        contentHash = FNV_OFFSET;
         done = false;
         errorFrame = false;
         connectionClose = false;
@@ -247,6 +254,7 @@ final class ResponseParser {
             return;
         }
         if (hasNonEmptyContent(body, p, n)) {
+            contentHash = hashContent(contentHash, body, p, n);
             contentChunks++;
             if (firstContentNanos == 0) firstContentNanos = System.nanoTime();
         }
@@ -260,6 +268,7 @@ final class ResponseParser {
         boolean ok = status == 200 && hasNonEmptyContent(body, 0, bodyLen) && indexOf(body, 0, bodyLen, FINISH_KEY) >= 0;
         if (ok) {
             contentChunks = 1;
+            contentHash = hashContent(contentHash, body, 0, bodyLen);
         } else {
             errorDetail = new String(body, 0, Math.min(bodyLen, 300), StandardCharsets.UTF_8);
         }
@@ -270,8 +279,33 @@ final class ResponseParser {
         return !sse && contentChunks == 1 && errorDetail == null;
     }
 
+    static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    private static final long FNV_PRIME = 0x100000001b3L;
+
+    /** FNV-1a of {@code bytes} continued from {@code h}. */
+    static long fnv(long h, byte[] bytes) {
+        for (byte b : bytes) h = (h ^ (b & 0xff)) * FNV_PRIME;
+        return h;
+    }
+
+    /** Continues {@code h} with the raw (still JSON-escaped) bytes of the first non-empty content string in s[from, to). */
+    static long hashContent(long h, byte[] s, int from, int to) {
+        int j = contentStart(s, from, to);
+        if (j < 0) return h;
+        for (int k = j; k < to && s[k] != '"'; k++) {
+            if (s[k] == '\\' && k + 1 < to) h = (h ^ (s[k++] & 0xff)) * FNV_PRIME; // keep an escaped quote inside the value
+            h = (h ^ (s[k] & 0xff)) * FNV_PRIME;
+        }
+        return h;
+    }
+
     /** Whether the JSON text has {@code "content": "<at least one char>"}. */
     static boolean hasNonEmptyContent(byte[] s, int from, int to) {
+        return contentStart(s, from, to) >= 0;
+    }
+
+    /** Index of the first character of the first non-empty {@code "content"} string value, or -1. */
+    private static int contentStart(byte[] s, int from, int to) {
         int i = from;
         while ((i = indexOf(s, i, to, CONTENT_KEY)) >= 0) {
             int j = i + CONTENT_KEY.length;
@@ -279,11 +313,11 @@ final class ResponseParser {
             if (j < to && s[j] == ':') {
                 j++;
                 while (j < to && (s[j] == ' ' || s[j] == '\t')) j++;
-                if (j + 1 < to && s[j] == '"' && s[j + 1] != '"') return true;
+                if (j + 1 < to && s[j] == '"' && s[j + 1] != '"') return j + 1;
             }
             i = j;
         }
-        return false;
+        return -1;
     }
 
     private static boolean startsWith(byte[] s, int from, int to, byte[] prefix) {
