@@ -422,7 +422,13 @@ final class Http1Transport implements HttpTransport {
                 if (state.get() == CANCELLED) throw new IOException("stream closed");
                 try {
                     conn.timeout(timeoutMillis(call.idle(), call.total(), call.deadline()));
-                    return step(sink, true);
+                    if (!step(sink, true)) return false;
+                    // Everything already received goes out in this one read, across chunk boundaries: a
+                    // reader that relays events can then tell what arrived together and write it together.
+                    while (state.get() == OPEN && conn.pos < conn.lim && advanced(sink)) {
+                        // until the buffer is used up or only a partial line is left
+                    }
+                    return true;
                 } catch (SocketTimeoutException e) {
                     cancel();
                     if (call.total() != null && call.deadline() - System.nanoTime() <= 0) {
@@ -525,16 +531,21 @@ final class Http1Transport implements HttpTransport {
             if (sink != null) sink.accept(slice);
         }
 
+        /** One non-blocking step; false when it ended the body or could make no progress. */
+        private boolean advanced(Consumer<ByteBuffer> sink) throws IOException {
+            int pos = conn.pos, lim = conn.lim;
+            long rem = remaining;
+            boolean trailer = chunkTrailerPending;
+            if (!step(sink, false)) return false;
+            return conn.pos != pos || conn.lim != lim || remaining != rem || chunkTrailerPending != trailer;
+        }
+
         @Override
         public boolean drainAvailable() {
             if (!reading.tryLock()) return false;
             try {
-                while (state.get() == OPEN) {
-                    int pos = conn.pos, lim = conn.lim;
-                    long rem = remaining;
-                    boolean trailer = chunkTrailerPending;
-                    if (!step(null, false)) break;
-                    if (conn.pos == pos && conn.lim == lim && remaining == rem && chunkTrailerPending == trailer) return false; // nothing more has arrived
+                while (state.get() == OPEN && advanced(null)) {
+                    // dropping what has arrived
                 }
                 return state.get() == ENDED;
             } catch (IOException e) {
