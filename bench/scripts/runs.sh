@@ -11,8 +11,8 @@
 # each) and event delivery at each LAT_CONCURRENCY (WARMUP + LAT_DURATION s each) against a timestamping
 # upstream inside the bench JVM. Results: bench/results/<stamp>-runs/{env.txt,report.md,results-*.csv,*.log}.
 #
-# Knobs [defaults]: STORES [sqlite], CONCURRENCY ["1 16 64"], WARMUP [3], DURATION [15], PREWARM [10] s at c=16,
-# LAT_CONCURRENCY ["1 16"], LAT_DURATION [10], SIM_LENGTH [16] tokens per sim answer, STAMP_CHUNKS [20],
+# Knobs [defaults]: STORES [sqlite], CONCURRENCY ["1 16 64"], WARMUP [3], DURATION [12], PREWARM [10] s at c=16,
+# LAT_CONCURRENCY ["1 4 16"], LAT_DURATION [8], SIM_LENGTH [16] tokens per sim answer, STAMP_CHUNKS [20],
 # STAMP_TTFT_MS [150], STAMP_GAP_MS [10], PORT_BASE [18601] (stamp upstream; gateway +1), SKIP_BUILD [0],
 # PG_URL [jdbc:postgresql://127.0.0.1:55432/sluice_bench_runs?user=postgres] (a database of its own, recreated
 # per run, on the shared test server from scripts/postgres.sh), SLUICE_JAVA_OPTS [""], OUT.
@@ -26,10 +26,10 @@ JAVA="$JAVA_HOME/bin/java"
 STORES="${STORES:-sqlite}"
 CONCURRENCY="${CONCURRENCY:-1 16 64}"
 WARMUP="${WARMUP:-3}"
-DURATION="${DURATION:-15}"
+DURATION="${DURATION:-12}"
 PREWARM="${PREWARM:-10}"
-LAT_CONCURRENCY="${LAT_CONCURRENCY:-1 16}"
-LAT_DURATION="${LAT_DURATION:-10}"
+LAT_CONCURRENCY="${LAT_CONCURRENCY:-1 4 16}"
+LAT_DURATION="${LAT_DURATION:-8}"
 SIM_LENGTH="${SIM_LENGTH:-16}"
 STAMP_CHUNKS="${STAMP_CHUNKS:-20}"
 STAMP_TTFT_MS="${STAMP_TTFT_MS:-150}"
