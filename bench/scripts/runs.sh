@@ -14,6 +14,8 @@
 # Knobs [defaults]: STORES [sqlite], CONCURRENCY ["1 16 64"], WARMUP [3], DURATION [12], PREWARM [10] s at c=16,
 # LAT_CONCURRENCY ["1 4 16"], LAT_DURATION [8], SIM_LENGTH [16] tokens per sim answer, STAMP_CHUNKS [20],
 # STAMP_TTFT_MS [150], STAMP_GAP_MS [10], PORT_BASE [18601] (stamp upstream; gateway +1), SKIP_BUILD [0],
+# QUIET_WAIT [10] s / QUIET_MAX_PCT [15]: before each cell, wait up to QUIET_WAIT s until other processes use at most
+# QUIET_MAX_PCT % of the machine (the tables report what they used during each window either way),
 # PG_URL [jdbc:postgresql://127.0.0.1:55432/sluice_bench_runs?user=postgres] (a database of its own, recreated
 # per run, on the shared test server from scripts/postgres.sh), SLUICE_JAVA_OPTS [""], OUT.
 set -euo pipefail
@@ -132,9 +134,9 @@ EOF
   wait_port "$GW_PORT" "$GW_PID" 120
   echo "sluice_jvm_$store: $(tr '\0' ' ' < /proc/$GW_PID/cmdline)" >> "$OUT/env.txt"
   BENCH=("$JAVA" "${TOOL_JVM[@]}" -cp "$BENCH_JAR" dev.sluice.bench.runs.RunsBench --base "http://127.0.0.1:$GW_PORT/v1" --model fast
-    --gateway-pid "$GW_PID" --label "$store" --warmup "$WARMUP")
+    --gateway-pid "$GW_PID" --label "$store" --warmup "$WARMUP" --quiet-wait "${QUIET_WAIT:-10}" --quiet-max-pct "${QUIET_MAX_PCT:-15}")
   log "[$store] prewarm: ${PREWARM}s at c=16"
-  "${BENCH[@]}" --concurrency 16 --warmup 0 --duration "$PREWARM" --out "$OUT/prewarm" > "$OUT/prewarm-$store.log" 2>&1 \
+  "${BENCH[@]}" --concurrency 16 --warmup 0 --duration "$PREWARM" --quiet-wait 0 --out "$OUT/prewarm" > "$OUT/prewarm-$store.log" 2>&1 \
     || { log "[$store] prewarm had errors (see $OUT/prewarm-$store.log)"; FAILED=1; }
   log "[$store] measuring"
   if ! "${BENCH[@]}" --concurrency "$CONCURRENCY" --duration "$DURATION" --stamp-model stamp --stamp-port "$STAMP_PORT" \

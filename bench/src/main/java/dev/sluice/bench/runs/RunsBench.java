@@ -59,6 +59,9 @@ public final class RunsBench {
     private final AtomicLong invalid = new AtomicLong();
     private final ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
 
+    private double quietMaxPct = 15;
+    private int quietWaitS = 20;
+
     RunsBench(String base) {
         this.base = base;
     }
@@ -69,13 +72,15 @@ public final class RunsBench {
     public static void main(String[] args) throws Exception {
         var o = options(args);
         var bench = new RunsBench(o.getOrDefault("base", "http://127.0.0.1:18102/v1"));
+        bench.quietMaxPct = Double.parseDouble(o.getOrDefault("quiet-max-pct", "15"));
+        bench.quietWaitS = Integer.parseInt(o.getOrDefault("quiet-wait", "20"));
         var out = Path.of(o.getOrDefault("out", "."));
         Files.createDirectories(out);
         long gatewayPid = Long.parseLong(o.getOrDefault("gateway-pid", "-1"));
         var label = o.getOrDefault("label", "sqlite");
-        bench.csv.add("label,kind,concurrency,window_s,runs,runs_per_s,p50_ms,p90_ms,p99_ms,max_ms,extra_p50_ms,extra_p99_ms,gateway_cpu_pct,gateway_cpu_ms_per_run,invalid");
-        bench.report.append("| store | c | runs/s | run p50 ms | run p90 ms | run p99 ms | first delta p50 ms | thread create p50 ms | gateway CPU % | gateway CPU ms/run | invalid |\n")
-                .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        bench.csv.add("label,kind,concurrency,window_s,runs,runs_per_s,p50_ms,p90_ms,p99_ms,max_ms,extra_p50_ms,extra_p99_ms,gateway_cpu_pct,gateway_cpu_ms_per_run,others_cpu_pct,invalid");
+        bench.report.append("| store | c | runs/s | run p50 ms | run p90 ms | run p99 ms | first delta p50 ms | thread create p50 ms | gateway CPU % | gateway CPU ms/run | others' CPU % | invalid |\n")
+                .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         var assistant = bench.createAssistant(o.getOrDefault("model", "fast"));
         for (var c : o.getOrDefault("concurrency", "1 16 64").trim().split("\\s+")) {
             bench.throughput(label, assistant, Integer.parseInt(c), Integer.parseInt(o.getOrDefault("warmup", "3")),
@@ -87,11 +92,11 @@ public final class RunsBench {
             try (var upstream = new StampUpstream(Integer.parseInt(o.getOrDefault("stamp-port", "18101")), chunks,
                     Long.parseLong(o.getOrDefault("stamp-ttft-ms", "150")), Long.parseLong(o.getOrDefault("stamp-gap-ms", "10")))) {
                 var stampAssistant = bench.createAssistant(stampModel);
-                bench.report.append("\n| store | c (runs in flight) | runs | deltas | primary p50 ms | primary p90 ms | primary p99 ms | primary max ms | follower p50 ms | follower p99 ms | follower max ms | late replay p50 ms | late replay p99 ms | invalid |\n")
-                        .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                bench.report.append("\n| store | c (runs in flight) | runs | deltas | primary p50 ms | primary p90 ms | primary p99 ms | primary max ms | follower p50 ms | follower p99 ms | follower max ms | late replay p50 ms | late replay p99 ms | others' CPU % | invalid |\n")
+                        .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
                 for (var c : o.getOrDefault("latency-concurrency", "1 16").trim().split("\\s+")) {
                     bench.latency(label, stampAssistant, Integer.parseInt(c), Integer.parseInt(o.getOrDefault("warmup", "3")),
-                            Integer.parseInt(o.getOrDefault("latency-duration", "10")), chunks);
+                            Integer.parseInt(o.getOrDefault("latency-duration", "10")), chunks, gatewayPid);
                 }
             }
         }
@@ -111,17 +116,21 @@ public final class RunsBench {
     record RunSample(long startNanos, long endNanos, long firstDeltaNanos, long threadCreateNanos) {}
 
     private void throughput(String label, String assistant, int c, int warmupS, int durationS, long gatewayPid) throws Exception {
+        awaitQuiet(gatewayPid, quietMaxPct, quietWaitS);
         long start = System.nanoTime();
         long measureFrom = start + warmupS * 1_000_000_000L;
         long measureTo = measureFrom + durationS * 1_000_000_000L;
         var samples = new ConcurrentLinkedQueue<RunSample>();
         long[] cpu = new long[2];
+        long[][] machine = new long[2][];
         var cpuProbe = Thread.ofVirtual().start(() -> {
-            // Gateway CPU over exactly the measured window.
+            // Gateway CPU, and everybody else's, over exactly the measured window.
             sleepUntil(measureFrom);
             cpu[0] = gatewayPid > 0 ? ProcCpu.ticks(gatewayPid) : -1;
+            machine[0] = cpuSnapshot(gatewayPid);
             sleepUntil(measureTo);
             cpu[1] = gatewayPid > 0 ? ProcCpu.ticks(gatewayPid) : -1;
+            machine[1] = cpuSnapshot(gatewayPid);
         });
         var workers = new ArrayList<Thread>();
         for (int w = 0; w < c; w++) {
@@ -156,23 +165,26 @@ public final class RunsBench {
         double rps = inWindow.size() / (double) durationS;
         double cpuPct = cpu[0] >= 0 && cpu[1] >= 0 ? (cpu[1] - cpu[0]) * 100.0 / ProcCpu.clkTck() / durationS : Double.NaN;
         double cpuMsPerRun = inWindow.isEmpty() || Double.isNaN(cpuPct) ? Double.NaN : cpuPct * 10.0 * durationS / inWindow.size();
-        report.append("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d |%n".formatted(label, c, rps, ms(p(latency, .5)),
-                ms(p(latency, .9)), ms(p(latency, .99)), ms(p(first, .5)), ms(p(create, .5)), cpuPct, cpuMsPerRun, invalid.get()));
-        csv.add("%s,throughput,%d,%d,%d,%.2f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%.3f,%d".formatted(label, c, durationS, inWindow.size(), rps,
-                ms(p(latency, .5)), ms(p(latency, .9)), ms(p(latency, .99)), ms(p(latency, 1)), ms(p(first, .5)), ms(p(first, .99)), cpuPct, cpuMsPerRun, invalid.get()));
+        double foreign = foreignPct(machine[0], machine[1]);
+        report.append("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %.0f | %d |%n".formatted(label, c, rps, ms(p(latency, .5)),
+                ms(p(latency, .9)), ms(p(latency, .99)), ms(p(first, .5)), ms(p(create, .5)), cpuPct, cpuMsPerRun, foreign, invalid.get()));
+        csv.add("%s,throughput,%d,%d,%d,%.2f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%.3f,%.1f,%d".formatted(label, c, durationS, inWindow.size(), rps,
+                ms(p(latency, .5)), ms(p(latency, .9)), ms(p(latency, .99)), ms(p(latency, 1)), ms(p(first, .5)), ms(p(first, .99)), cpuPct, cpuMsPerRun, foreign, invalid.get()));
         System.err.printf("[runs] %s c=%d: %.1f runs/s, run p50 %.1f ms p99 %.1f ms (%d runs in %d s window)%n", label, c, rps,
                 ms(p(latency, .5)), ms(p(latency, .99)), inWindow.size(), durationS);
     }
 
     // ------------------------------------------------------------------ event delivery
 
-    private void latency(String label, String assistant, int c, int warmupS, int durationS, int chunks) throws Exception {
+    private void latency(String label, String assistant, int c, int warmupS, int durationS, int chunks, long gatewayPid) throws Exception {
+        awaitQuiet(gatewayPid, quietMaxPct, quietWaitS);
         long measureFrom = System.nanoTime() + warmupS * 1_000_000_000L;
         long measureTo = measureFrom + durationS * 1_000_000_000L;
         var primary = new ConcurrentLinkedQueue<Long>();
         var follower = new ConcurrentLinkedQueue<Long>();
         var replay = new ConcurrentLinkedQueue<Long>();
         var runs = new AtomicLong();
+        double[] foreignHolder = {Double.NaN};
         var workers = new ArrayList<Thread>();
         for (int w = 0; w < c; w++) {
             workers.add(Thread.ofVirtual().start(() -> {
@@ -226,12 +238,19 @@ public final class RunsBench {
                 }
             }));
         }
+        var machineProbe = Thread.ofVirtual().start(() -> {
+            sleepUntil(measureFrom);
+            var a = cpuSnapshot(gatewayPid);
+            sleepUntil(measureTo);
+            foreignHolder[0] = foreignPct(a, cpuSnapshot(gatewayPid));
+        });
         for (var w : workers) w.join();
+        machineProbe.join();
         var pr = sorted(primary.stream().mapToLong(Long::longValue).toArray());
         var fo = sorted(follower.stream().mapToLong(Long::longValue).toArray());
         var re = sorted(replay.stream().mapToLong(Long::longValue).toArray());
-        report.append("| %s | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d |%n".formatted(label, c, runs.get(), pr.length,
-                ms(p(pr, .5)), ms(p(pr, .9)), ms(p(pr, .99)), ms(p(pr, 1)), ms(p(fo, .5)), ms(p(fo, .99)), ms(p(fo, 1)), ms(p(re, .5)), ms(p(re, .99)), invalid.get()));
+        report.append("| %s | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %d |%n".formatted(label, c, runs.get(), pr.length,
+                ms(p(pr, .5)), ms(p(pr, .9)), ms(p(pr, .99)), ms(p(pr, 1)), ms(p(fo, .5)), ms(p(fo, .99)), ms(p(fo, 1)), ms(p(re, .5)), ms(p(re, .99)), foreignHolder[0], invalid.get()));
         csv.add("%s,delivery-primary,%d,%d,%d,,%.3f,%.3f,%.3f,%.3f,,,,,%d".formatted(label, c, durationS, runs.get(), ms(p(pr, .5)), ms(p(pr, .9)), ms(p(pr, .99)), ms(p(pr, 1)), invalid.get()));
         csv.add("%s,delivery-follower,%d,%d,%d,,%.3f,%.3f,%.3f,%.3f,,,,,%d".formatted(label, c, durationS, runs.get(), ms(p(fo, .5)), ms(p(fo, .9)), ms(p(fo, .99)), ms(p(fo, 1)), invalid.get()));
         csv.add("%s,late-replay,%d,%d,%d,,%.3f,%.3f,%.3f,%.3f,,,,,%d".formatted(label, c, durationS, runs.get(), ms(p(re, .5)), ms(p(re, .9)), ms(p(re, .99)), ms(p(re, 1)), invalid.get()));
@@ -343,6 +362,37 @@ public final class RunsBench {
         Matcher m = ID.matcher(json);
         if (!m.find()) throw new IllegalStateException("no id in " + json);
         return m.group(1);
+    }
+
+    // ------------------------------------------------------------------ the shared machine
+
+    private static final long SELF = ProcessHandle.current().pid();
+
+    /** Machine {total, busy+steal} ticks and the ticks of the gateway and this JVM, to tell others' CPU use apart. */
+    private static long[] cpuSnapshot(long gatewayPid) {
+        var m = ProcCpu.machine();
+        return new long[] {m[0], m[1] + m[2], gatewayPid > 0 ? Math.max(0, ProcCpu.ticks(gatewayPid)) : 0, Math.max(0, ProcCpu.ticks(SELF))};
+    }
+
+    /** Share of the machine (%) used by other processes (or stolen by the hypervisor) between two snapshots. */
+    private static double foreignPct(long[] a, long[] b) {
+        double total = b[0] - a[0];
+        if (total <= 0) return Double.NaN;
+        return Math.max(0, 100.0 * ((b[1] - a[1]) - (b[2] - a[2]) - (b[3] - a[3])) / total);
+    }
+
+    /** Waits (up to {@code maxWaitS}) until other processes use at most {@code maxPct} % of the machine; returns what they used last. */
+    private static double awaitQuiet(long gatewayPid, double maxPct, int maxWaitS) throws InterruptedException {
+        long deadline = System.nanoTime() + maxWaitS * 1_000_000_000L;
+        while (true) {
+            var a = cpuSnapshot(gatewayPid);
+            Thread.sleep(500);
+            double foreign = foreignPct(a, cpuSnapshot(gatewayPid));
+            if (foreign <= maxPct || System.nanoTime() > deadline) {
+                if (foreign > maxPct) System.err.printf("[runs] the machine is still busy with other processes (%.0f%%); measuring anyway%n", foreign);
+                return foreign;
+            }
+        }
     }
 
     // ------------------------------------------------------------------ numbers

@@ -25,6 +25,13 @@ public final class StampUpstream implements AutoCloseable {
 
     public static final String STAMP_PREFIX = " t";
 
+    static {
+        // The JDK server leaves Nagle's algorithm on: a small chunk written while the previous one is unacknowledged
+        // would wait for the gateway's delayed ACK (up to ~40 ms on Linux), a delay that is the bench's, not the gateway's.
+        // (The gateway's own sockets, Netty's and java.net.http's, set TCP_NODELAY.) Read once, when the server class loads.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+
     private final HttpServer server;
 
     public StampUpstream(int port, int chunks, long ttftMs, long gapMs) throws IOException {
