@@ -20,8 +20,8 @@ import java.util.TreeMap;
 
 /**
  * One pass of a run, on its worker thread: from {@code queued} to {@code in_progress}, one answer from the
- * run's route (through the gateway's resilience path, like chat completions), and then {@code completed}, {@code requires_action}, {@code incomplete}, {@code failed} or
- * {@code cancelled}. The route's canonical stream events become a message (text deltas) and/or a tool-calls
+ * run's route (through the gateway's resilience path, like chat completions), and then {@code completed},
+ * {@code requires_action}, {@code incomplete}, {@code failed} or {@code cancelled}. The route's canonical stream events become a message (text deltas) and/or a tool-calls
  * step (tool call deltas), logged as the official Assistants stream events as they arrive.
  */
 final class RunExecution {
