@@ -61,6 +61,18 @@ models:
     deployments: [{provider: sim, model: lorem, ttft_ms: 50, tokens_per_second: 20, length: 400}]
   - name: sim-tools
     deployments: [{provider: sim, model: echo, ttft_ms: 0, tokens_per_second: 0, tool_calls: [{name: get_weather, arguments: '{"city":"Paris"}'}, {name: get_time, arguments: '{"tz":"CET"}'}]}]
+  - name: sim-flaky
+    retries: 1
+    backoff: 10ms
+    deployments:
+      - {provider: sim, model: lorem, ttft_ms: 0, fail_status: 503}
+      - {provider: sim, model: echo, ttft_ms: 0, tokens_per_second: 0}
+  - name: sim-down
+    retries: 1
+    backoff: 10ms
+    deployments:
+      - {provider: sim, model: lorem, ttft_ms: 0, fail_status: 503}
+      - {provider: sim, model: echo, ttft_ms: 0, fail_status: 502}
 YAML
 
 (cd "$ROOT" && exec setsid "${SLUICE_CMD:-./sluice}" serve --config "$WORK/sluice.yaml" --port 0) >"$WORK/gateway.log" 2>&1 &

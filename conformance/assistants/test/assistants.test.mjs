@@ -40,6 +40,34 @@ test('runs.stream: textDelta, messageDone and finalRun', async () => {
   assert.equal(messages.data[0].content[0].text.value, 'Echo me, please');
 });
 
+test('a run falls back to the second deployment when the first refuses', async () => {
+  const a = await assistant('sim-flaky');
+  const thread = await threads.create({ messages: [{ role: 'user', content: 'From the fallback' }] });
+  let text = '';
+  const run = await threads.runs.stream(thread.id, { assistant_id: a.id }).on('textDelta', (d) => { text += d.value; }).finalRun();
+  assert.equal(run.status, 'completed');
+  assert.equal(text, 'From the fallback');
+});
+
+test('a run whose every deployment fails ends failed with server_error', async () => {
+  const a = await assistant('sim-down');
+  const thread = await threads.create({ messages: [{ role: 'user', content: 'x' }] });
+  const events = [];
+  const run = await threads.runs.stream(thread.id, { assistant_id: a.id }).on('event', (e) => events.push(e.event)).finalRun();
+  assert.equal(run.status, 'failed');
+  assert.equal(run.last_error.code, 'server_error');
+  assert.match(run.last_error.message, /502/);
+  assert.equal(events.at(-1), 'thread.run.failed');
+});
+
+test('a prompt over max_prompt_tokens ends incomplete', async () => {
+  const a = await assistant('sim-echo');
+  const thread = await threads.create({ messages: [{ role: 'user', content: '31415926535897932384626433832795'.repeat(40) }] });
+  const run = await threads.runs.createAndPoll(thread.id, { assistant_id: a.id, max_prompt_tokens: 256 }, { pollIntervalMs: 50 });
+  assert.equal(run.status, 'incomplete');
+  assert.equal(run.incomplete_details.reason, 'max_prompt_tokens');
+});
+
 test('createAndPoll and auto-pagination', async () => {
   const a = await assistant('sim-fast');
   const thread = await threads.create({ messages: [{ role: 'user', content: 'one' }, { role: 'user', content: 'two' }] });

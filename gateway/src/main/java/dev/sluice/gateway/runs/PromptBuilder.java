@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.store.Kind;
 import dev.sluice.gateway.store.Store;
 import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.wire.json.Json;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,11 +46,6 @@ final class PromptBuilder {
             if (text.isEmpty() && !hasImages(body)) continue;
             history.add(message(body.path("role").asText("user"), text));
         }
-        var strategy = run.path("truncation_strategy");
-        if (strategy.path("type").asText().equals("last_messages") && strategy.path("last_messages").isInt()) {
-            int keep = strategy.get("last_messages").asInt();
-            if (history.size() > keep) history = new ArrayList<>(history.subList(history.size() - keep, history.size()));
-        }
         var tools = new ArrayList<ObjectNode>();
         for (StoredObject s : store.objects(Kind.STEP).all(runId)) {
             var step = s.body();
@@ -78,15 +74,7 @@ final class PromptBuilder {
             tools.addAll(results);
         }
 
-        var maxPrompt = run.path("max_prompt_tokens");
-        if (maxPrompt.isIntegralNumber()) {
-            long limit = maxPrompt.asLong();
-            // "auto" and "last_messages" both drop the oldest thread messages until the prompt fits.
-            while (estimate(system, history, tools) > limit && !history.isEmpty()) history.removeFirst();
-            if (estimate(system, history, tools) > limit) {
-                throw new TooLong("The prompt needs more than max_prompt_tokens (" + limit + ") tokens, even truncated.");
-            }
-        }
+        truncate(run, internal, system, history, tools);
 
         var body = Json.object();
         body.put("model", run.get("model").asText());
@@ -94,14 +82,7 @@ final class PromptBuilder {
         system.forEach(messages::add);
         history.forEach(messages::add);
         tools.forEach(messages::add);
-        var functionTools = Json.NODES.arrayNode();
-        for (var tool : run.path("tools")) {
-            if (tool.path("type").asText().equals("function")) {
-                var t = functionTools.addObject();
-                t.put("type", "function");
-                t.set("function", tool.get("function").deepCopy());
-            }
-        }
+        var functionTools = functionTools(run.path("tools"));
         if (!functionTools.isEmpty()) {
             body.set("tools", functionTools);
             var choice = run.path("tool_choice");
@@ -136,17 +117,68 @@ final class PromptBuilder {
         return m;
     }
 
-    /** A rough token count, in the spirit of OpenAI's: words of every message plus a few tokens of framing each. */
-    static long estimate(List<ObjectNode> system, List<ObjectNode> history, List<ObjectNode> tools) {
-        long total = 0;
-        for (var list : List.of(system, history, tools)) {
-            for (var m : list) total += 4 + words(m.path("content").asText("")) + words(m.path("tool_calls").toString());
+    /**
+     * Applies the run's truncation strategy and its prompt budget, counting tokens with the o200k tokenizer
+     * as OpenAI bills them ({@link TokenEstimator#prompt}). {@code last_messages} keeps the n most recent
+     * thread messages; then, when {@code max_prompt_tokens} is set, messages are dropped until the prompt
+     * fits what is left of the budget (it covers every pass of the run, as OpenAI's does: a pass after tool
+     * outputs has the budget minus the prompt tokens already used). {@code auto} drops messages from the
+     * middle, as OpenAI documents: the thread's first message (the conversation's setup) is kept longest;
+     * {@code last_messages} drops the oldest. The latest message is never dropped: when it alone does not
+     * fit, nor do the instructions and tool results, the run cannot start ({@link TooLong}).
+     */
+    static void truncate(ObjectNode run, ObjectNode internal, List<ObjectNode> system, List<ObjectNode> history, List<ObjectNode> tools)
+            throws TooLong {
+        var strategy = run.path("truncation_strategy");
+        boolean lastMessages = strategy.path("type").asText().equals("last_messages");
+        if (lastMessages && strategy.path("last_messages").isInt()) {
+            int keep = strategy.get("last_messages").asInt();
+            if (history.size() > keep) history.subList(0, history.size() - keep).clear();
         }
-        return total;
+        var maxPrompt = run.path("max_prompt_tokens");
+        if (!maxPrompt.isIntegralNumber()) return;
+        long used = internal.path("usage").path("prompt_tokens").asLong(0);
+        long limit = maxPrompt.asLong() - used;
+        // The fixed part (framing, instructions, tool results, tool definitions) plus each history message.
+        var fixedMessages = new ArrayList<ObjectNode>(system);
+        fixedMessages.addAll(tools);
+        long total = TokenEstimator.prompt(chat(fixedMessages, run.path("tools")));
+        var costs = new ArrayList<Integer>();
+        for (var m : history) {
+            int cost = TokenEstimator.prompt(chat(List.of(m), null)) - TokenEstimator.prompt(chat(List.of(), null));
+            costs.add(cost);
+            total += cost;
+        }
+        while (total > limit && history.size() > 1) {
+            // auto: the oldest message after the first while there is a middle, then the first itself.
+            int drop = !lastMessages && history.size() > 2 ? 1 : 0;
+            history.remove(drop);
+            total -= costs.remove(drop);
+        }
+        if (total > limit) {
+            throw new TooLong("The prompt needs " + total + " tokens, more than the " + limit + " left of max_prompt_tokens ("
+                    + maxPrompt.asLong() + (used > 0 ? ", " + used + " used by earlier passes" : "") + "), even truncated.");
+        }
     }
 
-    private static long words(String text) {
-        var trimmed = text.strip();
-        return trimmed.isEmpty() ? 0 : trimmed.split("\\s+").length;
+    /** A chat request of just these messages (and tool definitions), to count its prompt tokens. */
+    private static ObjectNode chat(List<ObjectNode> messages, JsonNode runTools) {
+        var body = Json.object();
+        var list = body.putArray("messages");
+        messages.forEach(list::add);
+        if (runTools != null && runTools.isArray() && !runTools.isEmpty()) body.set("tools", functionTools(runTools));
+        return body;
+    }
+
+    private static com.fasterxml.jackson.databind.node.ArrayNode functionTools(JsonNode runTools) {
+        var out = Json.NODES.arrayNode();
+        for (var tool : runTools) {
+            if (tool.path("type").asText().equals("function")) {
+                var t = out.addObject();
+                t.put("type", "function");
+                t.set("function", tool.get("function").deepCopy());
+            }
+        }
+        return out;
     }
 }

@@ -2,11 +2,14 @@ package dev.sluice.gateway.runs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.sluice.gateway.provider.UpstreamException;
-import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
+import dev.sluice.gateway.resilience.Attempt;
+import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.resilience.RouteOpener;
+import dev.sluice.gateway.resilience.UpstreamFailure;
 import dev.sluice.gateway.store.Kind;
 import dev.sluice.gateway.store.StoredObject;
+import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
@@ -16,9 +19,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * One pass of a run, on its worker thread: from {@code queued} to {@code in_progress}, one call to the
- * run's route, and then {@code completed}, {@code requires_action}, {@code incomplete}, {@code failed} or
- * {@code cancelled}. The route's canonical stream events become a message (text deltas) and/or a tool-calls
+ * One pass of a run, on its worker thread: from {@code queued} to {@code in_progress}, one answer from the
+ * run's route (through the gateway's resilience path, like chat completions), and then {@code completed},
+ * {@code requires_action}, {@code incomplete}, {@code failed} or {@code cancelled}. The route's canonical stream events become a message (text deltas) and/or a tool-calls
  * step (tool call deltas), logged as the official Assistants stream events as they arrive.
  */
 final class RunExecution {
@@ -27,6 +30,10 @@ final class RunExecution {
     private final String runId;
     private volatile boolean cancelled;
     private volatile UpstreamStream upstream;
+    // The worker while it waits on the upstream (connect, first byte, a backoff sleep, the next event), so
+    // that a cancel can interrupt it there; null while it writes to the store, which must not see interrupts.
+    private final Object waitGate = new Object();
+    private Thread waiting;
 
     private ObjectNode run;
     private ObjectNode internal;
@@ -48,8 +55,46 @@ final class RunExecution {
     /** Called by cancel, under the run's lock: stops the upstream request; the worker ends the run as cancelled. */
     void cancel() {
         cancelled = true;
+        // Close first so that the resilient stream, seeing the read fail, does not take it for an upstream
+        // failure to fail over from; then wake a worker that is still opening or backing off.
         var u = upstream;
         if (u != null) u.close();
+        synchronized (waitGate) {
+            if (waiting != null) waiting.interrupt();
+        }
+    }
+
+    /** An upstream call that a cancel may interrupt. */
+    private interface UpstreamCall<T> {
+        T call() throws IOException, UpstreamFailure, InterruptedException;
+    }
+
+    /** Runs {@code call} interruptible by {@link #cancel()}; no interrupt outlives it. */
+    private <T> T upstreamCall(UpstreamCall<T> call) throws IOException, UpstreamFailure, InterruptedException {
+        synchronized (waitGate) {
+            if (cancelled) throw new InterruptedException("cancelled");
+            waiting = Thread.currentThread();
+        }
+        try {
+            return call.call();
+        } finally {
+            synchronized (waitGate) {
+                waiting = null;
+                Thread.interrupted();
+            }
+        }
+    }
+
+    /** Why a pass failed: a {@code last_error} code as OpenAI uses them, and a message. */
+    private record Failure(String code, String message) {
+        static Failure of(StreamError error) {
+            boolean rateLimited = "rate_limit_exceeded".equals(error.code()) || "429".equals(error.code()) || "rate_limit_error".equals(error.type());
+            return new Failure(rateLimited ? "rate_limit_exceeded" : "server_error", error.message());
+        }
+    }
+
+    private static String describe(List<Attempt> attempts) {
+        return String.join(", ", attempts.stream().map(Attempt::toString).toList());
     }
 
     /** The gateway is shutting down: stop the upstream and leave the run for recovery at the next start. */
@@ -94,37 +139,42 @@ final class RunExecution {
             endFailed("invalid_prompt", "The model `" + model + "` does not exist or you do not have access to it.");
             return;
         }
-        var target = route.get().targets().getFirst();
-        UpstreamStream stream;
+        ResilientStream stream;
         try {
-            stream = target.provider().open(new UpstreamRequest(request, target.deployment().model(), target.deployment().options(), null, route.get().policy().timeouts()));
-        } catch (UpstreamException e) {
-            endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + target.label() + "): "
-                    + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
+            // The same path as chat completions: balancer order, retries with backoff (Retry-After honoured),
+            // fallback to the next deployment, cooldown, the route's timeouts, and mid-stream continuation.
+            stream = upstreamCall(() -> RouteOpener.open(route.get(), request, null));
+        } catch (UpstreamFailure f) {
+            var e = f.last();
+            endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + f.deployment() + "): "
+                    + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage() + " [attempts: " + describe(f.attempts()) + "]");
+            return;
+        } catch (InterruptedException | IOException e) {
+            settle(cancelled ? null : new Failure("server_error", "The model request was interrupted: " + e));
             return;
         }
         upstream = stream;
         if (cancelled) stream.close();
-        String failure = null;
+        Failure failure = null;
         try (stream) {
             StreamEvent event;
-            while ((event = stream.next()) != null) {
+            while ((event = upstreamCall(stream::next)) != null) {
                 switch (event) {
                     case StreamEvent.TextDelta t when t.choice() == 0 -> onText(t.text());
                     case StreamEvent.ToolCallStart s when s.choice() == 0 -> onToolCallStart(s);
                     case StreamEvent.ToolCallArguments a when a.choice() == 0 -> onToolCallArguments(a);
                     case StreamEvent.Finish f when f.choice() == 0 -> finishReason = f.reason();
                     case StreamEvent.Usage u -> usage = u.usage();
-                    case StreamEvent.Error e -> failure = e.error().message();
+                    case StreamEvent.Error e -> failure = Failure.of(e.error());
                     default -> {}
                 }
                 if (failure != null) break;
             }
             if (failure == null && !cancelled && finishReason == null && !stream.completed()) {
-                failure = "The model's stream ended before the answer was complete.";
+                failure = new Failure("server_error", "The model's stream ended before the answer was complete.");
             }
-        } catch (IOException e) {
-            if (!cancelled) failure = "The model request failed mid-stream: " + e.getMessage();
+        } catch (IOException | InterruptedException | UpstreamFailure e) {
+            if (!cancelled) failure = new Failure("server_error", "The model request failed mid-stream: " + e.getMessage());
         }
         settle(failure);
     }
@@ -228,7 +278,7 @@ final class RunExecution {
     }
 
     /** Ends the pass, under the run's lock so that a concurrent cancel is seen. */
-    private void settle(String failure) {
+    private void settle(Failure failure) {
         engine.locked(runId, () -> {
             recordUsage();
             var current = engine.runs().get(runId).orElseThrow();
@@ -243,8 +293,8 @@ final class RunExecution {
             }
             if (failure != null) {
                 var error = Json.object();
-                error.put("code", "server_error");
-                error.put("message", failure);
+                error.put("code", failure.code());
+                error.put("message", failure.message());
                 if (message != null && message.status().equals("in_progress")) completeMessage("incomplete", "run_failed");
                 engine.closeOpenSteps(runId, "failed", error);
                 engine.finish(current, "failed", b -> {
@@ -305,7 +355,15 @@ final class RunExecution {
     private void endIncomplete(String reason) {
         engine.locked(runId, () -> {
             var current = engine.runs().get(runId).orElseThrow();
-            engine.finish(current, "incomplete", b -> b.putObject("incomplete_details").put("reason", reason));
+            if (current.status().equals("cancelling") || cancelled) {
+                engine.finish(current, "cancelled", b -> b.put("cancelled_at", Ids.nowSeconds()));
+                return null;
+            }
+            engine.finish(current, "incomplete", b -> {
+                b.putObject("incomplete_details").put("reason", reason);
+                // What earlier passes (before tool outputs) used is still the run's usage.
+                if (internal.has("usage")) b.set("usage", totalUsage());
+            });
             return null;
         });
     }
