@@ -89,11 +89,19 @@ public final class ChatCompletionsHandler implements HttpHandler {
     private void serve(Exchange ex, ObjectNode body, String model, Route route) {
         // A client that gives up while the upstream is still thinking about its first byte must cancel it
         // too: interrupting this thread aborts the pending exchange (and any backoff wait).
+        // Once the answer is open, closing it comes first, so the reading thread sees a cancelled stream
+        // rather than a failed one.
         var handlerThread = Thread.currentThread();
-        ex.onClientGone(handlerThread::interrupt);
+        var opened = new java.util.concurrent.atomic.AtomicReference<ResilientStream>();
+        ex.onClientGone(() -> {
+            var open = opened.get();
+            if (open != null) open.close();
+            handlerThread.interrupt();
+        });
         ResilientStream upstream;
         try {
             upstream = RouteOpener.open(route, body, ex.header("Authorization"));
+            opened.set(upstream);
         } catch (UpstreamFailure f) {
             var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
             ex.sendError(error);
@@ -102,7 +110,7 @@ public final class ChatCompletionsHandler implements HttpHandler {
         } catch (InterruptedException e) {
             return; // the client is gone; nothing was opened
         }
-        ex.onClientGone(upstream::close);
+        if (!ex.isOpen()) upstream.close(); // the client left while it was being opened
         var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", describe(upstream.attempts()));
         boolean stream = body.path("stream").asBoolean(false);
         var tracker = new UsageTracker();

@@ -198,7 +198,10 @@ public final class ResilientStream implements UpstreamStream {
     }
 
     private boolean canFailover() {
-        return policy.midStream() == MidStream.CONTINUE && !closed && switches < MAX_SWITCHES && !toolCallSeen
+        // A cancelled answer (closed, or its thread interrupted because the client left) is not an upstream
+        // failure: no new attempt, and no mark against the deployment's health.
+        return policy.midStream() == MidStream.CONTINUE && !closed && !Thread.currentThread().isInterrupted()
+                && switches < MAX_SWITCHES && !toolCallSeen
                 && !finished.contains(0) && (choicesSeen.isEmpty() || choicesSeen.equals(Set.of(0)))
                 && originalBody.path("n").asInt(1) == 1;
     }
