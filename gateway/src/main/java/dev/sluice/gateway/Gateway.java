@@ -35,7 +35,7 @@ public final class Gateway implements AutoCloseable {
         this.router = new Router(config, providers);
         var chat = new ChatCompletionsHandler(router, config.limits(), usage);
         var models = new ModelsHandler(router);
-        this.assistants = new AssistantsService(config, router);
+        this.assistants = new AssistantsService(config, router, usage);
         var assistants = this.assistants;
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;

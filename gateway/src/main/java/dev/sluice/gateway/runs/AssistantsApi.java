@@ -26,10 +26,10 @@ public final class AssistantsApi implements AutoCloseable {
     private final MessagesHandler messages;
     private final RunsHandler runs;
 
-    public AssistantsApi(Store store, Router router, GatewayConfig.Limits limits) {
+    public AssistantsApi(Store store, Router router, GatewayConfig.Limits limits, dev.sluice.gateway.usage.UsageSink usage) {
         this.store = store;
         this.log = new RunEventLog(store.runEvents());
-        this.engine = new RunEngine(store, log, router, MAX_CONCURRENT_RUNS);
+        this.engine = new RunEngine(store, log, router, MAX_CONCURRENT_RUNS, usage);
         this.assistants = new AssistantsHandler(store.objects(Kind.ASSISTANT), router);
         this.threads = new ThreadsHandler(store, engine);
         this.messages = new MessagesHandler(store, engine, threads);
@@ -39,8 +39,8 @@ public final class AssistantsApi implements AutoCloseable {
     }
 
     /** Opens the configured storage (creating and migrating it) and starts the run engine. */
-    public static AssistantsApi start(GatewayConfig config, Router router) {
-        return new AssistantsApi(Stores.open(config.storage()), router, config.limits());
+    public static AssistantsApi start(GatewayConfig config, Router router, dev.sluice.gateway.usage.UsageSink usage) {
+        return new AssistantsApi(Stores.open(config.storage()), router, config.limits(), usage);
     }
 
     /** Whether {@code route} (the path without {@code /v1}) belongs to the Assistants API. */

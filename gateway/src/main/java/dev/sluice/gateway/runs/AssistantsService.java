@@ -15,10 +15,13 @@ public final class AssistantsService implements AutoCloseable {
     private final Router router;
     private volatile AssistantsApi api;
 
-    public AssistantsService(GatewayConfig config, Router router) {
+    private final dev.sluice.gateway.usage.UsageSink usage;
+
+    public AssistantsService(GatewayConfig config, Router router, dev.sluice.gateway.usage.UsageSink usage) {
         this.config = config;
         this.router = router;
-        if (!config.storage().type().equals("memory")) api = AssistantsApi.start(config, router);
+        this.usage = usage;
+        if (!config.storage().type().equals("memory")) api = AssistantsApi.start(config, router, usage);
     }
 
     public boolean handles(String route) {
@@ -33,7 +36,7 @@ public final class AssistantsService implements AutoCloseable {
         var a = api;
         if (a != null) return a;
         synchronized (this) {
-            if (api == null) api = AssistantsApi.start(config, router);
+            if (api == null) api = AssistantsApi.start(config, router, usage);
             return api;
         }
     }

@@ -44,7 +44,10 @@ public final class RunEngine implements AutoCloseable {
     private final Thread sweeper;
     private volatile boolean closed;
 
-    public RunEngine(Store store, RunEventLog log, Router router, int maxConcurrentRuns) {
+    private final dev.sluice.gateway.usage.UsageSink usage;
+
+    public RunEngine(Store store, RunEventLog log, Router router, int maxConcurrentRuns, dev.sluice.gateway.usage.UsageSink usage) {
+        this.usage = usage;
         this.store = store;
         this.log = log;
         this.router = router;
@@ -61,6 +64,11 @@ public final class RunEngine implements AutoCloseable {
 
     RunEventLog log() {
         return log;
+    }
+
+    /** Where each model call of a run reports what it cost, as chat completions do. */
+    dev.sluice.gateway.usage.UsageSink usage() {
+        return usage;
     }
 
     Router router() {

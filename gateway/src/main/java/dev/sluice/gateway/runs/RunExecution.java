@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
 import dev.sluice.gateway.store.Kind;
@@ -282,6 +283,10 @@ final class RunExecution {
         engine.locked(runId, () -> {
             recordUsage();
             var current = engine.runs().get(runId).orElseThrow();
+            report(cancelled || current.status().equals("cancelling") ? "cancelled"
+                    : failure != null ? "error"
+                    : !calls.isEmpty() ? "requires_action"
+                    : "length".equals(finishReason) ? "incomplete" : "completed");
             if (cancelled || current.status().equals("cancelling")) {
                 if (message != null && message.status().equals("in_progress")) completeMessage("incomplete", "run_cancelled");
                 engine.closeOpenSteps(runId, "cancelled", null);
@@ -426,6 +431,15 @@ final class RunExecution {
         }
         internal.put("completion_tokens_used", total.path("completion_tokens").asLong());
         engine.saveInternal(runId, internal);
+    }
+
+    /** One usage record per model call (a run makes one per pass), keyed by the run's id. */
+    private void report(String outcome) {
+        if (!(upstream instanceof ResilientStream answer)) return; // no model call was made
+        var pass = passUsage();
+        boolean estimated = usage == null || usage.path("estimated").asBoolean(false);
+        engine.usage().record(new UsageRecord(runId, run.path("model").asText(), answer.target().label(),
+                pass.path("prompt_tokens").asInt(), pass.path("completion_tokens").asInt(), estimated, answer.attempts().size(), outcome));
     }
 
     private ObjectNode totalUsage() {

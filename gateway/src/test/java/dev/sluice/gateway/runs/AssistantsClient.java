@@ -44,7 +44,11 @@ final class AssistantsClient implements AutoCloseable {
     }
 
     AssistantsClient(Path dir, String yaml) throws InterruptedException {
-        this.gateway = Gateway.start(new ConfigLoader(name -> null).parse(yaml, "test.yaml"));
+        this(yaml, dev.sluice.gateway.usage.UsageSink.LOG);
+    }
+
+    AssistantsClient(String yaml, dev.sluice.gateway.usage.UsageSink usage) throws InterruptedException {
+        this.gateway = Gateway.start(new ConfigLoader(name -> null).parse(yaml, "test.yaml"), usage);
     }
 
     String base() {
