@@ -9,8 +9,6 @@ import dev.sluice.wire.json.Json;
 import dev.sluice.wire.openapi.OpenApiValidator;
 import dev.sluice.wire.sse.SseDecoder;
 import dev.sluice.wire.sse.SseEvent;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -45,25 +43,9 @@ class ResponsesCrashRecoveryTest {
 
     record Server(Process process, String base) {}
 
-    private Server start(Path config) throws Exception {
-        var cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        var java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        var command = new ArrayList<>(List.of(java, "-cp", cp));
-        if (Runtime.version().feature() >= 24) command.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED"));
-        command.addAll(List.of(CrashTestServer.class.getName(), config.toString()));
-        var process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        var reader = new BufferedReader(new InputStreamReader(process.getInputStream()));
-        var deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        String line;
-        while ((line = reader.readLine()) != null) {
-            if (line.startsWith("listening on port ")) {
-                Thread.ofVirtual().start(() -> reader.lines().forEach(l -> {}));
-                return new Server(process, "http://127.0.0.1:" + line.substring("listening on port ".length()).trim() + "/v1");
-            }
-            if (System.nanoTime() > deadline) break;
-        }
-        process.destroyForcibly();
-        throw new AssertionError("the gateway process did not start");
+    private static Server start(Path config) throws Exception {
+        var running = CrashTestServer.launch(config);
+        return new Server(running.process(), running.base());
     }
 
     private JsonNode call(Server s, String method, String path, String body) throws Exception {
