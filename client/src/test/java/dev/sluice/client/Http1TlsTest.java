@@ -82,7 +82,7 @@ class Http1TlsTest {
     }
 
     @Test
-    void httpsWithATrustedCertificateForTheHostWorksAndConnectionsAreReused() throws Exception {
+    void httpsWithATrustedCertificateForTheHostWorksCallAfterCall() throws Exception {
         var keys = load(keystore("loopback", "ip:127.0.0.1"));
         var server = server(keys);
         try (var client = SluiceClient.builder().baseUrl("https://127.0.0.1:" + server.getAddress().getPort() + "/v1")
