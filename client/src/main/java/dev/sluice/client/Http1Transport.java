@@ -102,10 +102,7 @@ final class Http1Transport implements HttpTransport {
                 return new Opened(head.status, head.headers, body(conn, call, head));
             } catch (SocketTimeoutException e) {
                 conn.close();
-                boolean totalExpired = call.total() != null && call.deadline() - System.nanoTime() <= 0;
-                throw totalExpired
-                        ? new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, call.total())
-                        : new StreamTimeoutException(StreamTimeoutException.Kind.FIRST_BYTE, call.firstByte());
+                throw StreamTimeoutException.expired(StreamTimeoutException.Kind.FIRST_BYTE, call.firstByte(), call.total(), call.deadline());
             } catch (IOException e) {
                 conn.close();
                 if (Thread.currentThread().isInterrupted()) throw interrupted("waiting for the response", e);
@@ -431,10 +428,7 @@ final class Http1Transport implements HttpTransport {
                     return true;
                 } catch (SocketTimeoutException e) {
                     cancel();
-                    if (call.total() != null && call.deadline() - System.nanoTime() <= 0) {
-                        throw new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, call.total());
-                    }
-                    throw new StreamTimeoutException(StreamTimeoutException.Kind.IDLE, call.idle());
+                    throw StreamTimeoutException.expired(StreamTimeoutException.Kind.IDLE, call.idle(), call.total(), call.deadline());
                 } catch (IOException e) {
                     boolean wasCancelled = state.get() == CANCELLED;
                     cancel();

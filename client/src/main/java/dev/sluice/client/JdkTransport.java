@@ -61,10 +61,7 @@ final class JdkTransport implements HttpTransport {
             // Cancelling the future aborts the exchange; the channel may already hold the subscription.
             future.cancel(true);
             channel.cancel();
-            boolean totalExpired = total != null && call.deadline() - System.nanoTime() <= 0;
-            throw totalExpired
-                    ? new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, total)
-                    : new StreamTimeoutException(StreamTimeoutException.Kind.FIRST_BYTE, firstByte);
+            throw StreamTimeoutException.expired(StreamTimeoutException.Kind.FIRST_BYTE, firstByte, total, call.deadline());
         } catch (InterruptedException e) {
             future.cancel(true);
             channel.cancel();

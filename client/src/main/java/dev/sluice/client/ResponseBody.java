@@ -179,10 +179,7 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
 
     private StreamTimeoutException timeout() {
         cancel();
-        if (total != null && deadline - System.nanoTime() <= 0) {
-            return new StreamTimeoutException(StreamTimeoutException.Kind.TOTAL, total);
-        }
-        return new StreamTimeoutException(StreamTimeoutException.Kind.IDLE, idle);
+        return StreamTimeoutException.expired(StreamTimeoutException.Kind.IDLE, idle, total, deadline);
     }
 
     private void request() {

@@ -25,6 +25,14 @@ public final class StreamTimeoutException extends HttpTimeoutException {
         this.timeout = timeout;
     }
 
+    /**
+     * The timeout that expired when a wait for {@code kind} ended: {@link Kind#TOTAL} if the call's deadline
+     * (a {@link System#nanoTime()}; {@code total} null when there is none) has passed, else {@code kind}.
+     */
+    static StreamTimeoutException expired(Kind kind, Duration timeout, Duration total, long deadline) {
+        return total != null && deadline - System.nanoTime() <= 0 ? new StreamTimeoutException(Kind.TOTAL, total) : new StreamTimeoutException(kind, timeout);
+    }
+
     public Kind kind() {
         return kind;
     }
