@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.runs.ApiException;
+import dev.sluice.gateway.runs.Requests;
 import dev.sluice.wire.json.Json;
 import java.util.List;
 import java.util.Set;
@@ -38,8 +39,8 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         var inputNode = body.get("input");
         if ((inputNode == null || inputNode.isNull()) && previousId == null) throw ApiException.badRequest("Missing required parameter: 'input'.", "input");
         var input = InputItems.normalize(inputNode);
-        boolean store = bool(body, "store", true);
-        boolean background = bool(body, "background", false);
+        boolean store = Requests.bool(body, "store", true);
+        boolean background = Requests.bool(body, "background", false);
         // OpenAI runs background responses only when they are stored: there is nothing to poll otherwise.
         if (background && !store) throw ApiException.badRequest("Background mode requires 'store' to be true.", "store");
         if (body.has("conversation") && !body.get("conversation").isNull()) {
@@ -50,45 +51,15 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         if (toolChoice.isObject() && !Tools.names(tools).contains(toolChoice.get("name").asText())) {
             throw ApiException.badRequest("Tool choice '" + toolChoice.get("name").asText() + "' not found in 'tools' parameter.", "tool_choice");
         }
-        return new ResponseRequest(model.asText(), nullableString(body, "instructions"), input, tools, toolChoice, bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
-                maxOutputTokens(body), number(body, "temperature", 0, 2), number(body, "top_p", 0, 1), metadata(body),
-                store, background, bool(body, "stream", false), previousId, reasoning(body), nullableString(body, "user"), body.get("sim"));
+        return new ResponseRequest(model.asText(), Requests.nullableString(body, "instructions"), input, tools, toolChoice, Requests.bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
+                maxOutputTokens(body), Requests.number(body, "temperature", 0, 2), Requests.number(body, "top_p", 0, 1), metadata(body),
+                store, background, Requests.bool(body, "stream", false), previousId, reasoning(body), Requests.nullableString(body, "user"), body.get("sim"));
     }
 
     private static ObjectNode body(Exchange ex) {
+        // Unlike an Assistants call, an empty body is not {}: it lacks the model.
         if (ex.body() == null || ex.body().length == 0) throw ApiException.badRequest("Missing required parameter: 'model'.", "model");
-        JsonNode node;
-        try {
-            node = Json.parse(ex.body());
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("We could not parse the JSON body of your request. The API expects a JSON payload.", null);
-        }
-        if (!node.isObject()) throw ApiException.badRequest("The request body must be a JSON object.", null);
-        return (ObjectNode) node;
-    }
-
-    static boolean bool(ObjectNode body, String field, boolean fallback) {
-        var node = body.get(field);
-        if (node == null || node.isNull()) return fallback;
-        if (!node.isBoolean()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a boolean.", field);
-        return node.asBoolean();
-    }
-
-    private static JsonNode nullableString(ObjectNode body, String field) {
-        var node = body.get(field);
-        if (node == null || node.isNull()) return Json.NODES.nullNode();
-        if (!node.isTextual()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a string.", field);
-        return node;
-    }
-
-    private static JsonNode number(ObjectNode body, String field, double min, double max) {
-        var node = body.get(field);
-        if (node == null || node.isNull()) return Json.NODES.nullNode();
-        if (!node.isNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a number.", field);
-        if (node.asDouble() < min || node.asDouble() > max) {
-            throw ApiException.badRequest("Invalid '" + field + "': must be between " + min + " and " + max + ".", field);
-        }
-        return node;
+        return Requests.body(ex);
     }
 
     /** OpenAI's minimum is 16 output tokens. */

@@ -6,13 +6,13 @@ import dev.sluice.gateway.http.Exchange;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
 
-/** Parsing and validating Assistants request bodies, failing with OpenAI's 400 answers. */
-final class Requests {
+/** Parsing and validating Assistants (and Responses) request bodies, failing with OpenAI's 400 answers. */
+public final class Requests {
 
     private Requests() {}
 
     /** The body as a JSON object; an empty body counts as {@code {}} (as for POST .../cancel). */
-    static ObjectNode body(Exchange ex) {
+    public static ObjectNode body(Exchange ex) {
         if (ex.body() == null || ex.body().length == 0) return Json.object();
         JsonNode node;
         try {
@@ -32,7 +32,7 @@ final class Requests {
     }
 
     /** A string or null field; anything else is a 400. */
-    static JsonNode nullableString(ObjectNode body, String field) {
+    public static JsonNode nullableString(ObjectNode body, String field) {
         var node = body.get(field);
         if (node == null || node.isNull()) return Json.NODES.nullNode();
         if (!node.isTextual()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a string.", field);
@@ -54,7 +54,7 @@ final class Requests {
         return (ObjectNode) node.deepCopy();
     }
 
-    static JsonNode number(ObjectNode body, String field, double min, double max) {
+    public static JsonNode number(ObjectNode body, String field, double min, double max) {
         var node = body.get(field);
         if (node == null || node.isNull()) return Json.NODES.nullNode();
         if (!node.isNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a number.", field);
@@ -135,7 +135,7 @@ final class Requests {
         return out;
     }
 
-    static boolean bool(ObjectNode body, String field, boolean fallback) {
+    public static boolean bool(ObjectNode body, String field, boolean fallback) {
         var node = body.get(field);
         if (node == null || node.isNull()) return fallback;
         if (!node.isBoolean()) throw ApiException.badRequest("Invalid type for '" + field + "': expected a boolean.", field);
