@@ -30,8 +30,7 @@ public final class EventStreamResponse {
     private final long intervalNanos;
     private volatile long lastWriteNanos = System.nanoTime();
     private volatile boolean ended;
-    private byte[] batch = new byte[0];
-    private int batched;
+    private final java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream(1024);
 
     /** A batch this large is written without waiting for {@link #flush}: the client gets bytes early, memory stays bounded. */
     private static final int MAX_BATCH = 32 * 1024;
@@ -65,18 +64,14 @@ public final class EventStreamResponse {
     /** Adds a frame to the batch that the next {@link #flush} sends. Returns false if the client is gone. */
     public boolean queue(byte[] frame) {
         if (ended) return false;
-        if (batched + frame.length > batch.length) {
-            batch = java.util.Arrays.copyOf(batch, Math.max(batched + frame.length, Math.min(Math.max(batch.length * 2, 1024), MAX_BATCH)));
-        }
-        System.arraycopy(frame, 0, batch, batched, frame.length);
-        batched += frame.length;
-        return batched < MAX_BATCH || flush();
+        batch.writeBytes(frame);
+        return batch.size() < MAX_BATCH || flush();
     }
 
     /** Writes the queued frames. Returns false if the client is gone. */
     public boolean flush() {
         if (ended) return false;
-        if (batched == 0) return channel.isActive();
+        if (batch.size() == 0) return channel.isActive();
         if (!state.awaitWritable()) return false;
         lastWriteNanos = System.nanoTime();
         channel.writeAndFlush(new DefaultHttpContent(takeBatch()));
@@ -84,9 +79,9 @@ public final class EventStreamResponse {
     }
 
     private io.netty.buffer.ByteBuf takeBatch() {
-        // A copy: the written bytes belong to Netty until they are sent, and the batch array is reused.
-        var content = Unpooled.wrappedBuffer(java.util.Arrays.copyOf(batch, batched));
-        batched = 0;
+        // A copy: the written bytes belong to Netty until they are sent, and the batch buffer is reused.
+        var content = Unpooled.wrappedBuffer(batch.toByteArray());
+        batch.reset();
         return content;
     }
 
@@ -102,7 +97,7 @@ public final class EventStreamResponse {
         state.clearCloseActions();
         if (channel.isActive()) {
             // The last frames and the end of the chunked body leave together.
-            var last = batched == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
+            var last = batch.size() == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
             var future = channel.writeAndFlush(last);
             if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
         }
