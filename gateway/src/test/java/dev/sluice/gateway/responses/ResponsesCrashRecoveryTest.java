@@ -41,14 +41,7 @@ class ResponsesCrashRecoveryTest {
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private final OpenApiValidator spec = OpenApiValidator.shared();
 
-    record Server(Process process, String base) {}
-
-    private static Server start(Path config) throws Exception {
-        var running = CrashTestServer.launch(config);
-        return new Server(running.process(), running.base());
-    }
-
-    private JsonNode call(Server s, String method, String path, String body) throws Exception {
+    private JsonNode call(CrashTestServer.Running s, String method, String path, String body) throws Exception {
         var r = http.send(HttpRequest.newBuilder(URI.create(s.base() + path)).timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -56,7 +49,7 @@ class ResponsesCrashRecoveryTest {
     }
 
     /** Reads a response's event stream until {@code until} events arrived (or it ended); the connection is then dropped. */
-    private List<JsonNode> events(Server s, String path, int until) throws Exception {
+    private List<JsonNode> events(CrashTestServer.Running s, String path, int until) throws Exception {
         var out = new ArrayList<JsonNode>();
         var decoder = new SseDecoder(new SseDecoder.Listener() {
             @Override
@@ -113,7 +106,7 @@ class ResponsesCrashRecoveryTest {
     }
 
     private void run(Path config) throws Exception {
-        var first = start(config);
+        var first = CrashTestServer.launch(config);
         String id;
         List<JsonNode> live;
         try {
@@ -127,7 +120,7 @@ class ResponsesCrashRecoveryTest {
             first.process().waitFor(10, TimeUnit.SECONDS);
         }
 
-        var second = start(config);
+        var second = CrashTestServer.launch(config);
         try {
             var response = call(second, "GET", "/responses/" + id, null);
             spec.assertValid("Response", response);

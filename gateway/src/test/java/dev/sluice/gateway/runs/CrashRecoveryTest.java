@@ -27,14 +27,7 @@ class CrashRecoveryTest {
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-    record Server(Process process, String base) {}
-
-    private static Server start(Path config) throws Exception {
-        var running = CrashTestServer.launch(config);
-        return new Server(running.process(), running.base());
-    }
-
-    private JsonNode call(Server s, String method, String path, String body) throws Exception {
+    private JsonNode call(CrashTestServer.Running s, String method, String path, String body) throws Exception {
         var r = http.send(HttpRequest.newBuilder(URI.create(s.base() + path)).timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -51,7 +44,7 @@ class CrashRecoveryTest {
                   - name: slow
                     deployments: [{provider: sim, model: lorem, ttft_ms: 0, tokens_per_second: 40, length: 400}]
                 """.formatted(dir.resolve("data/sluice.db")));
-        var first = start(config);
+        var first = CrashTestServer.launch(config);
         String thread;
         String runId;
         try {
@@ -70,7 +63,7 @@ class CrashRecoveryTest {
             first.process().waitFor(10, TimeUnit.SECONDS);
         }
 
-        var second = start(config);
+        var second = CrashTestServer.launch(config);
         try {
             var run = call(second, "GET", "/threads/" + thread + "/runs/" + runId, null);
             assertThat(run.get("status").asText()).isEqualTo("failed");
