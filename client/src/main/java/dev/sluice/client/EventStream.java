@@ -3,6 +3,7 @@ package dev.sluice.client;
 import dev.sluice.wire.chat.ChatStreamParser;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.sse.SseDecoder;
 import dev.sluice.wire.sse.SseException;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
@@ -19,12 +20,17 @@ import java.util.ArrayDeque;
  */
 public final class EventStream implements AutoCloseable {
 
+    /** The largest non-streamed completion read; a body beyond it is an upstream error, not a memory hazard. */
+    static final int MAX_COMPLETION_BYTES = SseDecoder.DEFAULT_MAX_EVENT_BYTES;
+
     /** After the end marker, how long the rest of the body may take to end before the exchange is cancelled. */
     private static final Duration RELEASE_GRACE = Duration.ofMillis(100);
 
     private final int status;
     private final HttpHeaders headers;
     private final Body body;
+    /** The upstream answered with one JSON completion rather than an event stream. */
+    private final boolean whole;
     private final ArrayDeque<StreamEvent> ready = new ArrayDeque<>();
     private final ChatStreamParser parser = new ChatStreamParser(ready::add);
     private boolean ended;
@@ -35,6 +41,12 @@ public final class EventStream implements AutoCloseable {
         this.status = opened.status();
         this.headers = opened.headers();
         this.body = opened.body();
+        this.whole = opened.headers().firstValue("content-type").map(EventStream::isJson).orElse(false);
+    }
+
+    private static boolean isJson(String contentType) {
+        var type = contentType.toLowerCase(java.util.Locale.ROOT);
+        return type.startsWith("application/json") || type.startsWith("application/") && type.contains("+json");
     }
 
     /** The HTTP status of the response (2xx: error statuses throw {@link ApiException} before a stream exists). */
@@ -66,6 +78,10 @@ public final class EventStream implements AutoCloseable {
                 ended = true;
                 return null;
             }
+            if (whole) {
+                readWhole();
+                break;
+            }
             boolean more;
             try {
                 more = body.read(parser::feed);
@@ -86,6 +102,19 @@ public final class EventStream implements AutoCloseable {
         }
         if (closed) throw new IOException("stream closed");
         return ready.poll();
+    }
+
+    /** A non-streamed answer: the whole body is the completion, decoded into the same events at once. */
+    private void readWhole() throws IOException {
+        var bytes = body.readAll(MAX_COMPLETION_BYTES + 1);
+        ended = true;
+        completed = true;
+        if (bytes.length > MAX_COMPLETION_BYTES) {
+            ready.add(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than "
+                    + MAX_COMPLETION_BYTES + " bytes.", "upstream_error", "bad_upstream_response")));
+            return;
+        }
+        parser.completion(bytes, 0, bytes.length);
     }
 
     /**

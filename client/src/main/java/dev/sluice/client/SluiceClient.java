@@ -111,6 +111,8 @@ public final class SluiceClient implements AutoCloseable {
     /**
      * Sends {@code body} as-is to {@code POST {baseUrl}/chat/completions} and returns once the response headers
      * have arrived; the body is then read through the returned stream. Error statuses throw (after retries).
+     * A body without {@code "stream": true} is answered with one {@code chat.completion} object, which the
+     * stream reads as the same events its streamed form would give.
      */
     public EventStream openChatStream(ObjectNode body) throws IOException, ApiException {
         return openChatStream(body, RequestOptions.DEFAULT);
@@ -118,7 +120,8 @@ public final class SluiceClient implements AutoCloseable {
 
     /** {@link #openChatStream(ObjectNode)} with per-request headers, timeouts and retry count. */
     public EventStream openChatStream(ObjectNode body, RequestOptions options) throws IOException, ApiException {
-        return new EventStream(caller.open("POST", "/chat/completions", Json.bytes(body), EVENT_STREAM, options));
+        var accept = body.path("stream").asBoolean(false) ? EVENT_STREAM : JSON;
+        return new EventStream(caller.open("POST", "/chat/completions", Json.bytes(body), accept, options));
     }
 
     /** Posts {@code body} as-is to any streaming endpoint ({@code path} relative to the base URL, e.g. "/responses"). */

@@ -207,4 +207,44 @@ class EventStreamTest {
             assertThat(closed.get(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         }
     }
+
+    static final String COMPLETION = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":\"Hi\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},"
+            + "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"a\\\":1}\"}}]},\"finish_reason\":\"tool_calls\"}],"
+            + "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}";
+
+    /** A request without streaming is answered with one completion: the stream reads it as the same events. */
+    @Test
+    void aNonStreamedCompletionReadsAsTheSameEvents() throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, COMPLETION));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            var body = body().put("stream", false);
+            try (var stream = client.openChatStream(body)) {
+                assertThat(drain(stream)).containsExactly(
+                        new StreamEvent.Metadata("c1", "m", 1, null, null),
+                        new StreamEvent.Role(0, "assistant"),
+                        new StreamEvent.TextDelta(0, "Hi"),
+                        new StreamEvent.ToolCallStart(0, 0, "call_1", "function", "f"),
+                        new StreamEvent.ToolCallArguments(0, 0, "{}"),
+                        new StreamEvent.ToolCallStart(0, 1, "call_2", "function", "g"),
+                        new StreamEvent.ToolCallArguments(0, 1, "{\"a\":1}"),
+                        new StreamEvent.Finish(0, "tool_calls"),
+                        new StreamEvent.Usage(Json.parse("{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}")));
+                assertThat(stream.completed()).isTrue();
+            }
+            assertThat(upstream.requests().getFirst().header("Accept")).isEqualTo("application/json");
+        }
+    }
+
+    @Test
+    void aNonStreamedBodyThatIsNotJsonIsAnErrorEventNotAnEmptyAnswer() throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, "{\"id\":\"c1\",\"choices\":[{\"index\":0,"));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
+                var stream = client.openChatStream(body().put("stream", false))) {
+            var events = drain(stream);
+            assertThat(events).last().isInstanceOfSatisfying(StreamEvent.Error.class,
+                    e -> assertThat(e.error().code()).isEqualTo("bad_upstream_response"));
+            assertThat(stream.completed()).isTrue();
+        }
+    }
 }

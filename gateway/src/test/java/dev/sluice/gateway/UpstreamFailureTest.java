@@ -37,10 +37,16 @@ class UpstreamFailureTest {
                 providers:
                   fake:
                     type: openai
-                    base_url: %s
+                    base_url: %1$s
                     timeouts:
                       first_byte: 1s
                       idle: 1500ms
+                  slow:
+                    type: openai
+                    base_url: %1$s
+                    timeouts:
+                      first_byte: 300ms
+                      total: 1s
                   down:
                     type: openai
                     base_url: http://127.0.0.1:1/v1
@@ -87,11 +93,19 @@ class UpstreamFailureTest {
 
     @Test
     void silentUpstreamIs504() throws Exception {
-        // A reply whose headers never come: stall before the status line.
-        next.set(b -> { sleep(3000); return FakeUpstream.Reply.json(200, "{}", Map.of()); });
-        var r = gw.post("/chat/completions", chat(false));
-        assertThat(r.statusCode()).isEqualTo(504);
-        assertThat(Json.parse(r.body()).at("/error/type").asText()).isEqualTo("timeout_error");
+        // A reply whose headers never come: stall before the status line. A stream is bounded by the first-byte
+        // timeout; a non-streamed answer's head only comes once it is complete, so the total timeout bounds it.
+        next.set(b -> { sleep(2000); return FakeUpstream.Reply.json(200, "{}", Map.of()); });
+        var cases = Map.of(chat(true), "no response headers within 1000 ms", // fake: first_byte 1s
+                chat(true).replace("fake/m", "slow/m"), "no response headers within 300 ms", // slow: first_byte 300ms
+                chat(false).replace("fake/m", "slow/m"), "total timeout of 1000 ms"); // slow: total 1s
+        for (var c : cases.entrySet()) {
+            var r = gw.post("/chat/completions", c.getKey());
+            assertThat(r.statusCode()).as(c.getKey()).isEqualTo(504);
+            var error = Json.parse(r.body()).get("error");
+            assertThat(error.get("type").asText()).isEqualTo("timeout_error");
+            assertThat(error.get("message").asText()).contains(c.getValue());
+        }
     }
 
     @Test

@@ -33,13 +33,23 @@ class UpstreamFixtureTest {
     static void start() throws Exception {
         Assumptions.assumeTrue(Fixtures.available(), "../shared/fixtures/upstream-sse is absent: fixture relay tests skipped");
         for (var f : Fixtures.chat()) byName.put(f.name(), f);
-        upstream = new FakeUpstream(body -> FakeUpstream.Reply.sse(byName.get(body.get("model").asText()).bytes(), 97, 0));
+        upstream = new FakeUpstream(body -> {
+            var model = body.get("model").asText();
+            // "whole:<fixture>" answers as a non-streaming upstream does: the completion the fixture's stream builds.
+            if (model.startsWith("whole:")) return FakeUpstream.Reply.json(200, Json.write(completionOf(byName.get(model.substring(6)))), Map.of());
+            return FakeUpstream.Reply.sse(byName.get(model).bytes(), 97, 0);
+        });
         gw = TestGateway.yaml("""
                 providers:
                   fake:
                     type: openai
-                    base_url: %s
+                    base_url: %1$s
                     api_key: sk-test
+                  streamed:
+                    type: openai
+                    base_url: %1$s
+                    api_key: sk-test
+                    always_stream: true
                 """.formatted(upstream.baseUrl()));
     }
 
@@ -110,6 +120,65 @@ class UpstreamFixtureTest {
                 else spec.assertValid("CreateChatCompletionStreamResponse", chunk);
             }
         }
+    }
+
+    static com.fasterxml.jackson.databind.node.ObjectNode completionOf(Fixture fixture) {
+        var acc = new ChatAccumulator();
+        var parser = new ChatStreamParser(acc);
+        parser.feed(fixture.bytes());
+        parser.end();
+        return acc.result().toJson();
+    }
+
+    /**
+     * A non-streaming request goes upstream non-streamed (no {@code stream_options}, which OpenAI refuses without
+     * a stream), and the upstream's completion comes back as the same answer: content, tool calls, refusal,
+     * reasoning, logprobs, finish reasons, usage and identity.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void nonStreamedUpstreamAnswerIsRelayed(Fixture fixture) throws Exception {
+        var direct = new ChatAccumulator();
+        var parser = new ChatStreamParser(direct);
+        parser.feed(fixture.bytes());
+        parser.end();
+        Assumptions.assumeTrue(direct.errors().isEmpty(), "an errored stream has no completion for a non-streaming upstream to send");
+        var want = completionOf(fixture);
+
+        var r = gw.post("/chat/completions", """
+                {"model":"fake/whole:%s","temperature":0.5,"messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
+        var seen = upstream.seen.getLast();
+        assertThat(seen.body.get("model").asText()).isEqualTo("whole:" + fixture.name());
+        assertThat(seen.body.get("stream").asBoolean()).as("asked without streaming").isFalse();
+        assertThat(seen.body.has("stream_options")).isFalse();
+        assertThat(seen.body.get("temperature").asDouble()).isEqualTo(0.5);
+        assertThat(seen.headers.get("accept")).isEqualTo("application/json");
+
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        var got = Json.parse(r.body());
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("CreateChatCompletionResponse", got);
+        var expected = (com.fasterxml.jackson.databind.node.ObjectNode) Json.parse(Json.write(want)); // numbers as parsed
+        // Where the upstream sent no identity, the gateway fills it in, as it does for streams.
+        if (!want.path("model").isTextual()) expected.put("model", "fake/whole:" + fixture.name());
+        if (!want.path("id").isTextual()) expected.set("id", got.get("id"));
+        if (want.path("created").asLong() == 0) expected.set("created", got.get("created"));
+        assertThat(got.get("id").asText()).isNotEmpty();
+        assertUsage(got.get("usage"), want.get("usage"));
+        if (!want.has("usage")) expected.set("usage", got.get("usage")); // an estimate, marked as such (checked above)
+        for (var field : (Iterable<String>) expected::fieldNames) assertThat(got.get(field)).as(field).isEqualTo(expected.get(field));
+        assertThat(got).as("the upstream's completion, relayed").isEqualTo(expected);
+    }
+
+    @org.junit.jupiter.api.Test
+    void alwaysStreamProviderStreamsEvenForNonStreamingClients() throws Exception {
+        var fixture = byName.values().stream().filter(f -> f.name().startsWith("openai-")).findFirst().orElseThrow();
+        var r = gw.post("/chat/completions", """
+                {"model":"streamed/%s","messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
+        assertThat(r.statusCode()).isEqualTo(200);
+        var seen = upstream.seen.getLast();
+        assertThat(seen.body.get("stream").asBoolean()).isTrue();
+        assertThat(seen.body.at("/stream_options/include_usage").asBoolean()).isTrue();
+        assertThat(Json.parse(r.body()).at("/choices/0/message/content").asText()).isEqualTo(completionOf(fixture).at("/choices/0/message/content").asText());
     }
 
     /** The upstream's usage exactly; where it sent none, a tokenizer estimate marked as such. */

@@ -30,7 +30,8 @@ import java.util.concurrent.Semaphore;
 /**
  * {@code POST /v1/chat/completions}: validates, routes, opens the upstream stream and answers either as
  * a {@code chat.completion} object or as an SSE stream of chunks, from the same canonical events.
- * The upstream is always streamed, so a non-streaming answer gets the same cancellation and usage.
+ * A non-streaming request is sent upstream without streaming too (unless its provider is configured to
+ * always stream); either way the answer arrives as canonical events.
  */
 public final class ChatCompletionsHandler implements HttpHandler {
 
@@ -100,7 +101,7 @@ public final class ChatCompletionsHandler implements HttpHandler {
         });
         ResilientStream upstream;
         try {
-            upstream = RouteOpener.open(route, body, ex.header("Authorization"));
+            upstream = RouteOpener.open(route, body, ex.header("Authorization"), body.path("stream").asBoolean(false));
             opened.set(upstream);
         } catch (UpstreamFailure f) {
             var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));

@@ -72,11 +72,11 @@ public final class ConfigLoader {
     /** The configuration with no file: sim plus providers found by their API key variables. */
     public GatewayConfig defaults() {
         var providers = new LinkedHashMap<String, ProviderConfig>();
-        providers.put("sim", new ProviderConfig("sim", "sim", null, null, Map.of(), null, false));
+        providers.put("sim", new ProviderConfig("sim", "sim", null, null, Map.of(), null, false, false));
         for (var known : KNOWN_PROVIDERS) {
             var key = env.apply(known[1]);
             if (key != null && !key.isBlank()) {
-                providers.put(known[0], new ProviderConfig(known[0], "openai", known[2], key, Map.of(), null, false));
+                providers.put(known[0], new ProviderConfig(known[0], "openai", known[2], key, Map.of(), null, false, false));
             }
         }
         return new GatewayConfig("127.0.0.1", 8080, Limits.DEFAULTS, providers, List.of(), null, GatewayConfig.Storage.DEFAULT);
@@ -86,7 +86,7 @@ public final class ConfigLoader {
     public static GatewayConfig proxy(GatewayConfig base, String upstreamUrl, String upstreamKey) {
         var providers = new LinkedHashMap<>(base.providers());
         boolean forwardAuth = upstreamKey == null || upstreamKey.isBlank();
-        providers.put("upstream", new ProviderConfig("upstream", "openai", upstreamUrl, forwardAuth ? null : upstreamKey, Map.of(), null, forwardAuth));
+        providers.put("upstream", new ProviderConfig("upstream", "openai", upstreamUrl, forwardAuth ? null : upstreamKey, Map.of(), null, forwardAuth, false));
         return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage());
     }
 
@@ -233,7 +233,7 @@ public final class ConfigLoader {
         var timeouts = timeouts(node.path("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
         var key = node.path("api_key").asText(null);
         return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
-                node.path("forward_client_auth").asBoolean(false));
+                node.path("forward_client_auth").asBoolean(false), node.path("always_stream").asBoolean(false));
     }
 
     private static int parsePort(String text, String source) {

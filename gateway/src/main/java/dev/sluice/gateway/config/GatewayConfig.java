@@ -62,7 +62,10 @@ public record GatewayConfig(
     /**
      * An upstream. {@code type} is {@code openai} (any OpenAI-compatible API) or {@code sim}. When
      * {@code forwardClientAuth} is set and there is no api key, the client's own Authorization header is
-     * forwarded (proxy mode).
+     * forwarded (proxy mode). A request whose client does not stream is sent upstream without streaming too
+     * (one JSON body to read instead of a stream of chunks), unless {@code alwaysStream} is set: then every
+     * request is streamed from the upstream, which keeps the first-byte and idle timeouts (stall detection) and
+     * mid-answer continuation for non-streaming clients as well.
      */
     public record ProviderConfig(
             String name,
@@ -71,7 +74,8 @@ public record GatewayConfig(
             String apiKey,
             Map<String, String> headers,
             Timeouts timeouts,
-            boolean forwardClientAuth) {
+            boolean forwardClientAuth,
+            boolean alwaysStream) {
 
         public ProviderConfig {
             headers = headers == null ? Map.of() : Map.copyOf(headers);

@@ -6,10 +6,12 @@ import java.util.Map;
 /**
  * What a provider is asked for: the client's request body (unchanged, so provider-specific fields pass
  * through), the upstream model name the route chose, deployment options (for the sim provider, its
- * behaviour), and the client's Authorization header, which proxy-mode providers forward.
+ * behaviour), the client's Authorization header, which proxy-mode providers forward, and whether the caller
+ * relays the answer as it comes ({@code streamed}) or only needs it whole, in which case a provider may ask
+ * its upstream for one non-streamed answer.
  */
 public record UpstreamRequest(ObjectNode body, String model, Map<String, Object> options, String clientAuthorization,
-        dev.sluice.gateway.config.GatewayConfig.Timeouts timeouts) {
+        dev.sluice.gateway.config.GatewayConfig.Timeouts timeouts, boolean streamed) {
 
     public UpstreamRequest {
         options = options == null ? Map.of() : Map.copyOf(options);
@@ -17,10 +19,22 @@ public record UpstreamRequest(ObjectNode body, String model, Map<String, Object>
 
     /** The same request with another body (a continuation after a mid-stream failure). */
     public UpstreamRequest withBody(ObjectNode newBody) {
-        return new UpstreamRequest(newBody, model, options, clientAuthorization, timeouts);
+        return new UpstreamRequest(newBody, model, options, clientAuthorization, timeouts, streamed);
     }
 
-    /** The body to send upstream: the client's, with the upstream model, streaming on and usage requested. */
+    /**
+     * The body to send upstream for a non-streamed answer: the client's, with the upstream model and streaming
+     * off ({@code stream_options} is only allowed on streams). Usage comes with every non-streamed answer.
+     */
+    public ObjectNode wholeBody() {
+        var copy = body.deepCopy();
+        copy.put("model", model);
+        copy.put("stream", false);
+        copy.remove("stream_options");
+        return copy;
+    }
+
+    /** The body to send upstream for a streamed answer: the client's, with the upstream model, streaming on and usage requested. */
     public ObjectNode streamingBody() {
         var copy = body.deepCopy();
         copy.put("model", model);

@@ -23,8 +23,16 @@ public final class RouteOpener {
      * @throws InterruptedException the calling thread was interrupted (the client left, or a cancel)
      */
     public static ResilientStream open(Route route, ObjectNode body, String auth) throws UpstreamFailure, InterruptedException {
+        return open(route, body, auth, true);
+    }
+
+    /**
+     * As {@link #open(Route, ObjectNode, String)}; {@code streamed} false says the caller needs the answer only
+     * whole, so providers may ask their upstream for a non-streamed answer.
+     */
+    public static ResilientStream open(Route route, ObjectNode body, String auth, boolean streamed) throws UpstreamFailure, InterruptedException {
         BiFunction<Route.Target, ObjectNode, UpstreamRequest> requestFor = (t, b) ->
-                new UpstreamRequest(b, t.deployment().model(), t.deployment().options(), auth, route.policy().timeouts());
+                new UpstreamRequest(b, t.deployment().model(), t.deployment().options(), auth, route.policy().timeouts(), streamed);
         var plan = Balancer.order(route, ThreadLocalRandom.current());
         var opener = new RetryingOpener(route.policy(), RetryingOpener.Sleeper.REAL);
         var opened = opener.open(plan, t -> requestFor.apply(t, body), new ArrayList<>());

@@ -84,7 +84,7 @@ class RetryingOpenerTest {
     }
 
     static UpstreamRequest request(Route.Target t) {
-        return new UpstreamRequest(Json.object(), t.deployment().model(), Map.of(), null, null);
+        return new UpstreamRequest(Json.object(), t.deployment().model(), Map.of(), null, null, true);
     }
 
     RetryingOpener.Opened open(Route route) throws Exception {

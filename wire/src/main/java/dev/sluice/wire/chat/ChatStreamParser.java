@@ -58,6 +58,19 @@ public final class ChatStreamParser {
         sse.feed(bytes, 0, bytes.length);
     }
 
+    /**
+     * Decodes a whole non-streamed {@code chat.completion} body (an upstream asked with {@code stream: false})
+     * into the same events a stream of it would give, then ends. Its {@code message} reads as one delta; an
+     * error object in it is reported as an error event like one inside a stream.
+     */
+    public void completion(byte[] body, int offset, int length) {
+        if (done) return;
+        dataEvents++;
+        chunks.decode(null, body, offset, length);
+        chunks.end();
+        done = true;
+    }
+
     /** The body ended. Returns whether the stream was complete ({@code [DONE]} seen or an error reported). */
     public boolean end() {
         sse.end();

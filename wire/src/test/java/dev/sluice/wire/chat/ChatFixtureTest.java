@@ -148,6 +148,37 @@ class ChatFixtureTest {
         }
     }
 
+    /**
+     * An upstream asked with {@code stream: false} answers with the completion itself: decoding that body must
+     * give the same completion as its stream, so a non-streaming client gets the same answer either way.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("chatFixtures")
+    void nonStreamedCompletionDecodesToTheSameResult(Fixture fixture) {
+        var streamed = parse(fixture.bytes(), 0, 0).accumulator();
+        Assumptions.assumeTrue(streamed.errors().isEmpty(), "an errored stream has no completion to answer with");
+        var completion = Json.bytes(streamed.result().toJson());
+
+        var acc = new ChatAccumulator();
+        var parser = new ChatStreamParser(acc::accept);
+        parser.completion(completion, 0, completion.length);
+
+        assertThat(parser.end()).as("complete").isTrue();
+        assertThat(acc.errors()).isEmpty();
+        assertThat(acc.result().toJson()).isEqualTo(streamed.result().toJson());
+    }
+
+    @org.junit.jupiter.api.Test
+    void nonStreamedErrorBodyIsAnErrorEvent() {
+        var body = "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":\"overloaded\"}}".getBytes();
+        var events = new ArrayList<StreamEvent>();
+        var parser = new ChatStreamParser(events::add);
+        parser.completion(body, 0, body.length);
+        assertThat(parser.errored()).isTrue();
+        assertThat(events).singleElement().isInstanceOfSatisfying(StreamEvent.Error.class,
+                e -> assertThat(e.error().code()).isEqualTo("overloaded"));
+    }
+
     private static JsonNode nonNull(JsonNode node) {
         return node == null || node.isNull() ? null : node;
     }

@@ -55,8 +55,14 @@ public final class OpenAiProvider implements Provider {
         }
         var t = request.timeouts();
         if (t != null) options.firstByteTimeout(t.firstByte()).idleTimeout(t.idle()).totalTimeout(t.total());
+        boolean whole = !request.streamed() && !config.alwaysStream();
+        if (whole) {
+            // A non-streamed answer's head arrives when the whole answer is ready: only the total timeout bounds it.
+            options.firstByteTimeout((t != null ? t : config.timeouts()).total());
+        }
         try {
-            return new Stream(client.openChatStream(request.streamingBody(), options.build()));
+            var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options.build());
+            return whole ? Whole.read(events) : new Stream(events);
         } catch (ApiException e) {
             throw UpstreamException.http(e.status(), e.getMessage(), e.body(), e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null));
         } catch (HttpTimeoutException e) {
@@ -77,6 +83,47 @@ public final class OpenAiProvider implements Provider {
         } catch (Exception e) {
             return List.of();
         }
+    }
+
+    /**
+     * A non-streamed answer, read in full before {@link #open} returns: a body cut short is then a failure
+     * before the first byte, which the gateway retries or falls back from, like a refusal.
+     */
+    private static final class Whole implements UpstreamStream {
+        private final List<StreamEvent> events;
+        private final boolean completed;
+        private int next;
+
+        private Whole(List<StreamEvent> events, boolean completed) {
+            this.events = events;
+            this.completed = completed;
+        }
+
+        static Whole read(EventStream stream) throws IOException {
+            try (stream) {
+                var events = new java.util.ArrayList<StreamEvent>();
+                for (StreamEvent e; (e = stream.next()) != null; ) events.add(e);
+                return new Whole(events, stream.completed());
+            }
+        }
+
+        @Override
+        public StreamEvent next() {
+            return next < events.size() ? events.get(next++) : null;
+        }
+
+        @Override
+        public int buffered() {
+            return events.size() - next;
+        }
+
+        @Override
+        public boolean completed() {
+            return completed;
+        }
+
+        @Override
+        public void close() {}
     }
 
     private record Stream(EventStream events) implements UpstreamStream {
