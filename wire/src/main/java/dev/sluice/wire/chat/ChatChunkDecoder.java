@@ -18,13 +18,15 @@ import java.util.function.Supplier;
  * Translates OpenAI-style {@code chat.completion.chunk} payloads (OpenAI, Azure, OpenRouter, vLLM, SGLang,
  * llama.cpp, DeepSeek, Groq, Mistral, Ollama's /v1...) into canonical {@link StreamEvent}s.
  *
- * <p>It reads each chunk with Jackson's streaming parser (the hot path of both the gateway and the SDK),
- * then emits in a fixed order whatever the JSON key order was (Azure sorts keys): metadata, per choice
- * role / logprobs / reasoning and text / refusal / tool calls / extras / finish, then chunk extras, usage and
- * error. Quirks handled: empty-id preamble chunks, repeated roles, {@code reasoning} vs
- * {@code reasoning_content}, Mistral's array-of-thinking-parts content, tool calls whose name arrives after
- * the first fragment or whose id repeats on every fragment, usage under {@code x_groq}, error objects inside
- * a 200 stream (top level, {@code object: "error"}, or an {@code event: error}), {@code finish_reason: "error"}.
+ * <p>It reads each chunk with Jackson's streaming parser (the hot path of both the gateway and the SDK), or,
+ * for UTF-8 bytes of the plain text-delta shape most chunks have, with {@link FastChunkScanner}, which reads
+ * the same thing more cheaply and leaves anything else to Jackson. Then it emits in a fixed
+ * order whatever the JSON key order was (Azure sorts keys): metadata, per choice role / logprobs / reasoning
+ * and text / refusal / tool calls / extras / finish, then chunk extras, usage and error. Quirks handled:
+ * empty-id preamble chunks, repeated roles, {@code reasoning} vs {@code reasoning_content}, Mistral's
+ * array-of-thinking-parts content, tool calls whose name arrives after the first fragment or whose id repeats
+ * on every fragment, usage under {@code x_groq}, error objects inside a 200 stream (top level,
+ * {@code object: "error"}, or an {@code event: error}), {@code finish_reason: "error"}.
  * Not thread-safe; one instance per stream.
  */
 public final class ChatChunkDecoder {
@@ -36,9 +38,22 @@ public final class ChatChunkDecoder {
     private boolean metadataSent;
     private final Map<Integer, ChoiceState> choiceStates = new HashMap<>();
     private boolean errorSent;
+    private final FastChunkScanner fast;
+    private int fastChunks, fastMisses, fastSkips;
 
     public ChatChunkDecoder(Consumer<StreamEvent> sink) {
+        this(sink, true);
+    }
+
+    /** {@code fastPath} false reads every chunk with Jackson: the reference the fast path is tested against. */
+    ChatChunkDecoder(Consumer<StreamEvent> sink, boolean fastPath) {
         this.sink = sink;
+        this.fast = fastPath ? new FastChunkScanner(CHUNK_OBJECT) : null;
+    }
+
+    /** How many chunks the fast path decoded (the rest went to Jackson). */
+    int fastChunks() {
+        return fastChunks;
     }
 
     /** Whether an error was emitted; the stream should be treated as failed. */
@@ -67,11 +82,32 @@ public final class ChatChunkDecoder {
      * built for the payload. The bytes are only read during the call.
      */
     public void decode(String eventType, byte[] data, int offset, int length) {
-        Supplier<String> text = () -> new String(data, offset, length, StandardCharsets.UTF_8); // for errors only
         if ("error".equals(eventType)) {
-            emitError(errorFromData(text.get()));
+            emitError(errorFromData(new String(data, offset, length, StandardCharsets.UTF_8)));
             return;
         }
+        // The common shape is read straight from the bytes; anything else, errors included, is Jackson's.
+        if (fast != null) {
+            if (fastSkips > 0) {
+                fastSkips--;
+            } else if (fast.scan(data, offset, length)) {
+                fastMisses = 0;
+                fastChunks++;
+                emit(fastChunk(fast));
+                return;
+            } else {
+                // A failed scan is wasted work on top of Jackson's. Streams of other shapes (tool calls, logprobs)
+                // miss chunk after chunk, so the fast path backs off, retrying ever later up to every 32nd chunk.
+                fastMisses++;
+                fastSkips = (1 << Math.min(fastMisses - 1, 5)) - 1;
+            }
+        }
+        decodeWithJackson(data, offset, length);
+    }
+
+    /** Kept apart so that the JIT compiles this path as it did before the fast path existed (the lambda stays unallocated). */
+    private void decodeWithJackson(byte[] data, int offset, int length) {
+        Supplier<String> text = () -> new String(data, offset, length, StandardCharsets.UTF_8); // for errors only
         Chunk chunk;
         try (var p = Json.MAPPER.createParser(data, offset, length)) {
             chunk = read(p, text);
@@ -119,6 +155,35 @@ public final class ChatChunkDecoder {
     private record Reasoning(String text, String field) {}
 
     private record ToolDelta(int index, String id, String type, String name, String arguments) {}
+
+    /** The chunk the Jackson path would have read from the same bytes. */
+    private static Chunk fastChunk(FastChunkScanner s) {
+        var c = new Chunk();
+        c.id = s.id;
+        c.object = s.object;
+        c.created = s.created;
+        c.model = s.model;
+        c.fingerprint = s.fingerprint;
+        c.hasFingerprint = s.hasFingerprint;
+        c.tier = s.tier;
+        c.hasTier = s.hasTier;
+        // ArrayLists as the Jackson path builds, so that emit's loops see one list class and stay allocation-free.
+        if (s.obfuscation != null) {
+            c.extras = new ArrayList<>(1);
+            c.extras.add(Map.entry("obfuscation", Json.NODES.textNode(s.obfuscation)));
+        }
+        if (s.hasChoice) {
+            var ch = new Choice();
+            ch.index = s.index;
+            ch.role = s.role;
+            if (s.content != null) addPart(ch, s.content);
+            if (s.refusal != null && !s.refusal.isEmpty()) ch.refusal = s.refusal;
+            ch.finish = s.finish;
+            c.choices = new ArrayList<>(1);
+            c.choices.add(ch);
+        }
+        return c;
+    }
 
     private Chunk readChunk(JsonParser p) throws IOException {
         var c = new Chunk();
