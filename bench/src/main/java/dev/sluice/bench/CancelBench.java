@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  * <p>Cases, each streaming and non-streaming:
  * <ul>
  *   <li>{@code flowing}: tokens every {@code --gap-ms} (10); the client aborts after 3 content chunks (a stream)
- *       or after the upstream has sent 3 (non-stream), plus a random 0..gap ms so the abort lands anywhere
+ *       or 3 gaps after the request reached the upstream (non-stream, answered in one piece at the end), plus a random 0..gap ms so the abort lands anywhere
  *       between two chunks;</li>
  *   <li>{@code silent}: the first token would come after 10 minutes ("thinking"); the client aborts
  *       {@code --silent-ms} (50) after the request reached the upstream.</li>
@@ -109,7 +109,7 @@ public final class CancelBench {
                     String model = prefix + (c.flowing ? "paced-0-" + fmt(gapMs) + "-1000" : "paced-600000-" + fmt(gapMs) + "-32");
                     var samples = new long[n];
                     for (int k = -warmup; k < n; k++) {
-                        long lat = trial(upstream, uri, target.equals("direct"), model, c, id++, gapMs, silentMs, giveUpMs, random);
+                        long lat = trial(upstream, uri, model, c, id++, gapMs, silentMs, giveUpMs, random);
                         if (k >= 0) {
                             samples[k] = lat;
                             raw.append(target).append(',').append(c.label()).append(',').append(k).append(',').append(lat / 1000).append('\n');
@@ -138,7 +138,7 @@ public final class CancelBench {
     }
 
     /** One abort; returns nanoseconds from the client's close to the upstream seeing its connection close. */
-    static long trial(FakeUpstream upstream, URI uri, boolean direct, String model, Case c, long id, double gapMs, long silentMs, long giveUpMs,
+    static long trial(FakeUpstream upstream, URI uri, String model, Case c, long id, double gapMs, long silentMs, long giveUpMs,
                       SplittableRandom random) throws IOException, InterruptedException {
         var trial = upstream.trial(id);
         var socket = new Socket();
@@ -149,13 +149,11 @@ public final class CancelBench {
         long waitDeadline = System.nanoTime() + giveUpMs * 1_000_000L;
         if (c.flowing && c.stream) {
             readContentChunks(socket.getInputStream(), 3);
-        } else if (c.flowing && direct) {
-            // Direct, the upstream answers a non-stream request in one piece at the end: abort 3 gaps in, as through the gateway.
+        } else if (c.flowing) {
+            // A non-stream request goes upstream non-streamed, direct or through the gateway, and the upstream answers
+            // it in one piece at the end: abort 3 gaps into the answer being generated.
             while (trial.arrivedNanos == 0 && System.nanoTime() < waitDeadline) Thread.sleep(1);
             Thread.sleep((long) (3 * gapMs));
-        } else if (c.flowing) {
-            // The gateway always streams from the upstream: abort once 3 chunks have gone out to it.
-            while (trial.chunksSent < 3 && System.nanoTime() < waitDeadline) Thread.sleep(1);
         } else {
             while (trial.arrivedNanos == 0 && System.nanoTime() < waitDeadline) Thread.sleep(1);
             Thread.sleep(silentMs);

@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
  * event-loop wake-up instead of one per frame. When the client reads slower than events come, writing
  * blocks (the caller's virtual thread, and through it the upstream read) instead of buffering. During
  * silence a keep-alive comment goes out every interval. One thread writes.
+ *
+ * <p>Each hand-off to the event loop costs a wake-up of its thread when it sleeps, so the start (head and
+ * keep-alive timer) and the end (timer cancelled, last frames, connection handed back) are one task each.
  */
 public final class EventStreamResponse {
 
@@ -26,7 +29,7 @@ public final class EventStreamResponse {
     private final ChannelState state;
     private final boolean keepAliveConnection;
     private final Runnable onDone;
-    private final ScheduledFuture<?> keepAliveTask;
+    private volatile ScheduledFuture<?> keepAliveTask; // set and cancelled on the event loop
     private final long intervalNanos;
     private volatile long lastWriteNanos = System.nanoTime();
     private volatile boolean ended;
@@ -40,16 +43,30 @@ public final class EventStreamResponse {
         this.state = state;
         this.keepAliveConnection = keepAliveConnection;
         this.onDone = onDone;
-        channel.writeAndFlush(head);
         long interval = Math.max(1, keepAlive.toMillis());
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
-        this.keepAliveTask = channel.eventLoop().scheduleAtFixedRate(this::keepAlive, interval, interval, TimeUnit.MILLISECONDS);
-        state.onClose(() -> keepAliveTask.cancel(false));
+        Exchange.onEventLoop(channel, () -> {
+            channel.writeAndFlush(head);
+            // A client gone before this ran needs no timer (channelInactive has run, or runs after this and cancels it).
+            if (channel.isActive() && !ended) {
+                keepAliveTask = channel.eventLoop().scheduleAtFixedRate(this::keepAlive, interval, interval, TimeUnit.MILLISECONDS);
+            }
+        });
+        state.onClose(this::cancelKeepAlive);
+    }
+
+    // On the event loop only.
+    private void cancelKeepAlive() {
+        var task = keepAliveTask;
+        if (task != null) task.cancel(false);
     }
 
     // Runs on the event loop, so it never interleaves with a frame being written.
     private void keepAlive() {
-        if (ended || !channel.isActive()) return;
+        if (ended || !channel.isActive()) {
+            cancelKeepAlive();
+            return;
+        }
         if (System.nanoTime() - lastWriteNanos >= intervalNanos - TimeUnit.MILLISECONDS.toNanos(5)) {
             lastWriteNanos = System.nanoTime();
             channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
@@ -93,14 +110,16 @@ public final class EventStreamResponse {
     public void end() {
         if (ended) return;
         ended = true;
-        keepAliveTask.cancel(false);
         state.clearCloseActions();
-        if (channel.isActive()) {
-            // The last frames and the end of the chunked body leave together.
-            var last = batch.size() == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
-            var future = channel.writeAndFlush(last);
-            if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
-        }
-        onDone.run();
+        // The last frames and the end of the chunked body leave together.
+        var last = batch.size() == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
+        Exchange.onEventLoop(channel, () -> {
+            cancelKeepAlive();
+            if (channel.isActive()) {
+                var future = channel.writeAndFlush(last);
+                if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
+            }
+            onDone.run();
+        });
     }
 }

@@ -98,9 +98,19 @@ public final class Exchange {
         common(h, headers);
         boolean keepAlive = HttpUtil.isKeepAlive(request);
         if (!keepAlive) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        var future = channel.writeAndFlush(response);
-        if (!keepAlive) future.addListener(f -> channel.close());
-        finish();
+        state.clearCloseActions();
+        // The response and handing the connection back leave in one event-loop task: one wake-up of its thread, not two.
+        onEventLoop(channel, () -> {
+            var future = channel.writeAndFlush(response);
+            if (!keepAlive) future.addListener(f -> channel.close());
+            onDone.run();
+        });
+    }
+
+    /** Runs {@code task} on the channel's event loop: at once when already there, else as one task. */
+    static void onEventLoop(Channel channel, Runnable task) {
+        if (channel.eventLoop().inEventLoop()) task.run();
+        else channel.eventLoop().execute(task);
     }
 
     /**
@@ -119,17 +129,12 @@ public final class Exchange {
         common(h, headers);
         boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, this::finish);
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone);
     }
 
     private void common(HttpHeaders h, Map<String, String> headers) {
         h.set("x-request-id", requestId);
         if (headers != null) headers.forEach(h::set);
-    }
-
-    private void finish() {
-        state.clearCloseActions();
-        onDone.run();
     }
 
     boolean answered() {

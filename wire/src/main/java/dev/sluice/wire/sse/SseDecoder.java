@@ -133,23 +133,33 @@ public final class SseDecoder {
     }
 
     private void scan(byte[] bytes, int i, int end) {
-        int runStart = i;
-        for (; i < end; i++) {
-            byte b = bytes[i];
-            if (b == LF || b == CR) {
-                append(bytes, runStart, i - runStart);
-                runStart = i + 1;
-                if (b == LF && lastWasCr) { // second half of a CRLF pair: the line already ended at CR
-                    lastWasCr = false;
+        while (i < end) {
+            if (lastWasCr) {
+                lastWasCr = false;
+                if (bytes[i] == LF) { // second half of a CRLF pair: the line already ended at CR
+                    i++;
                     continue;
                 }
-                lastWasCr = b == CR;
-                processLine();
-            } else {
-                lastWasCr = false;
             }
+            int eol = i;
+            while (eol < end && bytes[eol] != LF && bytes[eol] != CR) eol++;
+            if (eol == end) {
+                append(bytes, i, end - i);
+                return;
+            }
+            if (lineLength == 0) {
+                // The whole line is in this input (the usual case): read it where it is, without a copy.
+                checkLineLength(eol - i);
+                processLine(bytes, i, eol);
+            } else {
+                append(bytes, i, eol - i);
+                int length = lineLength;
+                lineLength = 0;
+                processLine(line, 0, length);
+            }
+            lastWasCr = bytes[eol] == CR;
+            i = eol + 1;
         }
-        append(bytes, runStart, end - runStart);
     }
 
     /**
@@ -161,7 +171,11 @@ public final class SseDecoder {
     public void end() {
         checkNotFailed();
         replayWithheldBom();
-        if (lineLength > 0) processLine();
+        if (lineLength > 0) {
+            int length = lineLength;
+            lineLength = 0;
+            processLine(line, 0, length);
+        }
         dispatch();
     }
 
@@ -206,12 +220,14 @@ public final class SseDecoder {
         return failure;
     }
 
+    private void checkLineLength(long length) {
+        if (length > maxLineBytes) throw fail("SSE line exceeds " + maxLineBytes + " bytes (maxLineBytes)");
+    }
+
     private void append(byte[] bytes, int offset, int length) {
         if (length == 0) return;
         int needed = lineLength + length;
-        if (needed > maxLineBytes || needed < 0) {
-            throw fail("SSE line exceeds " + maxLineBytes + " bytes (maxLineBytes)");
-        }
+        checkLineLength(needed < 0 ? Long.MAX_VALUE : needed);
         if (needed > line.length) {
             var grown = new byte[Math.min(maxLineBytes, Math.max(needed, line.length * 2))];
             System.arraycopy(line, 0, grown, 0, lineLength);
@@ -221,29 +237,28 @@ public final class SseDecoder {
         lineLength = needed;
     }
 
-    private void processLine() {
-        int length = lineLength;
-        lineLength = 0;
+    /** One line, {@code l[start, end)} without its end-of-line; the bytes are only read during the call. */
+    private void processLine(byte[] l, int start, int end) {
+        int length = end - start;
         if (length == 0) {
             dispatch();
             return;
         }
-        byte[] l = line;
-        if (l[0] == ':') {
-            listener.onComment(decode(l, skipSpace(l, 1, length), length));
+        if (l[start] == ':') {
+            listener.onComment(decode(l, skipSpace(l, start + 1, end), end));
             return;
         }
         int colon = -1;
-        for (int i = 0; i < length; i++) {
+        for (int i = start; i < end; i++) {
             if (l[i] == ':') {
                 colon = i;
                 break;
             }
         }
-        int nameEnd = colon < 0 ? length : colon;
-        int valueStart = colon < 0 ? length : skipSpace(l, colon + 1, length);
-        if (is(l, nameEnd, "data")) {
-            long newBytes = (long) dataBytes + (hasData ? 1 : 0) + (length - valueStart);
+        int nameEnd = colon < 0 ? end : colon;
+        int valueStart = colon < 0 ? end : skipSpace(l, colon + 1, end);
+        if (is(l, start, nameEnd, "data")) {
+            long newBytes = (long) dataBytes + (hasData ? 1 : 0) + (end - valueStart);
             if (newBytes > maxEventBytes) {
                 throw fail("SSE event data exceeds " + maxEventBytes + " bytes (maxEventBytes)");
             }
@@ -254,19 +269,19 @@ public final class SseDecoder {
                 data = Arrays.copyOf(data, (int) Math.min(maxEventBytes, Math.max(newBytes, 2L * data.length)));
             }
             if (hasData) data[at++] = '\n';
-            System.arraycopy(l, valueStart, data, at, length - valueStart);
+            System.arraycopy(l, valueStart, data, at, end - valueStart);
             dataBytes = (int) newBytes;
             hasData = true;
-        } else if (is(l, nameEnd, "event")) {
-            eventType = decode(l, valueStart, length);
-        } else if (is(l, nameEnd, "id")) {
-            var id = decode(l, valueStart, length);
+        } else if (is(l, start, nameEnd, "event")) {
+            eventType = decode(l, valueStart, end);
+        } else if (is(l, start, nameEnd, "id")) {
+            var id = decode(l, valueStart, end);
             if (id.indexOf('\0') < 0) lastEventId = id;
-        } else if (is(l, nameEnd, "retry")) {
+        } else if (is(l, start, nameEnd, "retry")) {
             // Only ASCII digits count; anything else (or a value too large for a long) leaves retry unchanged.
             long value = 0;
-            boolean valid = valueStart < length;
-            for (int i = valueStart; i < length && valid; i++) {
+            boolean valid = valueStart < end;
+            for (int i = valueStart; i < end && valid; i++) {
                 int digit = l[i] - '0';
                 valid = digit >= 0 && digit <= 9 && value <= (Long.MAX_VALUE - digit) / 10;
                 value = value * 10 + digit;
@@ -296,13 +311,13 @@ public final class SseDecoder {
         eventType = null;
     }
 
-    private static int skipSpace(byte[] l, int i, int length) {
-        return i < length && l[i] == ' ' ? i + 1 : i;
+    private static int skipSpace(byte[] l, int i, int end) {
+        return i < end && l[i] == ' ' ? i + 1 : i;
     }
 
-    private static boolean is(byte[] l, int length, String name) {
-        if (length != name.length()) return false;
-        for (int i = 0; i < length; i++) if (l[i] != name.charAt(i)) return false;
+    private static boolean is(byte[] l, int start, int end, String name) {
+        if (end - start != name.length()) return false;
+        for (int i = start; i < end; i++) if (l[i] != name.charAt(i - start)) return false;
         return true;
     }
 
