@@ -172,6 +172,7 @@ final class Http1Transport implements HttpTransport {
                 secure.setSSLParameters(params);
                 secure.setSoTimeout(connectTimeout == null ? 0 : (int) Math.max(1, connectTimeout.toMillis()));
                 secure.startHandshake();
+                secure.setSoTimeout(0); // reads are timed by ReadDeadlines
                 s = secure;
             }
             return new Conn(origin, s);
@@ -186,7 +187,7 @@ final class Http1Transport implements HttpTransport {
     }
 
     /** One keep-alive connection and its read buffer. Used by one exchange at a time. */
-    private static final class Conn {
+    private static final class Conn implements ReadDeadlines.Watched {
         final String origin;
         final Socket socket;
         final InputStream in;
@@ -195,20 +196,30 @@ final class Http1Transport implements HttpTransport {
         int pos, lim;
         long idleSince;
         boolean receivedAny;
-        private int soTimeout = -1;
+        private long readTimeoutNanos; // 0: reads wait as long as it takes
+        private final java.util.concurrent.atomic.AtomicLong deadline = new java.util.concurrent.atomic.AtomicLong();
 
         Conn(String origin, Socket socket) throws IOException {
             this.origin = origin;
             this.socket = socket;
             this.in = socket.getInputStream();
             this.out = socket.getOutputStream();
+            ReadDeadlines.shared().watch(this);
         }
 
-        void timeout(int millis) throws IOException {
-            if (millis != soTimeout) {
-                socket.setSoTimeout(millis);
-                soTimeout = millis;
-            }
+        /** How long each following blocking read may wait, in milliseconds; 0 = no limit. */
+        void timeout(int millis) {
+            readTimeoutNanos = millis * 1_000_000L;
+        }
+
+        @Override
+        public java.util.concurrent.atomic.AtomicLong deadline() {
+            return deadline;
+        }
+
+        @Override
+        public void abort() {
+            close();
         }
 
         /** Reads more bytes after the unread ones (compacting first); -1 at the end of the connection. */
@@ -220,12 +231,34 @@ final class Http1Transport implements HttpTransport {
                 lim -= pos;
                 pos = 0;
             }
-            int n = in.read(buf, lim, buf.length - lim);
+            int n = timedRead();
             if (n > 0) {
                 lim += n;
                 receivedAny = true;
             }
             return n;
+        }
+
+        private int timedRead() throws IOException {
+            long timeout = readTimeoutNanos;
+            if (timeout == 0) return in.read(buf, lim, buf.length - lim);
+            ReadDeadlines.arm(this, timeout);
+            int n;
+            try {
+                n = in.read(buf, lim, buf.length - lim);
+            } catch (IOException e) {
+                if (ReadDeadlines.expired(this)) throw timedOut(e);
+                throw e;
+            }
+            // Bytes that came just as the deadline passed are lost with the socket the watchdog is closing.
+            if (ReadDeadlines.expired(this)) throw timedOut(null);
+            return n;
+        }
+
+        private static SocketTimeoutException timedOut(IOException cause) {
+            var e = new SocketTimeoutException("read timed out");
+            if (cause != null) e.initCause(cause);
+            return e;
         }
 
         /** The next CRLF- (or LF-) terminated line without its terminator, reading as needed. */
@@ -250,6 +283,7 @@ final class Http1Transport implements HttpTransport {
         }
 
         void close() {
+            ReadDeadlines.shared().unwatch(this);
             try {
                 socket.close();
             } catch (IOException ignored) {

@@ -49,7 +49,9 @@ public final class SluiceClient implements AutoCloseable {
      * How requests travel. {@link #JAVA_NET_HTTP}, the default, works from any thread. {@link #BLOCKING_HTTP1}
      * is HTTP/1.1 on blocking sockets driven by the calling thread itself: for callers on virtual threads,
      * where it saves the HTTP client's thread hand-offs on every read (the gateway uses it). On a platform
-     * thread an interrupt does not abort its reads; {@code close()} on the stream does.
+     * thread an interrupt does not abort its reads; {@code close()} on the stream does. Its first-byte, idle and
+     * total timeouts fire up to 10 ms late (a watchdog closes the socket of a read past its deadline, which spares
+     * every read a timed park).
      */
     public enum Transport { JAVA_NET_HTTP, BLOCKING_HTTP1 }
 
