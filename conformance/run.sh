@@ -114,12 +114,13 @@ providers:
     type: openai
     base_url: $FAKE_URL/v1
     api_key: test-key
-  # The same fake upstream, as the chaos suite's faulty deployments: short timeouts.
+  # The same fake upstream, as the chaos suite's faulty deployments: short timeouts. A non-streaming
+  # request goes upstream non-streamed, and only the total timeout bounds such an answer.
   faulty:
     type: openai
     base_url: $FAKE_URL/v1
     api_key: test-key
-    timeouts: {connect: 1s, first_byte: 1s, idle: 1s, total: 30s}
+    timeouts: {connect: 1s, first_byte: 1s, idle: 1s, total: 3s}
 models:
   - name: gpt-fake
     deployments: [{provider: fake, model: openai-chat-text-include-usage}]
