@@ -67,10 +67,7 @@ class UpstreamFixtureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void relayedStreamRebuildsTheSameAnswer(Fixture fixture) throws Exception {
-        var direct = new ChatAccumulator();
-        var parser = new ChatStreamParser(direct);
-        parser.feed(fixture.bytes());
-        parser.end();
+        var direct = direct(fixture);
         var want = direct.result();
 
         var r = gw.stream("""
@@ -82,10 +79,7 @@ class UpstreamFixtureTest {
         assertThat(seen.body.get("stream").asBoolean()).isTrue();
         assertThat(seen.body.at("/stream_options/include_usage").asBoolean()).isTrue();
 
-        var relayed = new ChatAccumulator();
-        var relayParser = new ChatStreamParser(relayed);
-        relayParser.feed(r.raw().getBytes(StandardCharsets.UTF_8));
-        relayParser.end();
+        var relayed = accumulate(r.raw().getBytes(StandardCharsets.UTF_8));
         var got = relayed.result();
 
         boolean upstreamErrored = !direct.errors().isEmpty();
@@ -122,12 +116,22 @@ class UpstreamFixtureTest {
         }
     }
 
-    static com.fasterxml.jackson.databind.node.ObjectNode completionOf(Fixture fixture) {
+    /** A chat completions SSE body parsed and accumulated by the shared parser and accumulator. */
+    static ChatAccumulator accumulate(byte[] sse) {
         var acc = new ChatAccumulator();
         var parser = new ChatStreamParser(acc);
-        parser.feed(fixture.bytes());
+        parser.feed(sse);
         parser.end();
-        return acc.result().toJson();
+        return acc;
+    }
+
+    /** The fixture's stream accumulated straight from its bytes: what the upstream said. */
+    static ChatAccumulator direct(Fixture fixture) {
+        return accumulate(fixture.bytes());
+    }
+
+    static com.fasterxml.jackson.databind.node.ObjectNode completionOf(Fixture fixture) {
+        return direct(fixture).result().toJson();
     }
 
     /**
@@ -138,12 +142,9 @@ class UpstreamFixtureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void nonStreamedUpstreamAnswerIsRelayed(Fixture fixture) throws Exception {
-        var direct = new ChatAccumulator();
-        var parser = new ChatStreamParser(direct);
-        parser.feed(fixture.bytes());
-        parser.end();
+        var direct = direct(fixture);
         Assumptions.assumeTrue(direct.errors().isEmpty(), "an errored stream has no completion for a non-streaming upstream to send");
-        var want = completionOf(fixture);
+        var want = direct.result().toJson();
 
         var r = gw.post("/chat/completions", """
                 {"model":"fake/whole:%s","temperature":0.5,"messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
@@ -195,10 +196,7 @@ class UpstreamFixtureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void nonStreamingAnswerFromTheSameStream(Fixture fixture) throws Exception {
-        var direct = new ChatAccumulator();
-        var parser = new ChatStreamParser(direct);
-        parser.feed(fixture.bytes());
-        parser.end();
+        var direct = direct(fixture);
         var r = gw.post("/chat/completions", """
                 {"model":"fake/%s","messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
         var json = Json.parse(r.body());

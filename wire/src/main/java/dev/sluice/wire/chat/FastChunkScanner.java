@@ -2,6 +2,7 @@ package dev.sluice.wire.chat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.function.IntPredicate;
 
 /**
  * A byte scanner for the one chunk shape that makes up nearly every OpenAI-style stream: metadata, one choice,
@@ -109,7 +110,11 @@ final class FastChunkScanner {
     private static final byte[][] CHOICE_KEYS = keys("index", "delta", "logprobs", "finish_reason");
     private static final byte[][] DELTA_KEYS = keys("role", "content", "refusal", "reasoning_content", "reasoning", "tool_calls");
 
-    private boolean chunk() {
+    /**
+     * An object whose keys are all among {@code keys}, each at most once (duplicates: Jackson keeps the last,
+     * or both for some; not worth copying), every value read by {@code value} given the key's index.
+     */
+    private boolean object(byte[][] keys, IntPredicate value) {
         if (!at('{')) return false;
         pos++;
         ws();
@@ -119,34 +124,45 @@ final class FastChunkScanner {
         }
         int seen = 0;
         while (true) {
-            int k = key(CHUNK_KEYS);
-            // Duplicate keys: Jackson keeps the last (or both, for some); not worth copying.
+            int k = key(keys);
             if (k < 0 || (seen & (1 << k)) != 0) return false;
             seen |= 1 << k;
-            boolean ok = switch (k) {
-                case 0 -> stringOrNull(idSpan);
-                case 1 -> stringOrNull(objectSpan);
-                case 2 -> created();
-                case 3 -> stringOrNull(modelSpan);
-                case 4 -> {
-                    hasFingerprint = true;
-                    yield stringOrNull(fingerprintSpan);
-                }
-                case 5 -> {
-                    hasTier = true;
-                    yield stringOrNull(tierSpan);
-                }
-                case 6 -> choices();
-                case 7 -> literalNull(); // usage: null; a usage object is Jackson's
-                // OpenAI pads every chunk with a random string; it becomes a chunk extra. Anything but a string is Jackson's.
-                case 8 -> string(obfuscationSpan);
-                default -> false;
-            };
-            if (!ok) return false;
+            if (!value.test(k)) return false;
             int next = next();
             if (next == '}') return true;
             if (next != ',') return false;
         }
+    }
+
+    // Kept in fields: the readers run once per chunk and must not allocate.
+    private final IntPredicate chunkField = this::chunkField;
+    private final IntPredicate choiceField = this::choiceField;
+    private final IntPredicate deltaField = this::deltaField;
+
+    private boolean chunk() {
+        return object(CHUNK_KEYS, chunkField);
+    }
+
+    private boolean chunkField(int k) {
+        return switch (k) {
+            case 0 -> stringOrNull(idSpan);
+            case 1 -> stringOrNull(objectSpan);
+            case 2 -> created();
+            case 3 -> stringOrNull(modelSpan);
+            case 4 -> {
+                hasFingerprint = true;
+                yield stringOrNull(fingerprintSpan);
+            }
+            case 5 -> {
+                hasTier = true;
+                yield stringOrNull(tierSpan);
+            }
+            case 6 -> choices();
+            case 7 -> literalNull(); // usage: null; a usage object is Jackson's
+            // OpenAI pads every chunk with a random string; it becomes a chunk extra. Anything but a string is Jackson's.
+            case 8 -> string(obfuscationSpan);
+            default -> false;
+        };
     }
 
     private boolean choices() {
@@ -157,7 +173,7 @@ final class FastChunkScanner {
             pos++;
             return true;
         }
-        if (!choice()) return false;
+        if (!object(CHOICE_KEYS, choiceField)) return false;
         hasChoice = true;
         // A second choice (n > 1) is Jackson's.
         ws();
@@ -166,59 +182,25 @@ final class FastChunkScanner {
         return true;
     }
 
-    private boolean choice() {
-        if (!at('{')) return false;
-        pos++;
-        ws();
-        if (at('}')) {
-            pos++;
-            return true;
-        }
-        int seen = 0;
-        while (true) {
-            int k = key(CHOICE_KEYS);
-            if (k < 0 || (seen & (1 << k)) != 0) return false;
-            seen |= 1 << k;
-            boolean ok = switch (k) {
-                case 0 -> index();
-                case 1 -> delta();
-                case 2 -> literalNull(); // logprobs objects are Jackson's
-                case 3 -> stringOrNull(finishSpan);
-                default -> false;
-            };
-            if (!ok) return false;
-            int next = next();
-            if (next == '}') return true;
-            if (next != ',') return false;
-        }
+    private boolean choiceField(int k) {
+        return switch (k) {
+            case 0 -> index();
+            case 1 -> object(DELTA_KEYS, deltaField);
+            case 2 -> literalNull(); // logprobs objects are Jackson's
+            case 3 -> stringOrNull(finishSpan);
+            default -> false;
+        };
     }
 
-    private boolean delta() {
-        if (!at('{')) return false;
-        pos++;
-        ws();
-        if (at('}')) {
-            pos++;
-            return true;
-        }
-        int seen = 0;
-        while (true) {
-            int k = key(DELTA_KEYS);
-            if (k < 0 || (seen & (1 << k)) != 0) return false;
-            seen |= 1 << k;
-            boolean ok = switch (k) {
-                case 0 -> stringOrNull(roleSpan);
-                case 1 -> stringOrNull(contentSpan);
-                case 2 -> stringOrNull(refusalSpan);
-                // Null reasoning and tool calls add nothing in the Jackson path either (DeepSeek sends them on text chunks).
-                case 3, 4, 5 -> literalNull();
-                default -> false;
-            };
-            if (!ok) return false;
-            int next = next();
-            if (next == '}') return true;
-            if (next != ',') return false;
-        }
+    private boolean deltaField(int k) {
+        return switch (k) {
+            case 0 -> stringOrNull(roleSpan);
+            case 1 -> stringOrNull(contentSpan);
+            case 2 -> stringOrNull(refusalSpan);
+            // Null reasoning and tool calls add nothing in the Jackson path either (DeepSeek sends them on text chunks).
+            case 3, 4, 5 -> literalNull();
+            default -> false;
+        };
     }
 
     /** The index of the key at pos among {@code keys} (pos then after its colon), or -1. */

@@ -153,9 +153,7 @@ public final class SseDecoder {
                 processLine(bytes, i, eol);
             } else {
                 append(bytes, i, eol - i);
-                int length = lineLength;
-                lineLength = 0;
-                processLine(line, 0, length);
+                processBufferedLine();
             }
             lastWasCr = bytes[eol] == CR;
             i = eol + 1;
@@ -171,11 +169,7 @@ public final class SseDecoder {
     public void end() {
         checkNotFailed();
         replayWithheldBom();
-        if (lineLength > 0) {
-            int length = lineLength;
-            lineLength = 0;
-            processLine(line, 0, length);
-        }
+        if (lineLength > 0) processBufferedLine();
         dispatch();
     }
 
@@ -235,6 +229,13 @@ public final class SseDecoder {
         }
         System.arraycopy(bytes, offset, line, lineLength, length);
         lineLength = needed;
+    }
+
+    /** The line collected in the line buffer across inputs; the buffer is then free for the next one. */
+    private void processBufferedLine() {
+        int length = lineLength;
+        lineLength = 0;
+        processLine(line, 0, length);
     }
 
     /** One line, {@code l[start, end)} without its end-of-line; the bytes are only read during the call. */
