@@ -1,0 +1,455 @@
+package dev.sluice.gateway.upstream;
+
+import dev.sluice.client.StreamTimeoutException;
+import dev.sluice.client.StreamTimeoutException.Kind;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+
+/**
+ * One request/response exchange. Every field is confined to {@link #loop}; {@link #cancel()} and
+ * {@link #setAutoRead(boolean)} from other threads hop onto it. {@link #done} is the single gate in front of
+ * every listener call, so whatever ends the exchange first (end, failure, timeout, cancel) is the only outcome.
+ */
+final class Exchange implements UpstreamHttp.Call {
+
+    private static final System.Logger LOG = System.getLogger(Exchange.class.getName());
+
+    private final UpstreamHttp client;
+    private final EventLoop loop;
+    private final Class<? extends Channel> channelClass;
+    private final UpstreamHttp.Target target;
+    private final UpstreamHttp.Request request;
+    private final UpstreamHttp.Listener listener;
+    private final HttpMethod method;
+    private final String path;
+    private final HttpHeaders headers;
+    private final boolean requestKeepAlive;
+    private final long sentNanos = System.nanoTime();
+    private final long idleNanos;
+    private final Runnable idleCheck = this::checkIdle;
+
+    private boolean done;
+    private boolean retried;
+    private boolean paused;
+
+    // Connection setup in progress (resolve, TCP, TLS), at most one.
+    private Connection connecting;
+    private Channel connectingChannel;
+    private ScheduledFuture<?> setupTimer;
+
+    // The current attempt.
+    private Connection conn;
+    private boolean reused;
+    private boolean sawBytes;
+    private boolean written;
+    private boolean informational;
+    private boolean headSeen;
+    private boolean keepAlive;
+    private boolean contentSinceReadComplete;
+    private long lastReadNanos;
+
+    private ScheduledFuture<?> firstByteTimer;
+    private ScheduledFuture<?> idleTimer;
+    private ScheduledFuture<?> totalTimer;
+
+    Exchange(UpstreamHttp client, EventLoop loop, Class<? extends Channel> channelClass, UpstreamHttp.Target target,
+             UpstreamHttp.Request request, UpstreamHttp.Listener listener) {
+        if (listener == null) throw new IllegalArgumentException("listener is null");
+        this.client = client;
+        this.loop = loop;
+        this.channelClass = channelClass;
+        this.target = target;
+        this.request = request;
+        this.listener = listener;
+        positive(request.firstByte(), "firstByte");
+        positive(request.idle(), "idle");
+        positive(request.total(), "total");
+        this.idleNanos = request.idle() == null ? 0 : nanos(request.idle());
+        if (request.method() == null || request.method().isEmpty()) throw new IllegalArgumentException("no method");
+        this.method = HttpMethod.valueOf(request.method());
+        var uri = request.uri();
+        var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        this.path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
+        this.headers = headers(request, target);
+        this.requestKeepAlive = !headers.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true);
+    }
+
+    /** Host unless given, the caller's headers, and the framing: this class owns Content-Length and never chunks. */
+    private static HttpHeaders headers(UpstreamHttp.Request request, UpstreamHttp.Target target) {
+        var given = request.headers() == null ? java.util.Map.<String, String>of() : request.headers();
+        var h = new DefaultHttpHeaders(); // validates names
+        if (given.keySet().stream().noneMatch(HttpHeaderNames.HOST::contentEqualsIgnoreCase)) h.add(HttpHeaderNames.HOST, target.hostHeader());
+        for (var e : given.entrySet()) {
+            var value = e.getValue();
+            if (value == null || value.chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
+                throw new IllegalArgumentException("header " + e.getKey() + " has a null value or one with CR, LF or NUL");
+            }
+            h.add(e.getKey(), value);
+        }
+        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        h.remove(HttpHeaderNames.CONTENT_LENGTH);
+        if (request.body() != null) h.set(HttpHeaderNames.CONTENT_LENGTH, request.body().length);
+        return h;
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------------------
+
+    void start() {
+        if (done) return;
+        if (request.firstByte() != null) firstByteTimer = schedule(remaining(request.firstByte()), () -> timeout(Kind.FIRST_BYTE, request.firstByte()));
+        if (request.total() != null) totalTimer = schedule(remaining(request.total()), () -> timeout(Kind.TOTAL, request.total()));
+        var pooled = client.pool(loop).checkout(target);
+        if (pooled != null) {
+            use(pooled, true);
+        } else {
+            connect();
+        }
+    }
+
+    private void connect() {
+        var c = new Connection(target, client.ssl, client.pool(loop));
+        connecting = c;
+        setupTimer = schedule(TimeUnit.MILLISECONDS.toNanos(client.connectTimeoutMillis), () -> setupFailed(c,
+                new ConnectTimeoutException("could not connect to " + where() + " within " + client.connectTimeoutMillis + " ms")));
+        UpstreamHttp.resolve(loop, target.host()).addListener(resolved -> {
+            if (connecting != c) return;
+            if (!resolved.isSuccess()) {
+                setupFailed(c, connectException("cannot resolve upstream host " + target.host(), resolved.cause()));
+                return;
+            }
+            var future = client.connect(loop, channelClass, c, (InetAddress) resolved.getNow());
+            connectingChannel = future.channel();
+            future.addListener((ChannelFuture f) -> {
+                if (connecting != c) {
+                    f.channel().close();
+                } else if (!f.isSuccess()) {
+                    setupFailed(c, f.cause() instanceof ConnectException ce ? ce : connectException("could not connect to " + where(), f.cause()));
+                } else if (c.sslHandler() == null) {
+                    connected(c);
+                } else {
+                    c.sslHandler().handshakeFuture().addListener(handshake -> {
+                        if (connecting != c) return;
+                        if (handshake.isSuccess()) {
+                            connected(c);
+                        } else {
+                            setupFailed(c, tlsFailure(handshake.cause()));
+                        }
+                    });
+                }
+            });
+        });
+    }
+
+    private void connected(Connection c) {
+        connecting = null;
+        connectingChannel = null;
+        cancel(setupTimer);
+        use(c, false);
+    }
+
+    private void setupFailed(Connection c, IOException cause) {
+        if (connecting != c) return;
+        finish(cause);
+    }
+
+    private void abandonSetup() {
+        if (connecting == null) return;
+        connecting = null;
+        cancel(setupTimer);
+        if (connectingChannel != null) connectingChannel.close();
+        connectingChannel = null;
+    }
+
+    private void use(Connection c, boolean reused) {
+        conn = c;
+        this.reused = reused;
+        sawBytes = written = informational = headSeen = keepAlive = contentSinceReadComplete = false;
+        c.bind(this);
+        if (paused) c.channel().config().setAutoRead(false);
+        var body = request.body() == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(request.body());
+        var req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path, body, headers, EmptyHttpHeaders.INSTANCE);
+        c.channel().writeAndFlush(req).addListener(f -> {
+            if (conn != c) return;
+            if (f.isSuccess()) {
+                written = true;
+            } else {
+                onFailure(c, f.cause());
+            }
+        });
+    }
+
+    // ---- events from the connection ------------------------------------------------------------------
+
+    void onBytes() {
+        sawBytes = true;
+        lastReadNanos = System.nanoTime();
+    }
+
+    void onMessage(Connection c, HttpObject msg) {
+        if (conn != c || done) return;
+        if (msg.decoderResult().isFailure()) {
+            var cause = msg.decoderResult().cause();
+            onFailure(c, cause instanceof PrematureChannelClosureException
+                    ? new IOException("upstream " + where() + " closed the connection before the response ended", cause)
+                    : new IOException("malformed response from upstream " + where() + ": " + cause.getMessage(), cause));
+            return;
+        }
+        if (msg instanceof HttpResponse head && !onHead(c, head)) return;
+        if (msg instanceof HttpContent content) onContent(c, content);
+    }
+
+    /** False when the exchange is over (or cancelled from the listener). */
+    private boolean onHead(Connection c, HttpResponse head) {
+        var status = head.status().code();
+        if (status < 200) {
+            if (status == 101) {
+                onFailure(c, new IOException("upstream " + where() + " switched protocols (101) without being asked to"));
+                return false;
+            }
+            informational = true; // its empty LastHttpContent follows; the final head comes after
+            return true;
+        }
+        headSeen = true;
+        keepAlive = requestKeepAlive && HttpUtil.isKeepAlive(head);
+        cancel(firstByteTimer);
+        if (request.idle() != null) {
+            lastReadNanos = System.nanoTime();
+            idleTimer = schedule(idleNanos, idleCheck);
+        }
+        try {
+            listener.onHead(status, head.headers());
+        } catch (RuntimeException e) {
+            listenerFailed("onHead", e);
+        }
+        return !done;
+    }
+
+    private void onContent(Connection c, HttpContent content) {
+        if (informational) {
+            if (content instanceof LastHttpContent) informational = false;
+            return;
+        }
+        var buf = content.content();
+        if (buf.isReadable()) {
+            contentSinceReadComplete = true;
+            try {
+                listener.onContent(buf);
+            } catch (RuntimeException e) {
+                listenerFailed("onContent", e);
+            }
+            if (done) return;
+        }
+        if (content instanceof LastHttpContent) end(c);
+    }
+
+    void onReadComplete(Connection c) {
+        if (conn != c || done || !contentSinceReadComplete) return;
+        contentSinceReadComplete = false;
+        try {
+            listener.onReadComplete();
+        } catch (RuntimeException e) {
+            listenerFailed("onReadComplete", e);
+        }
+    }
+
+    void onClosed(Connection c) {
+        onFailure(c, new IOException("upstream " + where() + " closed the connection before "
+                + (headSeen ? "the response ended" : "responding")));
+    }
+
+    /**
+     * The connection failed. A reused connection that failed before a single response byte is the keep-alive
+     * race (the server closed it as idle while the request was on its way): the request cannot have been
+     * processed, so it goes once more on a fresh connection.
+     */
+    void onFailure(Connection c, Throwable cause) {
+        if (conn != c || done) return;
+        conn = null;
+        c.close();
+        if (reused && !sawBytes && !retried) {
+            retried = true;
+            connect();
+            return;
+        }
+        finish(cause instanceof IOException io ? io
+                : new IOException("upstream " + where() + " connection failed: " + cause, cause));
+    }
+
+    private void end(Connection c) {
+        done = true;
+        cancelTimers();
+        conn = null;
+        // Pooled before onEnd, so a follow-up sent from onEnd can reuse it (send always starts in a later task,
+        // after anything left in this read was seen and made the connection unusable).
+        if (keepAlive && written && !client.isClosed()) {
+            if (paused) c.channel().config().setAutoRead(true); // a pooled connection must notice the server closing it
+            client.pool(loop).release(c);
+        } else {
+            c.close();
+        }
+        try {
+            listener.onEnd();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "upstream response listener failed in onEnd", e);
+        }
+    }
+
+    private void finish(IOException cause) {
+        if (done) return;
+        done = true;
+        cancelTimers();
+        abandonSetup();
+        if (conn != null) {
+            conn.close();
+            conn = null;
+        }
+        try {
+            listener.onError(cause);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "upstream response listener failed in onError", e);
+        }
+    }
+
+    private void listenerFailed(String callback, RuntimeException e) {
+        finish(new IOException("upstream response listener failed in " + callback + ": " + e, e));
+    }
+
+    // ---- timers -----------------------------------------------------------------------------------------
+
+    private void timeout(Kind kind, Duration duration) {
+        finish(new StreamTimeoutException(kind, duration));
+    }
+
+    /** One timer per exchange re-arms itself for what is left, instead of a timer reset on every read. */
+    private void checkIdle() {
+        if (done) return;
+        if (paused) {
+            // Silence while the caller holds reads back is the caller's, not the upstream's.
+            idleTimer = schedule(idleNanos, idleCheck);
+            return;
+        }
+        var silent = System.nanoTime() - lastReadNanos;
+        if (silent >= idleNanos) {
+            timeout(Kind.IDLE, request.idle());
+        } else {
+            idleTimer = schedule(idleNanos - silent, idleCheck);
+        }
+    }
+
+    private void cancelTimers() {
+        cancel(firstByteTimer);
+        cancel(idleTimer);
+        cancel(totalTimer);
+        firstByteTimer = idleTimer = totalTimer = null;
+    }
+
+    private ScheduledFuture<?> schedule(long nanos, Runnable task) {
+        return loop.schedule(task, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private long remaining(Duration timeout) {
+        return Math.max(0, nanos(timeout) - (System.nanoTime() - sentNanos));
+    }
+
+    private static void cancel(ScheduledFuture<?> timer) {
+        if (timer != null) timer.cancel(false);
+    }
+
+    // ---- Call -------------------------------------------------------------------------------------------
+
+    @Override
+    public void cancel() {
+        onLoop(this::cancelNow);
+    }
+
+    private void cancelNow() {
+        if (done) return;
+        done = true;
+        cancelTimers();
+        abandonSetup();
+        if (conn != null) {
+            conn.close();
+            conn = null;
+        }
+    }
+
+    @Override
+    public void setAutoRead(boolean read) {
+        onLoop(() -> {
+            paused = !read;
+            if (done || conn == null) return;
+            if (read) lastReadNanos = System.nanoTime();
+            // Netty issues the read() itself when autoRead goes from false to true.
+            conn.channel().config().setAutoRead(read);
+        });
+    }
+
+    private void onLoop(Runnable task) {
+        if (loop.inEventLoop()) {
+            task.run();
+            return;
+        }
+        try {
+            loop.execute(task);
+        } catch (RejectedExecutionException shutDown) {
+            // The loop is gone and its channels with it: nothing left to stop.
+        }
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------
+
+    private String where() {
+        return target.host() + ":" + target.port();
+    }
+
+    private static ConnectException connectException(String message, Throwable cause) {
+        var e = new ConnectException(message + (cause == null ? "" : ": " + cause.getMessage()));
+        e.initCause(cause);
+        return e;
+    }
+
+    private IOException tlsFailure(Throwable cause) {
+        if (cause instanceof SSLException ssl) return ssl;
+        var e = new SSLHandshakeException("TLS handshake with " + where() + " failed: " + cause);
+        e.initCause(cause);
+        return e;
+    }
+
+    private static void positive(Duration d, String name) {
+        if (d != null && (d.isNegative() || d.isZero())) throw new IllegalArgumentException(name + " timeout must be positive: " + d);
+    }
+
+    private static long nanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException tooLong) {
+            return Long.MAX_VALUE / 2;
+        }
+    }
+}
