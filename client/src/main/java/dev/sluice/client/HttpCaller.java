@@ -46,17 +46,11 @@ final class HttpCaller {
 
     /** A 2xx response whose body is still to be read, after the retries allowed. */
     HttpTransport.Opened open(String method, String path, byte[] body, String accept, RequestOptions options) throws IOException {
-        var firstByte = enabled(options.firstByteTimeout() != null ? options.firstByteTimeout() : settings.firstByteTimeout());
-        var idle = enabled(options.idleTimeout() != null ? options.idleTimeout() : settings.idleTimeout());
-        var total = enabled(options.totalTimeout() != null ? options.totalTimeout() : settings.totalTimeout());
+        var prepared = prepare(method, path, body, accept, options);
+        var total = prepared.total();
         int maxRetries = options.maxRetries() != null ? options.maxRetries() : settings.maxRetries();
         long deadline = total == null ? 0 : System.nanoTime() + total.toNanos();
-        var headers = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER); // a later header of the same name wins
-        headers.put("Accept", accept);
-        if (body != null) headers.put("Content-Type", "application/json");
-        headers.putAll(settings.headers());
-        headers.putAll(options.headers());
-        var call = new HttpTransport.Call(method, URI.create(settings.baseUrl() + path), headers, body, firstByte, idle, total, deadline);
+        var call = new HttpTransport.Call(method, prepared.uri(), prepared.headers(), body, prepared.firstByte(), prepared.idle(), total, deadline);
 
         for (int attempt = 1; ; attempt++) {
             HttpTransport.Opened response;
@@ -77,6 +71,19 @@ final class HttpCaller {
             }
             throw error;
         }
+    }
+
+    /** The request as it goes on the wire: URL, headers (defaults, then the client's, then the call's) and timeouts. */
+    PreparedCall prepare(String method, String path, byte[] body, String accept, RequestOptions options) {
+        var headers = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER); // a later header of the same name wins
+        headers.put("Accept", accept);
+        if (body != null) headers.put("Content-Type", "application/json");
+        headers.putAll(settings.headers());
+        headers.putAll(options.headers());
+        return new PreparedCall(method, URI.create(settings.baseUrl() + path), java.util.Collections.unmodifiableMap(headers), body,
+                enabled(options.firstByteTimeout() != null ? options.firstByteTimeout() : settings.firstByteTimeout()),
+                enabled(options.idleTimeout() != null ? options.idleTimeout() : settings.idleTimeout()),
+                enabled(options.totalTimeout() != null ? options.totalTimeout() : settings.totalTimeout()));
     }
 
     private static ApiException readError(HttpTransport.Opened response) throws IOException {

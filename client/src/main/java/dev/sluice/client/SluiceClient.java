@@ -126,6 +126,15 @@ public final class SluiceClient implements AutoCloseable {
         return new EventStream(caller.open("POST", "/chat/completions", Json.bytes(body), accept, options));
     }
 
+    /**
+     * The request {@link #openChatStream(ObjectNode, RequestOptions)} would send, without sending it: for
+     * callers with their own transport (the gateway's event-loop relay).
+     */
+    public PreparedCall prepareChatStream(ObjectNode body, RequestOptions options) {
+        var accept = body.path("stream").asBoolean(false) ? EVENT_STREAM : JSON;
+        return caller.prepare("POST", "/chat/completions", Json.bytes(body), accept, options);
+    }
+
     /** Posts {@code body} as-is to any streaming endpoint ({@code path} relative to the base URL, e.g. "/responses"). */
     public SseStream openSse(String path, JsonNode body, RequestOptions options) throws IOException, ApiException {
         return new SseStream(caller.open("POST", path, Json.bytes(body), EVENT_STREAM, options));

@@ -4,6 +4,7 @@ import dev.sluice.gateway.chat.ChatCompletionsHandler;
 import dev.sluice.gateway.config.GatewayConfig;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.http.HttpHandler;
 import dev.sluice.gateway.http.HttpServer;
 import dev.sluice.gateway.provider.Provider;
 import dev.sluice.gateway.provider.openai.OpenAiProvider;
@@ -39,7 +40,18 @@ public final class Gateway implements AutoCloseable {
         var assistants = this.assistants;
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
-        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), ex -> dispatch(ex, chat, models, assistants, responses));
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), new HttpHandler() {
+            @Override
+            public void handle(Exchange ex) throws Exception {
+                dispatch(ex, chat, models, assistants, responses);
+            }
+
+            @Override
+            public boolean handleOnEventLoop(Exchange ex) {
+                // Chat completions, the hot path, are relayed on the connection's event loop where they can be.
+                return ex.method().equals("POST") && route(ex.path()).equals("/chat/completions") && chat.handleOnEventLoop(ex);
+            }
+        });
     }
 
     public static Gateway start(GatewayConfig config) throws InterruptedException {
@@ -54,8 +66,7 @@ public final class Gateway implements AutoCloseable {
     private static void dispatch(Exchange ex, ChatCompletionsHandler chat, ModelsHandler models, AssistantsService assistants,
             ResponsesService responses) throws Exception {
         var path = ex.path();
-        // Clients differ on whether the base URL ends in /v1; both forms are served.
-        var route = path.startsWith("/v1/") ? path.substring(3) : path;
+        var route = route(path);
         var method = ex.method();
         if (route.equals("/chat/completions")) {
             if (method.equals("POST")) chat.handle(ex);
@@ -74,6 +85,11 @@ public final class Gateway implements AutoCloseable {
         } else {
             ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + path + ")", null, null));
         }
+    }
+
+    /** Clients differ on whether the base URL ends in /v1; both forms are served. */
+    private static String route(String path) {
+        return path.startsWith("/v1/") ? path.substring(3) : path;
     }
 
     private static void methodNotAllowed(Exchange ex) {

@@ -9,7 +9,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.Test;
 
 /**
  * A client that stops reading must not make the gateway buffer the upstream's answer without bound: the
@@ -21,15 +20,17 @@ class BackpressureTest {
     static final byte[] CHUNK = ("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(1000)
             + "\"},\"finish_reason\":null}]}\n\n").getBytes(StandardCharsets.UTF_8);
 
-    @Test
-    void aStalledClientStallsTheUpstreamInsteadOfFillingMemory() throws Exception {
+    /** On the event loop the relay stops reading the upstream; on a virtual thread, the thread waits to write. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "event_loop: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void aStalledClientStallsTheUpstreamInsteadOfFillingMemory(boolean eventLoop) throws Exception {
         var written = new AtomicLong();
         try (var server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
             Thread.ofVirtual().start(() -> serve(server, written));
             try (var gw = TestGateway.yaml("""
                     providers:
-                      big: {type: openai, base_url: "http://127.0.0.1:%d/v1"}
-                    """.formatted(server.getLocalPort()));
+                      big: {type: openai, base_url: "http://127.0.0.1:%d/v1", event_loop: %b}
+                    """.formatted(server.getLocalPort(), eventLoop));
                  var client = new Socket(InetAddress.getLoopbackAddress(), gw.gateway.port())) {
                 client.setReceiveBufferSize(64 * 1024);
                 var body = "{\"model\":\"big/m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";

@@ -50,6 +50,11 @@ class UpstreamFixtureTest {
                     base_url: %1$s
                     api_key: sk-test
                     always_stream: true
+                  threaded:
+                    type: openai
+                    base_url: %1$s
+                    api_key: sk-test
+                    event_loop: false
                 """.formatted(upstream.baseUrl()));
     }
 
@@ -64,15 +69,24 @@ class UpstreamFixtureTest {
         return Fixtures.chat().stream();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("fixtures")
-    void relayedStreamRebuildsTheSameAnswer(Fixture fixture) throws Exception {
+    /**
+     * Each fixture through both relays: on the client connection's event loop (provider {@code fake}, the
+     * default) and on a virtual thread (provider {@code threaded}, {@code event_loop: false}).
+     */
+    static Stream<org.junit.jupiter.params.provider.Arguments> fixturesBothWays() {
+        return fixtures().flatMap(f -> Stream.of(org.junit.jupiter.params.provider.Arguments.of(f, "fake"),
+                org.junit.jupiter.params.provider.Arguments.of(f, "threaded")));
+    }
+
+    @ParameterizedTest(name = "{0} via {1}")
+    @MethodSource("fixturesBothWays")
+    void relayedStreamRebuildsTheSameAnswer(Fixture fixture, String provider) throws Exception {
         var direct = direct(fixture);
         var want = direct.result();
 
         var r = gw.stream("""
-                {"model":"fake/%s","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"""
-                .formatted(fixture.name()));
+                {"model":"%s/%s","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"""
+                .formatted(provider, fixture.name()));
         assertThat(r.status()).isEqualTo(200);
         var seen = upstream.seen.getLast();
         assertThat(seen.headers.get("authorization")).isEqualTo("Bearer sk-test");
@@ -139,15 +153,15 @@ class UpstreamFixtureTest {
      * a stream), and the upstream's completion comes back as the same answer: content, tool calls, refusal,
      * reasoning, logprobs, finish reasons, usage and identity.
      */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("fixtures")
-    void nonStreamedUpstreamAnswerIsRelayed(Fixture fixture) throws Exception {
+    @ParameterizedTest(name = "{0} via {1}")
+    @MethodSource("fixturesBothWays")
+    void nonStreamedUpstreamAnswerIsRelayed(Fixture fixture, String provider) throws Exception {
         var direct = direct(fixture);
         Assumptions.assumeTrue(direct.errors().isEmpty(), "an errored stream has no completion for a non-streaming upstream to send");
         var want = direct.result().toJson();
 
         var r = gw.post("/chat/completions", """
-                {"model":"fake/whole:%s","temperature":0.5,"messages":[{"role":"user","content":"hi"}]}""".formatted(fixture.name()));
+                {"model":"%s/whole:%s","temperature":0.5,"messages":[{"role":"user","content":"hi"}]}""".formatted(provider, fixture.name()));
         var seen = upstream.seen.getLast();
         assertThat(seen.body.get("model").asText()).isEqualTo("whole:" + fixture.name());
         assertThat(seen.body.get("stream").asBoolean()).as("asked without streaming").isFalse();
@@ -160,7 +174,7 @@ class UpstreamFixtureTest {
         if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("CreateChatCompletionResponse", got);
         var expected = (com.fasterxml.jackson.databind.node.ObjectNode) Json.parse(Json.write(want)); // numbers as parsed
         // Where the upstream sent no identity, the gateway fills it in, as it does for streams.
-        if (!want.path("model").isTextual()) expected.put("model", "fake/whole:" + fixture.name());
+        if (!want.path("model").isTextual()) expected.put("model", provider + "/whole:" + fixture.name());
         if (!want.path("id").isTextual()) expected.set("id", got.get("id"));
         if (want.path("created").asLong() == 0) expected.set("created", got.get("created"));
         assertThat(got.get("id").asText()).isNotEmpty();

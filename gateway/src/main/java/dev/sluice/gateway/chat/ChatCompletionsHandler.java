@@ -5,7 +5,9 @@ import dev.sluice.gateway.config.GatewayConfig.Limits;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.http.HttpHandler;
-import dev.sluice.gateway.provider.UpstreamStream;
+import dev.sluice.gateway.provider.EventLoopProvider;
+import dev.sluice.gateway.provider.UpstreamRequest;
+import dev.sluice.gateway.resilience.RetryingOpener;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
 import dev.sluice.gateway.resilience.RouteOpener;
@@ -15,16 +17,9 @@ import dev.sluice.gateway.routing.Router;
 import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.gateway.usage.UsageSink;
-import dev.sluice.gateway.usage.UsageTracker;
-import dev.sluice.wire.chat.ChatAccumulator;
-import dev.sluice.wire.chat.StreamError;
-import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
-import java.io.IOException;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -49,45 +44,90 @@ public final class ChatCompletionsHandler implements HttpHandler {
         this.streams = new Semaphore(limits.maxConcurrentStreams());
     }
 
+    /** Bodies up to this size are parsed on the event loop; larger ones on a virtual thread, off the loop. */
+    static final int INLINE_BODY_BYTES = 64 * 1024;
+
+    /** A validated, routed request. */
+    private record Accepted(ObjectNode body, String model, Route route, boolean stream) {}
+
     @Override
     public void handle(Exchange ex) {
-        ObjectNode body;
+        var accepted = accept(ex);
+        if (accepted == null) return;
         try {
-            var node = Json.parse(ex.body());
-            if (!node.isObject()) {
-                ex.sendError(ApiError.invalidRequest("The request body must be a JSON object.", null, "invalid_body"));
-                return;
-            }
-            body = (ObjectNode) node;
-        } catch (IllegalArgumentException e) {
-            ex.sendError(ApiError.invalidRequest("We could not parse the JSON body of your request. The API expects a JSON payload: "
-                    + e.getCause().getMessage().lines().findFirst().orElse(""), null, "invalid_json"));
-            return;
-        }
-        var invalid = ChatRequestValidator.validate(body);
-        if (invalid.isPresent()) {
-            ex.sendError(invalid.get());
-            return;
-        }
-        var model = body.get("model").asText();
-        var route = router.route(model);
-        if (route.isEmpty()) {
-            ex.sendError(ApiError.notFound("The model `" + model + "` does not exist or you do not have access to it.", "model", "model_not_found"));
-            return;
-        }
-        if (!streams.tryAcquire()) {
-            ex.sendError(new ApiError(429, "Too many concurrent requests: the gateway's limit is " + limits.maxConcurrentStreams() + ".",
-                    "rate_limit_error", null, "concurrency_limit_exceeded", Map.of("Retry-After", "1")));
-            return;
-        }
-        try {
-            serve(ex, body, model, route.get());
+            serve(ex, accepted);
         } finally {
             streams.release();
         }
     }
 
-    private void serve(Exchange ex, ObjectNode body, String model, Route route) {
+    /**
+     * On the event loop: a request whose deployments can all be served there is relayed there from start to
+     * end, like a reverse proxy does; any other goes to a virtual thread.
+     */
+    @Override
+    public boolean handleOnEventLoop(Exchange ex) {
+        if (ex.body().length > INLINE_BODY_BYTES) return false;
+        var accepted = accept(ex);
+        if (accepted == null) return true;
+        boolean onLoop = true;
+        for (var target : accepted.route().targets()) {
+            onLoop &= target.provider() instanceof EventLoopProvider p && p.servesOnEventLoop(request(accepted, target, accepted.body()));
+        }
+        if (onLoop) {
+            new OnLoop(ex, accepted).start();
+        } else {
+            ex.fork(e -> {
+                try {
+                    serve(e, accepted);
+                } finally {
+                    streams.release();
+                }
+            });
+        }
+        return true;
+    }
+
+    /** Parses, validates, routes and takes a concurrency permit; null when the request was answered with an error. */
+    private Accepted accept(Exchange ex) {
+        ObjectNode body;
+        try {
+            var node = Json.parse(ex.body());
+            if (!node.isObject()) {
+                ex.sendError(ApiError.invalidRequest("The request body must be a JSON object.", null, "invalid_body"));
+                return null;
+            }
+            body = (ObjectNode) node;
+        } catch (IllegalArgumentException e) {
+            ex.sendError(ApiError.invalidRequest("We could not parse the JSON body of your request. The API expects a JSON payload: "
+                    + e.getCause().getMessage().lines().findFirst().orElse(""), null, "invalid_json"));
+            return null;
+        }
+        var invalid = ChatRequestValidator.validate(body);
+        if (invalid.isPresent()) {
+            ex.sendError(invalid.get());
+            return null;
+        }
+        var model = body.get("model").asText();
+        var route = router.route(model);
+        if (route.isEmpty()) {
+            ex.sendError(ApiError.notFound("The model `" + model + "` does not exist or you do not have access to it.", "model", "model_not_found"));
+            return null;
+        }
+        if (!streams.tryAcquire()) {
+            ex.sendError(new ApiError(429, "Too many concurrent requests: the gateway's limit is " + limits.maxConcurrentStreams() + ".",
+                    "rate_limit_error", null, "concurrency_limit_exceeded", Map.of("Retry-After", "1")));
+            return null;
+        }
+        return new Accepted(body, model, route.get(), body.path("stream").asBoolean(false));
+    }
+
+    private static UpstreamRequest request(Accepted a, Route.Target target, ObjectNode body) {
+        return RouteOpener.request(a.route(), target, body, null, a.stream());
+    }
+
+    /** On a virtual thread: opens (retrying, falling back) and relays, blocking as it goes. */
+    private void serve(Exchange ex, Accepted a) {
         // A client that gives up while the upstream is still thinking about its first byte must cancel it
         // too: interrupting this thread aborts the pending exchange (and any backoff wait).
         // Once the answer is open, closing it comes first, so the reading thread sees a cancelled stream
@@ -101,129 +141,118 @@ public final class ChatCompletionsHandler implements HttpHandler {
         });
         ResilientStream upstream;
         try {
-            upstream = RouteOpener.open(route, body, ex.header("Authorization"), body.path("stream").asBoolean(false));
+            upstream = RouteOpener.open(a.route(), a.body(), ex.header("Authorization"), a.stream());
             opened.set(upstream);
         } catch (UpstreamFailure f) {
-            var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
-            ex.sendError(error);
-            usage.record(new UsageRecord(ex.requestId(), model, f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
+            refused(ex, a, f);
             return;
         } catch (InterruptedException e) {
             return; // the client is gone; nothing was opened
         }
         if (!ex.isOpen()) upstream.close(); // the client left while it was being opened
+        relay(ex, a, upstream, () -> {}).pull();
+    }
+
+    private void refused(Exchange ex, Accepted a, UpstreamFailure f) {
+        var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
+        ex.sendError(error);
+        usage.record(new UsageRecord(ex.requestId(), a.model(), f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
+    }
+
+    /** The relay from an opened upstream to the client, which records usage when it ends. */
+    private ChatRelay relay(Exchange ex, Accepted a, ResilientStream upstream, Runnable after) {
         var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", describe(upstream.attempts()));
-        boolean stream = body.path("stream").asBoolean(false);
-        var tracker = new UsageTracker();
-        String outcome = "error";
-        try (upstream) {
-            outcome = stream ? stream(ex, body, model, upstream, headers, tracker) : complete(ex, model, upstream, headers, tracker);
-        } finally {
-            if (!ex.isOpen() && !outcome.equals("completed")) outcome = "client_cancelled";
-            var reported = tracker.reported();
-            int prompt = reported != null ? reported.path("prompt_tokens").asInt() : TokenEstimator.prompt(body);
-            int completion = reported != null ? reported.path("completion_tokens").asInt() : tracker.estimatedCompletionTokens();
-            boolean estimated = reported == null || reported.path("estimated").asBoolean(false);
-            usage.record(new UsageRecord(ex.requestId(), model, upstream.target().label(), prompt, completion, estimated, upstream.attempts().size(), outcome));
-        }
+        boolean includeUsage = a.body().path("stream_options").path("include_usage").asBoolean(false);
+        ChatAnswer answer = a.stream() ? new ChatAnswer.Streamed(ex, a.model(), includeUsage, headers, limits)
+                : new ChatAnswer.Whole(ex, a.model(), headers);
+        return new ChatRelay(upstream, answer, r -> {
+            recordUsage(ex, a, r);
+            after.run();
+        });
+    }
+
+    private void recordUsage(Exchange ex, Accepted a, ChatRelay relay) {
+        var upstream = relay.upstream();
+        var outcome = relay.answer().outcome();
+        if (!ex.isOpen() && !outcome.equals("completed")) outcome = "client_cancelled";
+        var tracker = relay.answer().tracker;
+        var reported = tracker.reported();
+        int prompt = reported != null ? reported.path("prompt_tokens").asInt() : TokenEstimator.prompt(a.body());
+        int completion = reported != null ? reported.path("completion_tokens").asInt() : tracker.estimatedCompletionTokens();
+        boolean estimated = reported == null || reported.path("estimated").asBoolean(false);
+        usage.record(new UsageRecord(ex.requestId(), a.model(), upstream.target().label(), prompt, completion, estimated, upstream.attempts().size(), outcome));
     }
 
     private static String describe(List<Attempt> attempts) {
         return String.join(", ", attempts.stream().map(Attempt::toString).toList());
     }
 
-    /** Relays the answer as SSE chunks; returns how it ended. */
-    private String stream(Exchange ex, ObjectNode body, String model, UpstreamStream upstream, Map<String, String> headers, UsageTracker tracker) {
-        boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-        var writer = new ChatChunkWriter(model, includeUsage);
-        var sse = ex.startEventStream(headers, limits.keepAlive());
-        var progress = new Progress();
-        try {
-            StreamEvent event;
-            while ((event = upstream.next()) != null) {
-                progress.accept(event);
-                tracker.accept(event);
-                for (var frame : writer.onEvent(event)) {
-                    if (!sse.queue(frame)) return "client_cancelled"; // closing the upstream is the caller's job
-                }
-                if (event instanceof StreamEvent.Error) return "error";
-                // What one upstream read brought goes out in one write; the next event would block.
-                if (upstream.buffered() == 0 && !sse.flush()) return "client_cancelled";
-            }
-            if (!upstream.completed() && !progress.allChoicesFinished()) {
-                sse.queue(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
-                return "error";
-            }
-            for (var frame : writer.finish()) if (!sse.queue(frame)) return "client_cancelled";
-            return "completed";
-        } catch (IOException e) {
-            if (sse.isOpen()) {
-                LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
-                sse.queue(writer.error(StreamError.of(UpstreamErrors.describe(e), UpstreamErrors.isTimeout(e) ? "timeout_error" : "server_error",
-                        UpstreamErrors.isTimeout(e) ? "upstream_timeout" : "upstream_error")));
-            }
-            return "error";
-        } finally {
-            // The client's response ends first: closing the upstream may wait briefly for its body to end.
-            sse.end();
-            upstream.close();
-        }
-    }
+    /**
+     * One request served on its connection's event loop: the attempts (with backoff timers), the upstream's
+     * bytes and the client's writes all happen on that one thread. Only a mid-answer continuation moves to a
+     * virtual thread ({@link ChatRelay#push}).
+     */
+    private final class OnLoop {
+        private final Exchange ex;
+        private final Accepted a;
+        private volatile boolean gone;
+        private volatile Runnable cancelOpening = () -> {};
+        private volatile ChatRelay relay;
+        private boolean paused; // on the loop
 
-    /** Answers with one chat.completion object built from the stream; returns how it ended. */
-    private String complete(Exchange ex, String model, UpstreamStream upstream, Map<String, String> headers, UsageTracker tracker) {
-        var acc = new ChatAccumulator();
-        var progress = new Progress();
-        try {
-            StreamEvent event;
-            while ((event = upstream.next()) != null) {
-                progress.accept(event);
-                tracker.accept(event);
-                acc.accept(event);
-                if (event instanceof StreamEvent.Error e) {
-                    ex.sendError(UpstreamErrors.toApiError(e.error()));
-                    return "error";
-                }
-            }
-        } catch (IOException e) {
-            if (ex.isOpen()) {
-                boolean timeout = UpstreamErrors.isTimeout(e);
-                ex.sendError(ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error"));
-            }
-            return "error";
-        }
-        if (!ex.isOpen()) return "client_cancelled";
-        if (!upstream.completed() && !progress.allChoicesFinished()) {
-            ex.sendError(ApiError.server(502, "The upstream closed the stream before the answer was complete.", "upstream_incomplete"));
-            return "error";
-        }
-        var json = acc.result().toJson();
-        if (json.path("id").isNull()) json.put("id", "chatcmpl-" + Long.toHexString(System.nanoTime()));
-        if (json.path("model").isNull()) json.put("model", model);
-        if (json.path("created").asLong() == 0) json.put("created", System.currentTimeMillis() / 1000);
-        ex.sendJson(200, json, headers);
-        return "completed";
-    }
-
-    /** Which choices have started and finished: a stream whose choices all finished is complete even without [DONE]. */
-    private static final class Progress {
-        private final Set<Integer> started = new HashSet<>();
-        private final Set<Integer> finished = new HashSet<>();
-
-        void accept(StreamEvent event) {
-            switch (event) {
-                case StreamEvent.Role r -> started.add(r.choice());
-                case StreamEvent.TextDelta t -> started.add(t.choice());
-                case StreamEvent.Finish f -> {
-                    started.add(f.choice());
-                    finished.add(f.choice());
-                }
-                default -> {}
-            }
+        OnLoop(Exchange ex, Accepted a) {
+            this.ex = ex;
+            this.a = a;
         }
 
-        boolean allChoicesFinished() {
-            return !started.isEmpty() && finished.containsAll(started);
+        void start() {
+            var auth = ex.header("Authorization");
+            var opener = RouteOpener.opener(a.route());
+            var plan = RouteOpener.plan(a.route());
+            ex.onClientGone(this::clientGone);
+            if (gone) {
+                streams.release();
+                return;
+            }
+            cancelOpening = opener.openOn(ex.eventLoop(), plan, t -> RouteOpener.request(a.route(), t, a.body(), auth, a.stream()),
+                    new java.util.ArrayList<>(), new RetryingOpener.Outcome() {
+                        @Override
+                        public void opened(RetryingOpener.Opened opened, EventLoopProvider.Pushing pushing) {
+                            var upstream = RouteOpener.resilient(a.route(), a.body(), auth, a.stream(), plan, opener, opened);
+                            var r = relay(ex, a, upstream, streams::release);
+                            relay = r;
+                            if (gone) {
+                                r.cancel();
+                                return;
+                            }
+                            pushing.onData(() -> {
+                                r.push();
+                                // A client reading slower than the upstream sends: stop reading the upstream
+                                // (its TCP window fills, it waits) rather than buffer without bound.
+                                if (!paused && !ex.isWritable() && ex.isOpen()) {
+                                    paused = true;
+                                    pushing.setReading(false);
+                                    ex.whenWritable(() -> {
+                                        paused = false;
+                                        pushing.setReading(true);
+                                    });
+                                }
+                            });
+                        }
+
+                        @Override
+                        public void failed(UpstreamFailure f) {
+                            streams.release();
+                            if (!gone) refused(ex, a, f);
+                        }
+                    });
+        }
+
+        private void clientGone() {
+            gone = true;
+            cancelOpening.run();
+            var r = relay;
+            if (r != null) r.cancel();
         }
     }
 }

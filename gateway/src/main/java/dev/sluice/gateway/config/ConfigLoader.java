@@ -233,7 +233,8 @@ public final class ConfigLoader {
         var timeouts = timeouts(node.path("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
         var key = node.path("api_key").asText(null);
         return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
-                node.path("forward_client_auth").asBoolean(false), node.path("always_stream").asBoolean(false));
+                node.path("forward_client_auth").asBoolean(false), node.path("always_stream").asBoolean(false),
+                node.path("event_loop").asBoolean(true));
     }
 
     private static int parsePort(String text, String source) {

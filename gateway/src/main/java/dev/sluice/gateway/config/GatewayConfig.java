@@ -75,11 +75,18 @@ public record GatewayConfig(
             Map<String, String> headers,
             Timeouts timeouts,
             boolean forwardClientAuth,
-            boolean alwaysStream) {
+            boolean alwaysStream,
+            boolean eventLoop) {
 
         public ProviderConfig {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
             if (timeouts == null) timeouts = Timeouts.DEFAULTS;
+        }
+
+        /** Relayed on the client connection's event loop, the default. */
+        public ProviderConfig(String name, String type, String baseUrl, String apiKey, Map<String, String> headers, Timeouts timeouts,
+                boolean forwardClientAuth, boolean alwaysStream) {
+            this(name, type, baseUrl, apiKey, headers, timeouts, forwardClientAuth, alwaysStream, true);
         }
 
         @Override

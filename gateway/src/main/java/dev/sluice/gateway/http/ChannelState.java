@@ -46,6 +46,7 @@ final class ChannelState {
     }
 
     void closed() {
+        writableActions.clear();
         List<Runnable> actions;
         lock.lock();
         try {
@@ -65,6 +66,15 @@ final class ChannelState {
         }
     }
 
+    // On the event loop only.
+    private final java.util.ArrayDeque<Runnable> writableActions = new java.util.ArrayDeque<>();
+
+    /** On the event loop: runs {@code action} when the channel is writable (now, if it is). */
+    void whenWritable(Runnable action) {
+        if (channel.isWritable()) action.run();
+        else if (channel.isActive()) writableActions.add(action);
+    }
+
     void writabilityChanged() {
         lock.lock();
         try {
@@ -72,6 +82,7 @@ final class ChannelState {
         } finally {
             lock.unlock();
         }
+        while (channel.isWritable() && !writableActions.isEmpty()) writableActions.poll().run();
     }
 
     /** Blocks while the outbound buffer is above its high-water mark; returns false if the client is gone. */

@@ -89,7 +89,9 @@ public final class EventStreamResponse {
     public boolean flush() {
         if (ended) return false;
         if (batch.size() == 0) return channel.isActive();
-        if (!state.awaitWritable()) return false;
+        // On the event loop nothing may wait: a relay there stops reading its upstream instead (Exchange.whenWritable).
+        if (!channel.eventLoop().inEventLoop() && !state.awaitWritable()) return false;
+        if (!channel.isActive()) return false;
         lastWriteNanos = System.nanoTime();
         channel.writeAndFlush(new DefaultHttpContent(takeBatch()));
         return true;

@@ -107,6 +107,29 @@ public final class Exchange {
         });
     }
 
+    /** Handles the request on a virtual thread, for work that blocks; a failure answers 500 as for any handler. */
+    public void fork(HttpHandler handler) {
+        Thread.ofVirtual().name("req-", 0).start(() -> HttpServer.run(this, handler));
+    }
+
+    /** The event loop of the client's connection: everything done there needs no hand-off. */
+    public io.netty.channel.EventLoop eventLoop() {
+        return channel.eventLoop();
+    }
+
+    /** Whether the client's connection takes more writes without queueing past its high-water mark. */
+    public boolean isWritable() {
+        return channel.isWritable();
+    }
+
+    /**
+     * Runs {@code action} on the event loop once the connection is writable again (at once if it is), unless the
+     * client is gone. For a relay on the loop, which stops reading its upstream meanwhile instead of blocking.
+     */
+    public void whenWritable(Runnable action) {
+        state.whenWritable(action);
+    }
+
     /** Runs {@code task} on the channel's event loop: at once when already there, else as one task. */
     static void onEventLoop(Channel channel, Runnable task) {
         if (channel.eventLoop().inEventLoop()) task.run();

@@ -74,6 +74,22 @@ public final class HttpServer implements AutoCloseable {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
     }
 
+    /** Runs {@code handler} for {@code exchange} on the calling thread; a failure answers 500 when nothing was sent yet. */
+    static void run(Exchange exchange, HttpHandler handler) {
+        try {
+            handler.handle(exchange);
+        } catch (Throwable t) {
+            failed(exchange, t);
+        }
+    }
+
+    private static void failed(Exchange exchange, Throwable t) {
+        LOG.log(System.Logger.Level.ERROR, "request " + exchange.requestId() + " " + exchange.method() + " " + exchange.path() + " failed", t);
+        if (!exchange.answered()) {
+            exchange.sendError(ApiError.server(500, "The gateway failed to process the request (request id " + exchange.requestId() + ").", "internal_error"));
+        }
+    }
+
     private static final class LimitedAggregator extends HttpObjectAggregator {
         private final int max;
 
@@ -137,18 +153,14 @@ public final class HttpServer implements AutoCloseable {
                 next(ctx);
             }));
             request.content().release();
-            Thread.ofVirtual().name("req-", 0).start(() -> run(exchange));
-        }
-
-        private void run(Exchange exchange) {
+            boolean taken;
             try {
-                handler.handle(exchange);
+                taken = handler.handleOnEventLoop(exchange);
             } catch (Throwable t) {
-                LOG.log(System.Logger.Level.ERROR, "request " + exchange.requestId() + " " + exchange.method() + " " + exchange.path() + " failed", t);
-                if (!exchange.answered()) {
-                    exchange.sendError(ApiError.server(500, "The gateway failed to process the request (request id " + exchange.requestId() + ").", "internal_error"));
-                }
+                failed(exchange, t);
+                return;
             }
+            if (!taken) exchange.fork(handler);
         }
 
         @Override

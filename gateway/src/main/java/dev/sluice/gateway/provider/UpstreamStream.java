@@ -14,6 +14,14 @@ public interface UpstreamStream extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Whether {@link #next()} returns without blocking: an event is decoded, or the stream is over (ended, or
+     * failed, in which case next() throws at once).
+     */
+    default boolean ready() {
+        return buffered() > 0;
+    }
+
     /** Whether the upstream ended the stream properly ({@code [DONE]}, or an error it reported) rather than just stopping. */
     boolean completed();
 

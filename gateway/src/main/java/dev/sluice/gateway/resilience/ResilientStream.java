@@ -46,6 +46,8 @@ public final class ResilientStream implements UpstreamStream {
     private ObjectNode currentBody;
     private volatile boolean closed;
     private int switches;
+    /** A mid-answer failure seen and not yet acted on: {@link #poll()} leaves the (blocking) continuation to {@link #next()}. */
+    private String failoverReason;
 
     private final ArrayDeque<StreamEvent> pending = new ArrayDeque<>();
     private final StringBuilder sentText = new StringBuilder();
@@ -90,20 +92,52 @@ public final class ResilientStream implements UpstreamStream {
 
     @Override
     public StreamEvent next() throws IOException {
+        return advance(true);
+    }
+
+    /**
+     * {@link #next()} for an event loop, which must never block: the next event when one is at hand, else null.
+     * After a null, {@link #isEnded()} says the answer is over and {@link #failoverPending()} that the next step
+     * is a continuation, which blocks (it opens another upstream): the caller goes on with {@link #next()} on a
+     * thread that may block. Otherwise more must arrive from the upstream first.
+     */
+    public StreamEvent poll() throws IOException {
+        return advance(false);
+    }
+
+    /** Every event was taken and the answer is over. */
+    public boolean isEnded() {
+        return ended && pending.isEmpty();
+    }
+
+    /** {@link #poll()} stopped at a mid-answer failure that a continuation will take over. */
+    public boolean failoverPending() {
+        return failoverReason != null;
+    }
+
+    private StreamEvent advance(boolean mayBlock) throws IOException {
         while (true) {
             if (!pending.isEmpty()) return pending.poll();
             if (ended) return null;
+            if (failoverReason != null) {
+                if (!mayBlock) return null;
+                var reason = failoverReason;
+                failoverReason = null;
+                failover(reason);
+                continue;
+            }
+            if (!mayBlock && !current.ready()) return null;
             StreamEvent event;
             try {
                 event = current.next();
             } catch (IOException e) {
                 if (!canFailover()) throw e;
-                failover(e instanceof java.net.http.HttpTimeoutException ? "timeout" : "connection");
+                failoverReason = e instanceof java.net.http.HttpTimeoutException ? "timeout" : "connection";
                 continue;
             }
             if (event == null) {
                 if (!current.completed() && !allFinished() && canFailover()) {
-                    failover("incomplete");
+                    failoverReason = "incomplete";
                     continue;
                 }
                 flushDedupe();
@@ -113,7 +147,7 @@ public final class ResilientStream implements UpstreamStream {
             }
             if (event instanceof StreamEvent.Error e) {
                 if (isTransient(e.error()) && canFailover()) {
-                    failover("error");
+                    failoverReason = "error";
                     continue;
                 }
                 // The answer ends here: what it cost so far is still reported, ahead of the error.

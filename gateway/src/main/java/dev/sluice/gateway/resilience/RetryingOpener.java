@@ -10,6 +10,9 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import io.netty.channel.EventLoop;
+import dev.sluice.gateway.provider.EventLoopProvider;
 import java.util.function.Function;
 
 /**
@@ -44,30 +47,136 @@ public final class RetryingOpener {
      */
     public Opened open(List<Route.Target> plan, Function<Route.Target, UpstreamRequest> requestFor, List<Attempt> attempts)
             throws UpstreamFailure, InterruptedException {
-        UpstreamException last = null;
-        Route.Target lastTarget = null;
-        for (var target : plan) {
-            for (int retry = 0; retry <= policy.maxRetries(); retry++) {
-                if (Thread.currentThread().isInterrupted()) throw new InterruptedException("client gone");
-                try {
-                    var stream = target.provider().open(requestFor.apply(target));
-                    target.health().succeeded();
-                    attempts.add(new Attempt(target.label(), "ok"));
-                    return new Opened(tracked(stream, target), target, attempts);
-                } catch (UpstreamException e) {
-                    last = e;
-                    lastTarget = target;
-                    attempts.add(new Attempt(target.label(), outcome(e)));
-                    if (!retryable(e)) throw new UpstreamFailure(e, target.label(), attempts);
-                    target.health().failed(policy.cooldownFailures(), policy.cooldown().toNanos());
-                    var retryAfter = e.retryAfter();
-                    if (retryAfter != null && retryAfter.compareTo(policy.maxRetryAfter()) > 0) break; // not worth waiting for
-                    if (retry == policy.maxRetries()) break;
-                    sleeper.sleep(delay(retry, retryAfter));
-                }
+        if (plan.isEmpty()) throw new UpstreamFailure(null, "none", attempts);
+        var walk = new Walk(plan, attempts);
+        while (true) {
+            if (Thread.currentThread().isInterrupted()) throw new InterruptedException("client gone");
+            var target = walk.target();
+            try {
+                return walk.succeeded(target.provider().open(requestFor.apply(target)));
+            } catch (UpstreamException e) {
+                var wait = walk.failed(e);
+                if (wait.isPositive()) sleeper.sleep(wait);
             }
         }
-        throw new UpstreamFailure(last, lastTarget == null ? "none" : lastTarget.label(), attempts);
+    }
+
+    /** What {@link #openOn} reports, on the loop. */
+    public interface Outcome {
+        /** {@code pushing} is the provider's own stream inside {@code opened}, to be told where its news go. */
+        void opened(Opened opened, EventLoopProvider.Pushing pushing);
+
+        void failed(UpstreamFailure failure);
+    }
+
+    /**
+     * {@link #open} on an event loop, without blocking: every deployment's provider must be an
+     * {@link EventLoopProvider}; backoff waits are timers on the loop. Returns a handle that cancels what is in
+     * flight (the attempt, or the wait before the next one); after it, {@code outcome} is not told.
+     */
+    public Runnable openOn(EventLoop loop, List<Route.Target> plan, Function<Route.Target, UpstreamRequest> requestFor,
+            List<Attempt> attempts, Outcome outcome) {
+        if (plan.isEmpty()) {
+            loop.execute(() -> outcome.failed(new UpstreamFailure(null, "none", attempts)));
+            return () -> {};
+        }
+        var walk = new Walk(plan, attempts);
+        var attempt = new Object() {
+            volatile boolean cancelled;
+            volatile Runnable inFlight = () -> {};
+
+            void next() {
+                if (cancelled) return;
+                var target = walk.target();
+                var provider = (EventLoopProvider) target.provider();
+                inFlight = provider.openOn(loop, requestFor.apply(target), new EventLoopProvider.Opening() {
+                    @Override
+                    public void opened(EventLoopProvider.Pushing stream) {
+                        if (cancelled) {
+                            stream.close();
+                            return;
+                        }
+                        outcome.opened(walk.succeeded(stream), stream);
+                    }
+
+                    @Override
+                    public void failed(UpstreamException e) {
+                        if (cancelled) return;
+                        Duration wait;
+                        try {
+                            wait = walk.failed(e);
+                        } catch (UpstreamFailure f) {
+                            outcome.failed(f);
+                            return;
+                        }
+                        if (!wait.isPositive()) {
+                            next();
+                            return;
+                        }
+                        var timer = loop.schedule(this::retry, wait.toNanos(), TimeUnit.NANOSECONDS);
+                        inFlight = () -> timer.cancel(false);
+                    }
+
+                    private void retry() {
+                        next();
+                    }
+                });
+            }
+        };
+        if (loop.inEventLoop()) attempt.next();
+        else loop.execute(attempt::next);
+        return () -> {
+            attempt.cancelled = true;
+            attempt.inFlight.run();
+        };
+    }
+
+    /**
+     * Where the walk through the plan stands: which deployment is next, and what a failure means (retry the
+     * same deployment after a wait, go on to the next one, or give up). Both {@link #open} and {@link #openOn}
+     * walk with it, so they decide alike.
+     */
+    private final class Walk {
+        private final List<Route.Target> plan;
+        private final List<Attempt> attempts;
+        private int index, retry;
+        private UpstreamException last;
+        private Route.Target lastTarget;
+
+        Walk(List<Route.Target> plan, List<Attempt> attempts) {
+            this.plan = plan;
+            this.attempts = attempts;
+        }
+
+        Route.Target target() {
+            return plan.get(index);
+        }
+
+        Opened succeeded(UpstreamStream stream) {
+            var target = target();
+            target.health().succeeded();
+            attempts.add(new Attempt(target.label(), "ok"));
+            return new Opened(tracked(stream, target), target, attempts);
+        }
+
+        /** The wait before the next attempt (zero: at once); throws when there is none. */
+        Duration failed(UpstreamException e) throws UpstreamFailure {
+            var target = target();
+            last = e;
+            lastTarget = target;
+            attempts.add(new Attempt(target.label(), outcome(e)));
+            if (!retryable(e)) throw new UpstreamFailure(e, target.label(), attempts);
+            target.health().failed(policy.cooldownFailures(), policy.cooldown().toNanos());
+            var retryAfter = e.retryAfter();
+            boolean worthWaiting = retryAfter == null || retryAfter.compareTo(policy.maxRetryAfter()) <= 0;
+            if (worthWaiting && retry < policy.maxRetries()) {
+                return delay(retry++, retryAfter);
+            }
+            index++;
+            retry = 0;
+            if (index >= plan.size()) throw new UpstreamFailure(last, lastTarget.label(), attempts);
+            return Duration.ZERO;
+        }
     }
 
     static boolean retryable(UpstreamException e) {
@@ -113,6 +222,11 @@ public final class RetryingOpener {
             @Override
             public int buffered() {
                 return stream.buffered();
+            }
+
+            @Override
+            public boolean ready() {
+                return stream.ready();
             }
 
             @Override

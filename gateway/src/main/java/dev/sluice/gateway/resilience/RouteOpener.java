@@ -5,6 +5,7 @@ import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.routing.Balancer;
 import dev.sluice.gateway.routing.Route;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 
@@ -31,11 +32,30 @@ public final class RouteOpener {
      * whole, so providers may ask their upstream for a non-streamed answer.
      */
     public static ResilientStream open(Route route, ObjectNode body, String auth, boolean streamed) throws UpstreamFailure, InterruptedException {
-        BiFunction<Route.Target, ObjectNode, UpstreamRequest> requestFor = (t, b) ->
-                new UpstreamRequest(b, t.deployment().model(), t.deployment().options(), auth, route.policy().timeouts(), streamed);
-        var plan = Balancer.order(route, ThreadLocalRandom.current());
-        var opener = new RetryingOpener(route.policy(), RetryingOpener.Sleeper.REAL);
-        var opened = opener.open(plan, t -> requestFor.apply(t, body), new ArrayList<>());
+        var plan = plan(route);
+        var opener = opener(route);
+        var opened = opener.open(plan, t -> request(route, t, body, auth, streamed), new ArrayList<>());
+        return resilient(route, body, auth, streamed, plan, opener, opened);
+    }
+
+    /** The deployments in the order to try them (the balancer's choice). */
+    public static List<Route.Target> plan(Route route) {
+        return Balancer.order(route, ThreadLocalRandom.current());
+    }
+
+    public static RetryingOpener opener(Route route) {
+        return new RetryingOpener(route.policy(), RetryingOpener.Sleeper.REAL);
+    }
+
+    /** What deployment {@code target} is asked, for {@code body}. */
+    public static UpstreamRequest request(Route route, Route.Target target, ObjectNode body, String auth, boolean streamed) {
+        return new UpstreamRequest(body, target.deployment().model(), target.deployment().options(), auth, route.policy().timeouts(), streamed);
+    }
+
+    /** The answer as the client sees it, from the first opened attempt on (continuations use the same plan and opener). */
+    public static ResilientStream resilient(Route route, ObjectNode body, String auth, boolean streamed, List<Route.Target> plan,
+            RetryingOpener opener, RetryingOpener.Opened opened) {
+        BiFunction<Route.Target, ObjectNode, UpstreamRequest> requestFor = (t, b) -> request(route, t, b, auth, streamed);
         return new ResilientStream(opened, plan, body, route.policy(), requestFor, opener);
     }
 }

@@ -5,7 +5,9 @@ import dev.sluice.client.EventStream;
 import dev.sluice.client.RequestOptions;
 import dev.sluice.client.SluiceClient;
 import dev.sluice.gateway.config.GatewayConfig.ProviderConfig;
-import dev.sluice.gateway.provider.Provider;
+import dev.sluice.gateway.provider.EventLoopProvider;
+import dev.sluice.gateway.upstream.UpstreamHttp;
+import io.netty.channel.EventLoop;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
@@ -19,10 +21,12 @@ import java.util.List;
  * Groq, DeepSeek, Mistral, Together...). It goes through the SDK's own client, so the gateway and the SDK
  * share one HTTP + SSE path and one parser.
  */
-public final class OpenAiProvider implements Provider {
+public final class OpenAiProvider implements EventLoopProvider {
 
     private final ProviderConfig config;
     private final SluiceClient client;
+    /** The same requests, sent and read on the client connection's event loop ({@link #openOn}). */
+    private final UpstreamHttp loopHttp;
 
     public OpenAiProvider(ProviderConfig config) {
         this.config = config;
@@ -40,6 +44,7 @@ public final class OpenAiProvider implements Provider {
         if (config.apiKey() != null) builder.apiKey(config.apiKey());
         config.headers().forEach(builder::header);
         this.client = builder.build();
+        this.loopHttp = new UpstreamHttp(t.connect(), null);
     }
 
     @Override
@@ -49,19 +54,9 @@ public final class OpenAiProvider implements Provider {
 
     @Override
     public UpstreamStream open(UpstreamRequest request) throws UpstreamException {
-        var options = RequestOptions.builder();
-        if (config.forwardClientAuth() && config.apiKey() == null && request.clientAuthorization() != null) {
-            options.header("Authorization", request.clientAuthorization());
-        }
-        var t = request.timeouts();
-        if (t != null) options.firstByteTimeout(t.firstByte()).idleTimeout(t.idle()).totalTimeout(t.total());
-        boolean whole = !request.streamed() && !config.alwaysStream();
-        if (whole) {
-            // A non-streamed answer's head arrives when the whole answer is ready: only the total timeout bounds it.
-            options.firstByteTimeout((t != null ? t : config.timeouts()).total());
-        }
+        boolean whole = whole(request);
         try {
-            var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options.build());
+            var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
             return whole ? Whole.read(events) : new Stream(events);
         } catch (ApiException e) {
             throw UpstreamException.http(e.status(), e.getMessage(), e.body(), e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null));
@@ -70,6 +65,42 @@ public final class OpenAiProvider implements Provider {
         } catch (IOException e) {
             throw UpstreamException.connection(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
         }
+    }
+
+    @Override
+    public Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening) {
+        boolean whole = whole(request);
+        var prepared = client.prepareChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
+        var answer = new LoopAnswer(loop, whole, opening);
+        var call = loopHttp.send(loop, new UpstreamHttp.Request(prepared.method(), prepared.uri(), prepared.headers(), prepared.body(),
+                prepared.firstByte(), prepared.idle(), prepared.total()), answer);
+        answer.started(call);
+        return call::cancel;
+    }
+
+    @Override
+    public boolean servesOnEventLoop(UpstreamRequest request) {
+        return config.eventLoop();
+    }
+
+    /** Whether the upstream is asked for one non-streamed answer (read whole before the answer opens). */
+    private boolean whole(UpstreamRequest request) {
+        return !request.streamed() && !config.alwaysStream();
+    }
+
+    /** Per-request headers and timeouts, the same for both ways of sending. */
+    private RequestOptions options(UpstreamRequest request) {
+        var options = RequestOptions.builder();
+        if (config.forwardClientAuth() && config.apiKey() == null && request.clientAuthorization() != null) {
+            options.header("Authorization", request.clientAuthorization());
+        }
+        var t = request.timeouts();
+        if (t != null) options.firstByteTimeout(t.firstByte()).idleTimeout(t.idle()).totalTimeout(t.total());
+        if (whole(request)) {
+            // A non-streamed answer's head arrives when the whole answer is ready: only the total timeout bounds it.
+            options.firstByteTimeout((t != null ? t : config.timeouts()).total());
+        }
+        return options.build();
     }
 
     @Override
@@ -115,6 +146,11 @@ public final class OpenAiProvider implements Provider {
         @Override
         public int buffered() {
             return events.size() - next;
+        }
+
+        @Override
+        public boolean ready() {
+            return true;
         }
 
         @Override

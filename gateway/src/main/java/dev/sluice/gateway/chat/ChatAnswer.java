@@ -1,0 +1,214 @@
+package dev.sluice.gateway.chat;
+
+import dev.sluice.gateway.config.GatewayConfig.Limits;
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.EventStreamResponse;
+import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.usage.UsageTracker;
+import dev.sluice.wire.chat.ChatAccumulator;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.chat.StreamEvent;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The client's side of one chat answer: canonical events in, either SSE chunks or one {@code chat.completion}
+ * out. The same object serves whether the events are pulled on a thread or pushed on the event loop
+ * ({@link ChatRelay}). Each method returns false once the answer is over; {@link #outcome()} says how.
+ */
+abstract sealed class ChatAnswer {
+
+    private static final System.Logger LOG = System.getLogger(ChatAnswer.class.getName());
+
+    final Exchange ex;
+    final UsageTracker tracker = new UsageTracker();
+    private final Progress progress = new Progress();
+    private String outcome = "error";
+
+    ChatAnswer(Exchange ex) {
+        this.ex = ex;
+    }
+
+    /** How the answer ended: completed, error or client_cancelled. */
+    String outcome() {
+        return outcome;
+    }
+
+    final boolean over(String how) {
+        outcome = how;
+        return false;
+    }
+
+    /** One event from the upstream; false when the answer is over. */
+    final boolean accept(StreamEvent event) {
+        progress.accept(event);
+        tracker.accept(event);
+        return write(event);
+    }
+
+    abstract boolean write(StreamEvent event);
+
+    /** Nothing more is at hand for now: what was written goes out. False when the client is gone. */
+    abstract boolean flush();
+
+    /** The upstream's events ended; {@code upstreamCompleted} says whether it ended them properly. */
+    final void end(boolean upstreamCompleted) {
+        if (!upstreamCompleted && !progress.allChoicesFinished()) incomplete();
+        else complete();
+    }
+
+    abstract void incomplete();
+
+    abstract void complete();
+
+    /** The upstream failed and no continuation took over. */
+    abstract void fail(IOException e);
+
+    /** Releases the client's response (ends an event stream); idempotent. */
+    abstract void close();
+
+    static final class Streamed extends ChatAnswer {
+        private final ChatChunkWriter writer;
+        private final EventStreamResponse sse;
+
+        Streamed(Exchange ex, String model, boolean includeUsage, Map<String, String> headers, Limits limits) {
+            super(ex);
+            this.writer = new ChatChunkWriter(model, includeUsage);
+            this.sse = ex.startEventStream(headers, limits.keepAlive());
+        }
+
+        @Override
+        boolean write(StreamEvent event) {
+            for (var frame : writer.onEvent(event)) {
+                if (!sse.queue(frame)) return over("client_cancelled"); // closing the upstream is the caller's job
+            }
+            if (event instanceof StreamEvent.Error) return over("error");
+            return true;
+        }
+
+        @Override
+        boolean flush() {
+            return sse.flush() || over("client_cancelled");
+        }
+
+        @Override
+        void incomplete() {
+            sse.queue(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
+            over("error");
+        }
+
+        @Override
+        void complete() {
+            for (var frame : writer.finish()) {
+                if (!sse.queue(frame)) {
+                    over("client_cancelled");
+                    return;
+                }
+            }
+            over("completed");
+        }
+
+        @Override
+        void fail(IOException e) {
+            if (sse.isOpen()) {
+                LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
+                boolean timeout = UpstreamErrors.isTimeout(e);
+                sse.queue(writer.error(StreamError.of(UpstreamErrors.describe(e), timeout ? "timeout_error" : "server_error",
+                        timeout ? "upstream_timeout" : "upstream_error")));
+            }
+            over("error");
+        }
+
+        @Override
+        void close() {
+            sse.end();
+        }
+    }
+
+    static final class Whole extends ChatAnswer {
+        private final String model;
+        private final Map<String, String> headers;
+        private final ChatAccumulator acc = new ChatAccumulator();
+
+        Whole(Exchange ex, String model, Map<String, String> headers) {
+            super(ex);
+            this.model = model;
+            this.headers = headers;
+        }
+
+        @Override
+        boolean write(StreamEvent event) {
+            acc.accept(event);
+            if (event instanceof StreamEvent.Error e) {
+                ex.sendError(UpstreamErrors.toApiError(e.error()));
+                return over("error");
+            }
+            return true;
+        }
+
+        @Override
+        boolean flush() {
+            return true;
+        }
+
+        @Override
+        void incomplete() {
+            if (!ex.isOpen()) {
+                over("client_cancelled");
+                return;
+            }
+            ex.sendError(ApiError.server(502, "The upstream closed the stream before the answer was complete.", "upstream_incomplete"));
+            over("error");
+        }
+
+        @Override
+        void complete() {
+            if (!ex.isOpen()) {
+                over("client_cancelled");
+                return;
+            }
+            var json = acc.result().toJson();
+            if (json.path("id").isNull()) json.put("id", "chatcmpl-" + Long.toHexString(System.nanoTime()));
+            if (json.path("model").isNull()) json.put("model", model);
+            if (json.path("created").asLong() == 0) json.put("created", System.currentTimeMillis() / 1000);
+            ex.sendJson(200, json, headers);
+            over("completed");
+        }
+
+        @Override
+        void fail(IOException e) {
+            if (ex.isOpen()) {
+                boolean timeout = UpstreamErrors.isTimeout(e);
+                ex.sendError(ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error"));
+            }
+            over("error");
+        }
+
+        @Override
+        void close() {}
+    }
+
+    /** Which choices have started and finished: a stream whose choices all finished is complete even without [DONE]. */
+    private static final class Progress {
+        private final Set<Integer> started = new HashSet<>();
+        private final Set<Integer> finished = new HashSet<>();
+
+        void accept(StreamEvent event) {
+            switch (event) {
+                case StreamEvent.Role r -> started.add(r.choice());
+                case StreamEvent.TextDelta t -> started.add(t.choice());
+                case StreamEvent.Finish f -> {
+                    started.add(f.choice());
+                    finished.add(f.choice());
+                }
+                default -> {}
+            }
+        }
+
+        boolean allChoicesFinished() {
+            return !started.isEmpty() && finished.containsAll(started);
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package dev.sluice.gateway.provider.openai;
+
+import dev.sluice.client.ApiException;
+import dev.sluice.client.StreamTimeoutException;
+import dev.sluice.gateway.provider.EventLoopProvider;
+import dev.sluice.gateway.provider.UpstreamException;
+import dev.sluice.gateway.upstream.UpstreamHttp;
+import dev.sluice.wire.chat.ChatStreamParser;
+import dev.sluice.wire.chat.StreamError;
+import dev.sluice.wire.chat.StreamEvent;
+import dev.sluice.wire.sse.SseDecoder;
+import dev.sluice.wire.sse.SseException;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One upstream answer read on an event loop: the response's bytes go through the same parser the SDK uses as
+ * they arrive, and whoever relays is told ({@link #onData}) instead of waiting. A refusal (non-2xx, read
+ * whole and mapped like the SDK maps it) or a failure before the answer opened goes to
+ * {@link EventLoopProvider.Opening#failed}, so it is retried or fallen back from. A non-streamed request opens
+ * only once its whole answer is read, as the threaded provider does.
+ *
+ * <p>Everything but {@link #close()} runs on the loop.
+ */
+final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushing {
+
+    /** Error bodies are read up to this size (as the SDK does); the gateway relays them. */
+    private static final int MAX_ERROR_BODY = 1 << 20;
+    /** The largest non-streamed completion read, as the SDK's. */
+    private static final int MAX_COMPLETION_BYTES = SseDecoder.DEFAULT_MAX_EVENT_BYTES;
+    /** After the end marker, how long the rest of the body may take before the exchange is cancelled. */
+    private static final long RELEASE_GRACE_MS = 100;
+
+    private final EventLoop loop;
+    private final boolean openWhenWhole;
+    private final EventLoopProvider.Opening opening;
+    private volatile UpstreamHttp.Call call;
+
+    private int status;
+    private HttpHeaders headers;
+    /** The body is one JSON document (a completion, or an error), read whole before it is parsed. */
+    private ByteArrayOutputStream whole;
+    private boolean opened, bodyEnded, ended, failedBeforeOpen, malformed;
+    private IOException failure;
+    private final ArrayDeque<StreamEvent> events = new ArrayDeque<>();
+    private final ChatStreamParser parser = new ChatStreamParser(events::add);
+    private byte[] scratch = new byte[8192];
+    private Runnable onData;
+    private volatile boolean closed;
+
+    LoopAnswer(EventLoop loop, boolean openWhenWhole, EventLoopProvider.Opening opening) {
+        this.loop = loop;
+        this.openWhenWhole = openWhenWhole;
+        this.opening = opening;
+    }
+
+    void started(UpstreamHttp.Call call) {
+        this.call = call;
+    }
+
+    // ------------------------------------------------------------------ from the connection (on the loop)
+
+    @Override
+    public void onHead(int status, HttpHeaders headers) {
+        this.status = status;
+        this.headers = headers;
+        boolean success = status >= 200 && status <= 299;
+        var type = headers.get("content-type");
+        if (!success || (type != null && isJson(type))) whole = new ByteArrayOutputStream(success ? 2048 : 512);
+        if (success && !openWhenWhole) open();
+    }
+
+    private static boolean isJson(String contentType) {
+        var type = contentType.toLowerCase(Locale.ROOT);
+        return type.startsWith("application/json") || type.startsWith("application/") && type.contains("+json");
+    }
+
+    @Override
+    public void onContent(ByteBuf content) {
+        if (closed || ended) return;
+        int n = content.readableBytes();
+        if (whole != null) {
+            int limit = status >= 200 && status <= 299 ? MAX_COMPLETION_BYTES + 1 : MAX_ERROR_BODY;
+            int take = Math.min(n, limit - whole.size());
+            if (take > 0) {
+                if (scratch.length < take) scratch = new byte[Math.max(take, scratch.length * 2)];
+                content.getBytes(content.readerIndex(), scratch, 0, take);
+                whole.write(scratch, 0, take);
+            }
+            if (whole.size() >= limit) onEnd(); // what is kept is all that is read: the rest is not wanted
+            return;
+        }
+        if (scratch.length < n) scratch = new byte[Math.max(n, scratch.length * 2)];
+        content.getBytes(content.readerIndex(), scratch, 0, n);
+        try {
+            parser.feed(scratch, 0, n);
+        } catch (SseException e) {
+            // A line or event beyond the framing limits: the upstream is broken, not the connection.
+            events.add(new StreamEvent.Error(StreamError.of("Malformed stream from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
+            ended = true;
+            malformed = true;
+            call.cancel(); // no listener call follows: the news goes out from here
+            if (!opened) open();
+            else tell();
+            return;
+        }
+        // A stream read for a non-streaming client is whole once [DONE] or an error arrived, as the SDK reads it;
+        // the end of its body is awaited only for the connection's sake (close()).
+        if (!opened && openWhenWhole && completed()) {
+            ended = true;
+            open();
+        }
+    }
+
+    @Override
+    public void onReadComplete() {
+        if (opened && whole == null) tell();
+    }
+
+    @Override
+    public void onEnd() {
+        if (bodyEnded) return;
+        bodyEnded = true; // a closed answer's connection goes back to the pool now
+        if (closed) return;
+        if (status < 200 || status > 299) {
+            if (whole.size() >= MAX_ERROR_BODY) call.cancel();
+            var body = whole.toByteArray();
+            var error = ApiException.of(status, jdkHeaders(headers), body);
+            failBeforeOpen(UpstreamException.http(status, error.getMessage(), body, headers.get("content-type"), error.retryAfter().orElse(null)));
+            return;
+        }
+        if (whole != null) {
+            if (whole.size() > MAX_COMPLETION_BYTES) {
+                call.cancel();
+                malformed = true;
+                events.add(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than " + MAX_COMPLETION_BYTES + " bytes.",
+                        "upstream_error", "bad_upstream_response")));
+            } else {
+                var body = whole.toByteArray();
+                parser.completion(body, 0, body.length);
+            }
+            whole = null;
+        } else if (!ended) {
+            parser.end();
+        }
+        ended = true;
+        if (!opened) open();
+        else tell();
+    }
+
+    @Override
+    public void onError(IOException cause) {
+        if (closed || ended) return;
+        if (!opened) {
+            failBeforeOpen(cause instanceof StreamTimeoutException t ? UpstreamException.timeout(t.getMessage())
+                    : UpstreamException.connection(describe(cause), cause));
+            return;
+        }
+        failure = cause;
+        tell();
+    }
+
+    private static String describe(IOException e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private void open() {
+        opened = true;
+        opening.opened(this);
+    }
+
+    private void failBeforeOpen(UpstreamException e) {
+        if (failedBeforeOpen) return;
+        failedBeforeOpen = true;
+        ended = true;
+        opening.failed(e);
+    }
+
+    private void tell() {
+        var action = onData;
+        if (action != null && !closed) action.run();
+    }
+
+    private static java.net.http.HttpHeaders jdkHeaders(HttpHeaders headers) {
+        var map = new LinkedHashMap<String, List<String>>();
+        for (var name : headers.names()) map.put(name.toLowerCase(Locale.ROOT), headers.getAll(name));
+        return java.net.http.HttpHeaders.of(map, (a, b) -> true);
+    }
+
+    // ------------------------------------------------------------------ to the relay (on the loop)
+
+    @Override
+    public void onData(Runnable onData) {
+        this.onData = onData;
+        if (ready()) onData.run();
+    }
+
+    @Override
+    public void setReading(boolean reading) {
+        var c = call;
+        if (c != null && !closed) c.setAutoRead(reading);
+    }
+
+    @Override
+    public StreamEvent next() throws IOException {
+        if (!events.isEmpty()) return events.poll();
+        if (closed) throw new IOException("stream closed");
+        if (failure != null) throw failure;
+        if (ended || parser.done() || parser.errored()) return null;
+        // Only an event loop reads this stream, and only when ready(): waiting here would stall the loop.
+        throw new IllegalStateException("next() on a pushed stream that is not ready");
+    }
+
+    @Override
+    public boolean ready() {
+        return !events.isEmpty() || closed || failure != null || ended || parser.done() || parser.errored();
+    }
+
+    @Override
+    public int buffered() {
+        return events.size();
+    }
+
+    @Override
+    public boolean completed() {
+        return malformed || parser.done() || parser.errored();
+    }
+
+    /**
+     * Cancels the exchange, from any thread: the connection is closed, unless the answer was complete, in which
+     * case the end of its body is awaited briefly so that the connection can serve the next request.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        Runnable work = () -> {
+            var c = call;
+            if (c == null || bodyEnded) return;
+            if (completed()) loop.schedule(() -> {
+                if (!bodyEnded) c.cancel();
+            }, RELEASE_GRACE_MS, TimeUnit.MILLISECONDS);
+            else c.cancel();
+        };
+        if (loop.inEventLoop()) work.run();
+        else loop.execute(work);
+    }
+}
