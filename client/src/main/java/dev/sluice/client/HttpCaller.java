@@ -75,16 +75,31 @@ final class HttpCaller {
 
     /** The request as it goes on the wire: URL, headers (defaults, then the client's, then the call's) and timeouts. */
     PreparedCall prepare(String method, String path, byte[] body, String accept, RequestOptions options) {
-        var headers = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER); // a later header of the same name wins
-        headers.put("Accept", accept);
-        if (body != null) headers.put("Content-Type", "application/json");
-        headers.putAll(settings.headers());
-        headers.putAll(options.headers());
-        return new PreparedCall(method, URI.create(settings.baseUrl() + path), java.util.Collections.unmodifiableMap(headers), body,
+        // The URL and the client's headers are the same for every call to a path: built once, not per request.
+        var base = bases.computeIfAbsent(path + '\n' + accept + '\n' + (body != null), k -> {
+            var headers = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER); // a later header of the same name wins
+            headers.put("Accept", accept);
+            if (body != null) headers.put("Content-Type", "application/json");
+            headers.putAll(settings.headers());
+            return new Base(URI.create(settings.baseUrl() + path), java.util.Collections.unmodifiableMap(headers));
+        });
+        var headers = base.headers();
+        if (!options.headers().isEmpty()) {
+            var merged = new TreeMap<String, String>(String.CASE_INSENSITIVE_ORDER);
+            merged.putAll(headers);
+            merged.putAll(options.headers());
+            headers = java.util.Collections.unmodifiableMap(merged);
+        }
+        return new PreparedCall(method, base.uri(), headers, body,
                 enabled(options.firstByteTimeout() != null ? options.firstByteTimeout() : settings.firstByteTimeout()),
                 enabled(options.idleTimeout() != null ? options.idleTimeout() : settings.idleTimeout()),
                 enabled(options.totalTimeout() != null ? options.totalTimeout() : settings.totalTimeout()));
     }
+
+    private record Base(URI uri, Map<String, String> headers) {}
+
+    /** Per path, accept type and body presence: a handful of entries for the life of the client. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Base> bases = new java.util.concurrent.ConcurrentHashMap<>();
 
     private static ApiException readError(HttpTransport.Opened response) throws IOException {
         byte[] bytes;

@@ -33,7 +33,8 @@ public final class EventStreamResponse {
     private final long intervalNanos;
     private volatile long lastWriteNanos = System.nanoTime();
     private volatile boolean ended;
-    private final java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream(1024);
+    /** Frames queued since the last write; null while none are. Written as it is, so the bytes are copied once. */
+    private io.netty.buffer.ByteBuf batch;
 
     /** A batch this large is written without waiting for {@link #flush}: the client gets bytes early, memory stays bounded. */
     private static final int MAX_BATCH = 32 * 1024;
@@ -81,14 +82,19 @@ public final class EventStreamResponse {
     /** Adds a frame to the batch that the next {@link #flush} sends. Returns false if the client is gone. */
     public boolean queue(byte[] frame) {
         if (ended) return false;
+        if (batch == null) {
+            // On the loop, straight into a pooled socket buffer; elsewhere a heap buffer (pools cache per thread,
+            // and virtual threads are many).
+            batch = channel.eventLoop().inEventLoop() ? channel.alloc().ioBuffer(4096) : Unpooled.buffer(4096);
+        }
         batch.writeBytes(frame);
-        return batch.size() < MAX_BATCH || flush();
+        return batch.readableBytes() < MAX_BATCH || flush();
     }
 
     /** Writes the queued frames. Returns false if the client is gone. */
     public boolean flush() {
         if (ended) return false;
-        if (batch.size() == 0) return channel.isActive();
+        if (batch == null) return channel.isActive();
         // On the event loop nothing may wait: a relay there stops reading its upstream instead (Exchange.whenWritable).
         if (!channel.eventLoop().inEventLoop() && !state.awaitWritable()) return false;
         if (!channel.isActive()) return false;
@@ -98,9 +104,8 @@ public final class EventStreamResponse {
     }
 
     private io.netty.buffer.ByteBuf takeBatch() {
-        // A copy: the written bytes belong to Netty until they are sent, and the batch buffer is reused.
-        var content = Unpooled.wrappedBuffer(batch.toByteArray());
-        batch.reset();
+        var content = batch;
+        batch = null;
         return content;
     }
 
@@ -114,12 +119,14 @@ public final class EventStreamResponse {
         ended = true;
         state.clearCloseActions();
         // The last frames and the end of the chunked body leave together.
-        var last = batch.size() == 0 ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
+        var last = batch == null ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
         Exchange.onEventLoop(channel, () -> {
             cancelKeepAlive();
             if (channel.isActive()) {
                 var future = channel.writeAndFlush(last);
                 if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
+            } else {
+                last.release();
             }
             onDone.run();
         });

@@ -104,10 +104,12 @@ final class Exchange implements UpstreamHttp.Call {
     private static HttpHeaders headers(UpstreamHttp.Request request, UpstreamHttp.Target target) {
         var given = request.headers() == null ? java.util.Map.<String, String>of() : request.headers();
         var h = new DefaultHttpHeaders(); // validates names
-        if (given.keySet().stream().noneMatch(HttpHeaderNames.HOST::contentEqualsIgnoreCase)) h.add(HttpHeaderNames.HOST, target.hostHeader());
+        boolean hostGiven = false;
+        for (var name : given.keySet()) hostGiven |= HttpHeaderNames.HOST.contentEqualsIgnoreCase(name);
+        if (!hostGiven) h.add(HttpHeaderNames.HOST, target.hostHeader());
         for (var e : given.entrySet()) {
             var value = e.getValue();
-            if (value == null || value.chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
+            if (value == null || !safe(value)) {
                 throw new IllegalArgumentException("header " + e.getKey() + " has a null value or one with CR, LF or NUL");
             }
             h.add(e.getKey(), value);
@@ -116,6 +118,14 @@ final class Exchange implements UpstreamHttp.Call {
         h.remove(HttpHeaderNames.CONTENT_LENGTH);
         if (request.body() != null) h.set(HttpHeaderNames.CONTENT_LENGTH, request.body().length);
         return h;
+    }
+
+    private static boolean safe(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '\r' || c == '\n' || c == 0) return false;
+        }
+        return true;
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------

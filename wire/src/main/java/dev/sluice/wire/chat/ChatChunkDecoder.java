@@ -369,7 +369,8 @@ public final class ChatChunkDecoder {
     private static final class ChoiceState {
         boolean roleSent;
         String finish;
-        final Map<Integer, ToolState> tools = new HashMap<>();
+        /** Created with the first tool call: most answers have none. */
+        Map<Integer, ToolState> tools;
     }
 
     private static final class ToolState {
@@ -467,6 +468,7 @@ public final class ChatChunkDecoder {
     }
 
     private void emitTool(int choice, ChoiceState state, ToolDelta d) {
+        if (state.tools == null) state.tools = new HashMap<>();
         var tool = state.tools.computeIfAbsent(d.index, k -> new ToolState());
         if (!tool.started) {
             if (tool.id == null) tool.id = d.id;
@@ -497,6 +499,7 @@ public final class ChatChunkDecoder {
     }
 
     private void flushPendingTools(int choice, ChoiceState state) {
+        if (state.tools == null) return;
         state.tools.entrySet().stream()
                 .filter(e -> !e.getValue().started)
                 .sorted(Map.Entry.comparingByKey())

@@ -12,8 +12,8 @@ import dev.sluice.wire.sse.SseDecoder;
 import dev.sluice.wire.sse.SseException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.handler.codec.http.HttpHeaders;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
@@ -47,12 +47,21 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private int status;
     private HttpHeaders headers;
     /** The body is one JSON document (a completion, or an error), read whole before it is parsed. */
-    private ByteArrayOutputStream whole;
+    private Whole whole;
     private boolean opened, bodyEnded, ended, failedBeforeOpen, malformed;
     private IOException failure;
     private final ArrayDeque<StreamEvent> events = new ArrayDeque<>();
     private final ChatStreamParser parser = new ChatStreamParser(events::add);
-    private byte[] scratch = new byte[8192];
+    /**
+     * Where a read's bytes are copied for the parser (the loop's buffers are direct). One per loop thread: the
+     * parser keeps no reference to its input once feed() returns, and a loop runs one feed at a time.
+     */
+    private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected byte[] initialValue() {
+            return new byte[64 * 1024];
+        }
+    };
     private Runnable onData;
     private volatile boolean closed;
 
@@ -74,7 +83,12 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         this.headers = headers;
         boolean success = status >= 200 && status <= 299;
         var type = headers.get("content-type");
-        if (!success || (type != null && isJson(type))) whole = new ByteArrayOutputStream(success ? 2048 : 512);
+        if (!success || (type != null && isJson(type))) {
+            // Sized by Content-Length when the upstream sent one: the body is then copied once.
+            long length = headers.getInt("content-length", -1);
+            int limit = success ? MAX_COMPLETION_BYTES + 1 : MAX_ERROR_BODY;
+            whole = new Whole(length > 0 ? (int) Math.min(length, limit) : 1024, limit);
+        }
         if (success && !openWhenWhole) open();
     }
 
@@ -88,17 +102,14 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         if (closed || ended) return;
         int n = content.readableBytes();
         if (whole != null) {
-            int limit = status >= 200 && status <= 299 ? MAX_COMPLETION_BYTES + 1 : MAX_ERROR_BODY;
-            int take = Math.min(n, limit - whole.size());
-            if (take > 0) {
-                if (scratch.length < take) scratch = new byte[Math.max(take, scratch.length * 2)];
-                content.getBytes(content.readerIndex(), scratch, 0, take);
-                whole.write(scratch, 0, take);
-            }
-            if (whole.size() >= limit) onEnd(); // what is kept is all that is read: the rest is not wanted
+            if (whole.add(content)) onEnd(); // what is kept is all that is read: the rest is not wanted
             return;
         }
-        if (scratch.length < n) scratch = new byte[Math.max(n, scratch.length * 2)];
+        var scratch = SCRATCH.get();
+        if (scratch.length < n) {
+            scratch = new byte[n];
+            SCRATCH.set(scratch);
+        }
         content.getBytes(content.readerIndex(), scratch, 0, n);
         try {
             parser.feed(scratch, 0, n);
@@ -120,6 +131,35 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         }
     }
 
+    /** A body kept whole, up to a limit. */
+    private static final class Whole {
+        private byte[] bytes;
+        private int size;
+        private final int limit;
+
+        Whole(int capacity, int limit) {
+            this.bytes = new byte[capacity];
+            this.limit = limit;
+        }
+
+        /** Appends what fits under the limit; true once the limit is reached. */
+        boolean add(ByteBuf content) {
+            int take = Math.min(content.readableBytes(), limit - size);
+            if (size + take > bytes.length) bytes = java.util.Arrays.copyOf(bytes, Math.max(size + take, Math.min(limit, bytes.length * 2)));
+            content.getBytes(content.readerIndex(), bytes, size, take);
+            size += take;
+            return size >= limit;
+        }
+
+        int size() {
+            return size;
+        }
+
+        byte[] bytes() {
+            return size == bytes.length ? bytes : java.util.Arrays.copyOf(bytes, size);
+        }
+    }
+
     @Override
     public void onReadComplete() {
         if (opened && whole == null) tell();
@@ -132,7 +172,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         if (closed) return;
         if (status < 200 || status > 299) {
             if (whole.size() >= MAX_ERROR_BODY) call.cancel();
-            var body = whole.toByteArray();
+            var body = whole.bytes();
             var error = ApiException.of(status, jdkHeaders(headers), body);
             failBeforeOpen(UpstreamException.http(status, error.getMessage(), body, headers.get("content-type"), error.retryAfter().orElse(null)));
             return;
@@ -144,8 +184,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
                 events.add(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than " + MAX_COMPLETION_BYTES + " bytes.",
                         "upstream_error", "bad_upstream_response")));
             } else {
-                var body = whole.toByteArray();
-                parser.completion(body, 0, body.length);
+                parser.completion(whole.bytes, 0, whole.size());
             }
             whole = null;
         } else if (!ended) {
