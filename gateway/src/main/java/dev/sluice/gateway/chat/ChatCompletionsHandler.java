@@ -214,12 +214,21 @@ public final class ChatCompletionsHandler implements HttpHandler {
                 streams.release();
                 return;
             }
-            cancelOpening = opener.openOn(ex.eventLoop(), plan, t -> RouteOpener.request(a.route(), t, a.body(), auth, a.stream()),
+            try {
+                cancelOpening = opener.openOn(ex.eventLoop(), plan, t -> RouteOpener.request(a.route(), t, a.body(), auth, a.stream()),
                     new java.util.ArrayList<>(), new RetryingOpener.Outcome() {
                         @Override
                         public void opened(RetryingOpener.Opened opened, EventLoopProvider.Pushing pushing) {
                             var upstream = RouteOpener.resilient(a.route(), a.body(), auth, a.stream(), plan, opener, opened);
-                            var r = relay(ex, a, upstream, streams::release);
+                            ChatRelay r;
+                            try {
+                                r = relay(ex, a, upstream, streams::release);
+                            } catch (RuntimeException e) {
+                                upstream.close();
+                                streams.release();
+                                ex.abort(e);
+                                return;
+                            }
                             relay = r;
                             if (gone) {
                                 r.cancel();
@@ -246,6 +255,11 @@ public final class ChatCompletionsHandler implements HttpHandler {
                             if (!gone) refused(ex, a, f);
                         }
                     });
+            } catch (RuntimeException e) {
+                // Opening failed in the gateway itself (not the upstream): answered here, since no thread would.
+                streams.release();
+                ex.abort(e);
+            }
         }
 
         private void clientGone() {

@@ -13,6 +13,8 @@ import java.util.function.Consumer;
  */
 final class ChatRelay {
 
+    private static final System.Logger LOG = System.getLogger(ChatRelay.class.getName());
+
     private final ResilientStream upstream;
     private final ChatAnswer answer;
     private final Consumer<ChatRelay> onFinished;
@@ -71,6 +73,11 @@ final class ChatRelay {
             }
         } catch (IOException e) {
             answer.fail(e);
+            finish();
+        } catch (RuntimeException e) {
+            // A bug must not leave the client waiting: on the loop no thread's failure handler would answer.
+            LOG.log(System.Logger.Level.ERROR, "relay failed", e);
+            if (!finished.get()) answer.fail(new IOException("the gateway failed while relaying the answer"));
             finish();
         }
     }

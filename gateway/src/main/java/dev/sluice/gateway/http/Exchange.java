@@ -107,6 +107,15 @@ public final class Exchange {
         });
     }
 
+    /**
+     * The gateway itself failed (a bug, not the upstream): logged, and answered with a 500 if nothing was sent
+     * yet, else the connection is closed, so the client sees a broken response rather than a clean end.
+     */
+    public void abort(Throwable t) {
+        HttpServer.failed(this, t);
+        if (answered) channel.close();
+    }
+
     /** Handles the request on a virtual thread, for work that blocks; a failure answers 500 as for any handler. */
     public void fork(HttpHandler handler) {
         Thread.ofVirtual().name("req-", 0).start(() -> HttpServer.run(this, handler));

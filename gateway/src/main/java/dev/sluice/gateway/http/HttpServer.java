@@ -40,7 +40,13 @@ public final class HttpServer implements AutoCloseable {
     private static final boolean EPOLL = io.netty.channel.epoll.Epoll.isAvailable();
 
     private final EventLoopGroup boss = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
-    private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup() : new NioEventLoopGroup();
+    /**
+     * One event loop per core (Netty's default is two): chat answers are relayed on the loops themselves, so
+     * more loops than cores only adds time slicing and wake-ups. {@code -Dio.netty.eventLoopThreads} overrides.
+     */
+    private static final int LOOPS = Integer.getInteger("io.netty.eventLoopThreads", Runtime.getRuntime().availableProcessors());
+
+    private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(LOOPS) : new NioEventLoopGroup(LOOPS);
     private final Channel serverChannel;
 
     public HttpServer(String host, int port, int maxBodyBytes, HttpHandler handler) throws InterruptedException {
@@ -83,7 +89,7 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    private static void failed(Exchange exchange, Throwable t) {
+    static void failed(Exchange exchange, Throwable t) {
         LOG.log(System.Logger.Level.ERROR, "request " + exchange.requestId() + " " + exchange.method() + " " + exchange.path() + " failed", t);
         if (!exchange.answered()) {
             exchange.sendError(ApiError.server(500, "The gateway failed to process the request (request id " + exchange.requestId() + ").", "internal_error"));

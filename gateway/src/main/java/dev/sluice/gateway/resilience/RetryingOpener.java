@@ -89,7 +89,7 @@ public final class RetryingOpener {
                 if (cancelled) return;
                 var target = walk.target();
                 var provider = (EventLoopProvider) target.provider();
-                inFlight = provider.openOn(loop, requestFor.apply(target), new EventLoopProvider.Opening() {
+                var opening = new EventLoopProvider.Opening() {
                     @Override
                     public void opened(EventLoopProvider.Pushing stream) {
                         if (cancelled) {
@@ -120,7 +120,14 @@ public final class RetryingOpener {
                     private void retry() {
                         next();
                     }
-                });
+                };
+                try {
+                    inFlight = provider.openOn(loop, requestFor.apply(target), opening);
+                } catch (RuntimeException e) {
+                    // The request could not even be sent (say, a header value the config got wrong): a failed
+                    // attempt like any other, so the client is answered, not left waiting on a timer's exception.
+                    opening.failed(UpstreamException.connection("The request could not be sent: " + e.getMessage(), e));
+                }
             }
         };
         if (loop.inEventLoop()) attempt.next();

@@ -1,5 +1,7 @@
 package dev.sluice.gateway.usage;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -60,15 +62,22 @@ public final class UsageLog implements UsageSink {
     /** Writes everything queued so far. */
     void drain() {
         synchronized (writing) {
-            var text = new StringBuilder();
+            // One buffer for the life of the log: a busy gateway drains thousands of lines every period.
+            text.reset();
             for (String line; (line = queue.poll()) != null; ) {
                 queued.decrementAndGet();
-                text.append(line);
+                text.writeBytes(line.getBytes(StandardCharsets.UTF_8));
             }
-            if (text.isEmpty()) return;
-            var bytes = text.toString().getBytes(StandardCharsets.UTF_8);
-            out.write(bytes, 0, bytes.length);
+            if (text.size() == 0) return;
+            try {
+                text.writeTo(out);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e); // a PrintStream reports errors through checkError instead
+            }
             out.flush();
+            if (text.size() > 1 << 20) text = new ByteArrayOutputStream(8192); // a burst's buffer is not kept
         }
     }
+
+    private ByteArrayOutputStream text = new ByteArrayOutputStream(8192); // guarded by writing
 }

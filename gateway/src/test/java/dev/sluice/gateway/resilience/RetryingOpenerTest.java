@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.sluice.gateway.config.GatewayConfig.Deployment;
 import dev.sluice.gateway.config.GatewayConfig.RoutePolicy;
 import dev.sluice.gateway.config.GatewayConfig.Strategy;
+import dev.sluice.gateway.provider.EventLoopProvider;
 import dev.sluice.gateway.provider.Provider;
+import io.netty.channel.EventLoop;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
@@ -28,8 +30,11 @@ import org.junit.jupiter.api.Test;
 /** The retry and fallback stage on its own, with scripted providers and a recorded (not real) clock. */
 class RetryingOpenerTest {
 
-    /** A provider that answers with the scripted outcomes in order: an exception to throw, or null to open. */
-    static final class Scripted implements Provider {
+    /**
+     * A provider that answers with the scripted outcomes in order: an exception to throw, or null to open. On an
+     * event loop it answers the same way, a moment later, on the loop.
+     */
+    static final class Scripted implements EventLoopProvider {
         final String name;
         final Deque<UpstreamException> outcomes = new ArrayDeque<>();
         int calls;
@@ -42,6 +47,17 @@ class RetryingOpenerTest {
         @Override
         public String name() {
             return name;
+        }
+
+        @Override
+        public Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening) {
+            loop.execute(() -> {
+                calls++;
+                var next = outcomes.poll();
+                if (next != null) opening.failed(next);
+                else opening.opened(new Pushed());
+            });
+            return () -> {};
         }
 
         @Override
@@ -64,6 +80,27 @@ class RetryingOpenerTest {
                 public void close() {}
             };
         }
+    }
+
+    static final class Pushed implements EventLoopProvider.Pushing {
+        @Override
+        public void onData(Runnable onData) {}
+
+        @Override
+        public void setReading(boolean reading) {}
+
+        @Override
+        public StreamEvent next() {
+            return null;
+        }
+
+        @Override
+        public boolean completed() {
+            return true;
+        }
+
+        @Override
+        public void close() {}
     }
 
     static UpstreamException http(int status) {
@@ -190,5 +227,99 @@ class RetryingOpenerTest {
         route.targets().get(0).health().started();
         route.targets().get(1).health().started();
         assertThat(Balancer.order(route, new SplittableRandom(1))).extracting(t -> t.provider().name()).containsExactly("c", "a", "b");
+    }
+
+    // ------------------------------------------------------------------ the same walk on an event loop
+
+    static final RoutePolicy FAST = new RoutePolicy(Strategy.ORDERED, 2, Duration.ofMillis(5), Duration.ofMillis(20), Duration.ofSeconds(10), 1000,
+            Duration.ofMinutes(1), RoutePolicy.DEFAULTS.midStream(), null);
+
+    /** What openOn reported, and on which thread. */
+    static final class Reported implements RetryingOpener.Outcome {
+        final java.util.concurrent.CompletableFuture<Object> result = new java.util.concurrent.CompletableFuture<>();
+        volatile boolean onLoop;
+        final EventLoop loop;
+
+        Reported(EventLoop loop) {
+            this.loop = loop;
+        }
+
+        @Override
+        public void opened(RetryingOpener.Opened opened, EventLoopProvider.Pushing pushing) {
+            onLoop = loop.inEventLoop();
+            result.complete(opened);
+        }
+
+        @Override
+        public void failed(UpstreamFailure failure) {
+            onLoop = loop.inEventLoop();
+            result.complete(failure);
+        }
+
+        Object await() throws Exception {
+            return result.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    static Reported openOn(EventLoop loop, Route route) {
+        var reported = new Reported(loop);
+        new RetryingOpener(route.policy(), d -> {
+            throw new AssertionError("the loop opener must not sleep");
+        }).openOn(loop, route.targets(), RetryingOpenerTest::request, new ArrayList<>(), reported);
+        return reported;
+    }
+
+    @Test
+    void onAnEventLoopRetriesAndFallbacksGoTheSameWayWithTimersInsteadOfSleeps() throws Exception {
+        var group = new io.netty.channel.DefaultEventLoopGroup(1);
+        try {
+            var loop = group.next();
+            var a = new Scripted("a", http(500), http(502), http(503));
+            var b = new Scripted("b");
+            long start = System.nanoTime();
+            var reported = openOn(loop, route(FAST, a, b));
+            var opened = (RetryingOpener.Opened) reported.await();
+            assertThat(reported.onLoop).isTrue();
+            assertThat(opened.target().provider()).isSameAs(b);
+            assertThat(opened.attempts()).extracting(Attempt::toString).containsExactly("a/m=500", "a/m=502", "a/m=503", "b/m=ok");
+            // Two backoff waits (5 ms, then 10 ms, each -25% at most) passed on the loop's timers.
+            assertThat(Duration.ofNanos(System.nanoTime() - start).toMillis()).isGreaterThanOrEqualTo(11);
+
+            var c = new Scripted("c", http(400));
+            var d = new Scripted("d");
+            var refused = (UpstreamFailure) openOn(loop, route(FAST, c, d)).await();
+            assertThat(refused.last().status()).as("a client error ends the walk").isEqualTo(400);
+            assertThat(d.calls).isZero();
+
+            var e = new Scripted("e", http(503), http(503), http(503));
+            var f = new Scripted("f", UpstreamException.timeout("slow"), UpstreamException.timeout("slow"), UpstreamException.timeout("slow"));
+            var failed = (UpstreamFailure) openOn(loop, route(FAST, e, f)).await();
+            assertThat(failed.last().kind()).isEqualTo(UpstreamException.Kind.TIMEOUT);
+            assertThat(failed.attempts()).hasSize(6);
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void cancellingOnAnEventLoopStopsTheWaitBeforeTheNextAttempt() throws Exception {
+        var group = new io.netty.channel.DefaultEventLoopGroup(1);
+        try {
+            var loop = group.next();
+            var slowPolicy = new RoutePolicy(Strategy.ORDERED, 2, Duration.ofMillis(300), Duration.ofMillis(300), Duration.ofSeconds(10), 1000,
+                    Duration.ofMinutes(1), RoutePolicy.DEFAULTS.midStream(), null);
+            var a = new Scripted("a", http(503));
+            var reported = new Reported(loop);
+            var cancel = new RetryingOpener(slowPolicy, RetryingOpener.Sleeper.REAL)
+                    .openOn(loop, route(slowPolicy, a).targets(), RetryingOpenerTest::request, new ArrayList<>(), reported);
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (a.calls == 0 && System.nanoTime() < deadline) Thread.sleep(1);
+            cancel.run();
+            Thread.sleep(600); // past the backoff: a retry would have happened by now
+            assertThat(a.calls).as("no attempt after the cancel").isEqualTo(1);
+            assertThat(reported.result).as("nobody is told after a cancel").isNotDone();
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 }
