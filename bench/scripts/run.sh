@@ -18,7 +18,7 @@
 #   window, PIN [0] (0: no pinning, nginx worker_processes = nproc, like the gateway's thread pools sized by
 #   nproc; 1: proxy alone on CPU 1, load generator + upstream on CPU 0, nginx 1 worker), CHUNKS [32] content
 #   chunks per answer, TTFT_MS [50], GAP_MS [2], SLUICE_JAVA_OPTS [""] extra JVM flags for the gateway,
-#   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=64, summarised into the results dir:
+#   PROFILE [0] (1: after the matrix, a JFR profile of sluice per mode at c=PROFILE_C [64], summarised into the results dir:
 #   sluice-<mode>-hot.txt from JfrTop, sluice-<mode>-threads.txt with CPU per thread group; ROUNDS=0 PROFILE=1
 #   TARGETS=sluice profiles only),
 #   OUT [bench/results/<stamp>], PORT_BASE [18001] (upstream; nginx +1, sluice +2), SKIP_BUILD [0],
@@ -49,6 +49,7 @@ CHUNKS="${CHUNKS:-32}"
 TTFT_MS="${TTFT_MS:-50}"
 GAP_MS="${GAP_MS:-2}"
 PROFILE="${PROFILE:-0}"
+PROFILE_C="${PROFILE_C:-64}"
 PORT_BASE="${PORT_BASE:-18001}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 if [ "${QUICK:-0}" = 1 ]; then
@@ -273,10 +274,10 @@ T_MATRIX_END=$(date +%s)
 # ---- optional profile ---------------------------------------------------------------------------------------
 if [ "$PROFILE" = 1 ] && [ -n "$SLUICE_PID" ]; then
   for m in $MODES; do
-    log "profiling sluice $m c=64 with JFR"
+    log "profiling sluice $m c=$PROFILE_C with JFR"
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.start name="bench-$m" settings=profile > /dev/null
     # shellcheck disable=SC2046
-    "${LOADGEN[@]}" --thread-breakdown true $(cell sluice "$m" 64 0 2 10 "$OUT/profile.csv") > "$OUT/sluice-$m-threads.txt" 2>&1 || true
+    "${LOADGEN[@]}" --thread-breakdown true $(cell sluice "$m" "$PROFILE_C" 0 2 10 "$OUT/profile.csv") > "$OUT/sluice-$m-threads.txt" 2>&1 || true
     "$JAVA_HOME/bin/jcmd" "$SLUICE_PID" JFR.stop name="bench-$m" filename="$OUT/sluice-$m.jfr" > /dev/null
     "$JAVA" -cp "$BENCH_JAR" dev.sluice.bench.JfrTop "$OUT/sluice-$m.jfr" > "$OUT/sluice-$m-hot.txt" || true
   done

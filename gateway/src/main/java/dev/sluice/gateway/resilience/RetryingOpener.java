@@ -1,18 +1,18 @@
 package dev.sluice.gateway.resilience;
 
 import dev.sluice.gateway.config.GatewayConfig.RoutePolicy;
+import dev.sluice.gateway.provider.EventLoopProvider;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.routing.Route;
 import dev.sluice.wire.chat.StreamEvent;
+import io.netty.channel.EventLoop;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import io.netty.channel.EventLoop;
-import dev.sluice.gateway.provider.EventLoopProvider;
 import java.util.function.Function;
 
 /**
