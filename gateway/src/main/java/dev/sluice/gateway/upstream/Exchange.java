@@ -331,14 +331,7 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     private void finish(IOException cause) {
-        if (done) return;
-        done = true;
-        cancelTimers();
-        abandonSetup();
-        if (conn != null) {
-            conn.close();
-            conn = null;
-        }
+        if (!stop()) return;
         try {
             listener.onError(cause);
         } catch (RuntimeException e) {
@@ -399,7 +392,12 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     private void cancelNow() {
-        if (done) return;
+        stop();
+    }
+
+    /** Ends the exchange without a word to the listener: timers, setup and connection go. False if it had ended. */
+    private boolean stop() {
+        if (done) return false;
         done = true;
         cancelTimers();
         abandonSetup();
@@ -407,6 +405,7 @@ final class Exchange implements UpstreamHttp.Call {
             conn.close();
             conn = null;
         }
+        return true;
     }
 
     @Override

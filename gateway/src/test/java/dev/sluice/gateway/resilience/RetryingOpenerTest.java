@@ -65,23 +65,11 @@ class RetryingOpenerTest {
             calls++;
             var next = outcomes.poll();
             if (next != null) throw next;
-            return new UpstreamStream() {
-                @Override
-                public StreamEvent next() {
-                    return null;
-                }
-
-                @Override
-                public boolean completed() {
-                    return true;
-                }
-
-                @Override
-                public void close() {}
-            };
+            return new Pushed();
         }
     }
 
+    /** An answer that is over at once. */
     static final class Pushed implements EventLoopProvider.Pushing {
         @Override
         public void onData(Runnable onData) {}
