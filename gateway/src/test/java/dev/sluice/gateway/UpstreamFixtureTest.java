@@ -196,6 +196,28 @@ class UpstreamFixtureTest {
         assertThat(Json.parse(r.body()).at("/choices/0/message/content").asText()).isEqualTo(completionOf(fixture).at("/choices/0/message/content").asText());
     }
 
+    /**
+     * A request body above what the event loop parses itself ({@code INLINE_BODY_BYTES}) is served on a
+     * virtual thread; the client cannot tell: the whole body reaches the upstream and the answer comes back.
+     */
+    @org.junit.jupiter.api.Test
+    void largeRequestBodiesAreRelayedAsWell() throws Exception {
+        var fixture = byName.values().stream().filter(f -> f.name().startsWith("openai-"))
+                .filter(f -> direct(f).errors().isEmpty() && completionOf(f).at("/choices/0/message/content").isTextual())
+                .findFirst().orElseThrow();
+        var big = "x".repeat(dev.sluice.gateway.chat.ChatCompletionsHandler.INLINE_BODY_BYTES + 1000);
+        for (boolean stream : new boolean[] {true, false}) {
+            var body = """
+                    {"model":"fake/%s","stream":%b,"messages":[{"role":"user","content":"%s"}]}""".formatted(fixture.name(), stream, big);
+            var r = gw.post("/chat/completions", body);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(upstream.seen.getLast().body.at("/messages/0/content").asText()).isEqualTo(big);
+            var content = stream ? accumulate(r.body().getBytes(StandardCharsets.UTF_8)).result().choice(0).message().content()
+                    : Json.parse(r.body()).at("/choices/0/message/content").asText();
+            assertThat(content).isEqualTo(completionOf(fixture).at("/choices/0/message/content").asText());
+        }
+    }
+
     /** The upstream's usage exactly; where it sent none, a tokenizer estimate marked as such. */
     static void assertUsage(com.fasterxml.jackson.databind.JsonNode got, com.fasterxml.jackson.databind.JsonNode want) {
         if (want != null) {

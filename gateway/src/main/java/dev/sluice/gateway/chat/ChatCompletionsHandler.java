@@ -45,7 +45,7 @@ public final class ChatCompletionsHandler implements HttpHandler {
     }
 
     /** Bodies up to this size are parsed on the event loop; larger ones on a virtual thread, off the loop. */
-    static final int INLINE_BODY_BYTES = 64 * 1024;
+    public static final int INLINE_BODY_BYTES = 64 * 1024;
 
     /** A validated, routed request. */
     private record Accepted(ObjectNode body, String model, Route route, boolean stream) {}
