@@ -21,6 +21,9 @@ public sealed class ApiException extends RuntimeException
                 ApiException.NotFound, ApiException.Conflict, ApiException.UnprocessableEntity,
                 ApiException.RateLimit, ApiException.InternalServer {
 
+    /** Error bodies are read up to this size; the gateway relays them, so they are kept whole when sane. */
+    public static final int MAX_BODY_BYTES = 1 << 20;
+
     public enum Kind {
         BAD_REQUEST, AUTHENTICATION, PERMISSION_DENIED, NOT_FOUND, CONFLICT, UNPROCESSABLE_ENTITY,
         RATE_LIMIT, INTERNAL_SERVER, OTHER;
@@ -114,7 +117,7 @@ public sealed class ApiException extends RuntimeException
         return RetryAfter.parse(headers);
     }
 
-    /** The response body exactly as received (a copy); at most {@link HttpCaller#MAX_ERROR_BODY} bytes. */
+    /** The response body exactly as received (a copy); at most {@link #MAX_BODY_BYTES} bytes. */
     public byte[] body() {
         return body.clone();
     }

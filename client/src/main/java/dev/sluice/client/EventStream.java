@@ -1,30 +1,19 @@
 package dev.sluice.client;
 
-import dev.sluice.wire.chat.ChatStreamParser;
-import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
-import dev.sluice.wire.sse.SseDecoder;
-import dev.sluice.wire.sse.SseException;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
-import java.time.Duration;
 import java.util.ArrayDeque;
 
 /**
  * An open chat completions stream, read as canonical {@link StreamEvent}s: the low-level stream the gateway
- * relays and the typed SDK stream is built on. Bytes are parsed by wire's {@link ChatStreamParser} as they
- * arrive; the reading thread (usually a virtual thread) blocks in {@link #next()}.
+ * relays and the typed SDK stream is built on. Bytes are decoded by {@link ChatBodyDecoder} as they arrive;
+ * the reading thread (usually a virtual thread) blocks in {@link #next()}.
  *
  * <p>One thread reads; {@link #close()} may come from any thread. Obtained from
  * {@link SluiceClient#openChatStream}.
  */
 public final class EventStream implements AutoCloseable {
-
-    /** The largest non-streamed completion read; a body beyond it is an upstream error, not a memory hazard. */
-    static final int MAX_COMPLETION_BYTES = SseDecoder.DEFAULT_MAX_EVENT_BYTES;
-
-    /** After the end marker, how long the rest of the body may take to end before the exchange is cancelled. */
-    private static final Duration RELEASE_GRACE = Duration.ofMillis(100);
 
     private final int status;
     private final HttpHeaders headers;
@@ -32,7 +21,7 @@ public final class EventStream implements AutoCloseable {
     /** The upstream answered with one JSON completion rather than an event stream. */
     private final boolean whole;
     private final ArrayDeque<StreamEvent> ready = new ArrayDeque<>();
-    private final ChatStreamParser parser = new ChatStreamParser(ready::add);
+    private final ChatBodyDecoder decoder = new ChatBodyDecoder(ready::add);
     private boolean ended;
     private volatile boolean completed;
     private volatile boolean closed;
@@ -41,12 +30,7 @@ public final class EventStream implements AutoCloseable {
         this.status = opened.status();
         this.headers = opened.headers();
         this.body = opened.body();
-        this.whole = opened.headers().firstValue("content-type").map(EventStream::isJson).orElse(false);
-    }
-
-    private static boolean isJson(String contentType) {
-        var type = contentType.toLowerCase(java.util.Locale.ROOT);
-        return type.startsWith("application/json") || type.startsWith("application/") && type.contains("+json");
+        this.whole = opened.headers().firstValue("content-type").map(ChatBodyDecoder::isJson).orElse(false);
     }
 
     /** The HTTP status of the response (2xx: error statuses throw {@link ApiException} before a stream exists). */
@@ -82,23 +66,19 @@ public final class EventStream implements AutoCloseable {
                 readWhole();
                 break;
             }
-            boolean more;
-            try {
-                more = body.read(parser::feed);
-            } catch (SseException e) {
+            boolean more = body.read(decoder::feed);
+            if (decoder.malformed()) {
                 // A line or event beyond the framing limits: the upstream is broken, not the connection.
                 body.cancel();
-                ready.add(new StreamEvent.Error(StreamError.of(
-                        "Malformed stream from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
                 completed = true;
                 ended = true;
                 break;
             }
             if (!more) {
-                parser.end();
+                decoder.end();
                 ended = true;
             }
-            completed = parser.done() || parser.errored();
+            completed = decoder.completed();
         }
         if (closed) throw new IOException("stream closed");
         return ready.poll();
@@ -106,15 +86,10 @@ public final class EventStream implements AutoCloseable {
 
     /** A non-streamed answer: the whole body is the completion, decoded into the same events at once. */
     private void readWhole() throws IOException {
-        var bytes = body.readAll(MAX_COMPLETION_BYTES + 1);
+        var bytes = body.readAll(ChatBodyDecoder.MAX_COMPLETION_BYTES + 1);
         ended = true;
         completed = true;
-        if (bytes.length > MAX_COMPLETION_BYTES) {
-            ready.add(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than "
-                    + MAX_COMPLETION_BYTES + " bytes.", "upstream_error", "bad_upstream_response")));
-            return;
-        }
-        parser.completion(bytes, 0, bytes.length);
+        decoder.completion(bytes, 0, bytes.length);
     }
 
     /**
@@ -146,7 +121,7 @@ public final class EventStream implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        if (completed) body.release(RELEASE_GRACE);
+        if (completed) body.release(ChatBodyDecoder.RELEASE_GRACE);
         else body.cancel();
     }
 }

@@ -16,9 +16,6 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class HttpCaller {
 
-    /** Error bodies are read up to this size; the gateway relays them, so they are kept whole when sane. */
-    static final int MAX_ERROR_BODY = 1 << 20;
-
     /** A Retry-After longer than this is not waited for: the error goes to the caller, who can relay it. */
     static final Duration MAX_RETRY_AFTER = Duration.ofSeconds(60);
 
@@ -105,7 +102,7 @@ final class HttpCaller {
         byte[] bytes;
         IOException failure = null;
         try {
-            bytes = response.body().readAll(MAX_ERROR_BODY);
+            bytes = response.body().readAll(ApiException.MAX_BODY_BYTES);
         } catch (InterruptedIOException e) {
             throw e;
         } catch (IOException e) {

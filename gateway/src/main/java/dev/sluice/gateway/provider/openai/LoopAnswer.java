@@ -1,19 +1,15 @@
 package dev.sluice.gateway.provider.openai;
 
 import dev.sluice.client.ApiException;
-import dev.sluice.client.StreamTimeoutException;
+import dev.sluice.client.ChatBodyDecoder;
 import dev.sluice.gateway.provider.EventLoopProvider;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.upstream.UpstreamHttp;
-import dev.sluice.wire.chat.ChatStreamParser;
-import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
-import dev.sluice.wire.sse.SseDecoder;
-import dev.sluice.wire.sse.SseException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
@@ -22,7 +18,7 @@ import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One upstream answer read on an event loop: the response's bytes go through the same parser the SDK uses as
+ * One upstream answer read on an event loop: the response's bytes go through the SDK's {@link ChatBodyDecoder} as
  * they arrive, and whoever relays is told ({@link #onData}) instead of waiting. A refusal (non-2xx, read
  * whole and mapped like the SDK maps it) or a failure before the answer opened goes to
  * {@link EventLoopProvider.Opening#failed}, so it is retried or fallen back from. A non-streamed request opens
@@ -31,13 +27,6 @@ import java.util.concurrent.TimeUnit;
  * <p>Everything but {@link #close()} runs on the loop.
  */
 final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushing {
-
-    /** Error bodies are read up to this size (as the SDK does); the gateway relays them. */
-    private static final int MAX_ERROR_BODY = 1 << 20;
-    /** The largest non-streamed completion read, as the SDK's. */
-    private static final int MAX_COMPLETION_BYTES = SseDecoder.DEFAULT_MAX_EVENT_BYTES;
-    /** After the end marker, how long the rest of the body may take before the exchange is cancelled. */
-    private static final long RELEASE_GRACE_MS = 100;
 
     private final EventLoop loop;
     private final boolean openWhenWhole;
@@ -48,10 +37,10 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private HttpHeaders headers;
     /** The body is one JSON document (a completion, or an error), read whole before it is parsed. */
     private Whole whole;
-    private boolean opened, bodyEnded, ended, failedBeforeOpen, malformed;
+    private boolean opened, bodyEnded, ended, failedBeforeOpen;
     private IOException failure;
     private final ArrayDeque<StreamEvent> events = new ArrayDeque<>();
-    private final ChatStreamParser parser = new ChatStreamParser(events::add);
+    private final ChatBodyDecoder decoder = new ChatBodyDecoder(events::add);
     /**
      * Where a read's bytes are copied for the parser (the loop's buffers are direct). One per loop thread: the
      * parser keeps no reference to its input once feed() returns, and a loop runs one feed at a time.
@@ -83,18 +72,14 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         this.headers = headers;
         boolean success = status >= 200 && status <= 299;
         var type = headers.get("content-type");
-        if (!success || (type != null && isJson(type))) {
+        if (!success || (type != null && ChatBodyDecoder.isJson(type))) {
             // Sized by Content-Length when the upstream sent one: the body is then copied once.
             long length = headers.getInt("content-length", -1);
-            int limit = success ? MAX_COMPLETION_BYTES + 1 : MAX_ERROR_BODY;
+            // One byte past the completion limit, so that a larger one is recognised as such.
+            int limit = success ? ChatBodyDecoder.MAX_COMPLETION_BYTES + 1 : ApiException.MAX_BODY_BYTES;
             whole = new Whole(length > 0 ? (int) Math.min(length, limit) : 1024, limit);
         }
         if (success && !openWhenWhole) open();
-    }
-
-    private static boolean isJson(String contentType) {
-        var type = contentType.toLowerCase(Locale.ROOT);
-        return type.startsWith("application/json") || type.startsWith("application/") && type.contains("+json");
     }
 
     @Override
@@ -111,13 +96,9 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
             SCRATCH.set(scratch);
         }
         content.getBytes(content.readerIndex(), scratch, 0, n);
-        try {
-            parser.feed(scratch, 0, n);
-        } catch (SseException e) {
-            // A line or event beyond the framing limits: the upstream is broken, not the connection.
-            events.add(new StreamEvent.Error(StreamError.of("Malformed stream from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
+        if (!decoder.feed(scratch, 0, n)) {
+            // A line or event beyond the framing limits (an error event says so): the upstream is broken, not the connection.
             ended = true;
-            malformed = true;
             call.cancel(); // no listener call follows: the news goes out from here
             if (!opened) open();
             else tell();
@@ -171,24 +152,16 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         bodyEnded = true; // a closed answer's connection goes back to the pool now
         if (closed) return;
         if (status < 200 || status > 299) {
-            if (whole.size() >= MAX_ERROR_BODY) call.cancel();
-            var body = whole.bytes();
-            var error = ApiException.of(status, jdkHeaders(headers), body);
-            failBeforeOpen(UpstreamException.http(status, error.getMessage(), body, headers.get("content-type"), error.retryAfter().orElse(null)));
+            if (whole.size() >= ApiException.MAX_BODY_BYTES) call.cancel();
+            failBeforeOpen(OpenAiProvider.refused(ApiException.of(status, jdkHeaders(headers), whole.bytes())));
             return;
         }
         if (whole != null) {
-            if (whole.size() > MAX_COMPLETION_BYTES) {
-                call.cancel();
-                malformed = true;
-                events.add(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than " + MAX_COMPLETION_BYTES + " bytes.",
-                        "upstream_error", "bad_upstream_response")));
-            } else {
-                parser.completion(whole.bytes, 0, whole.size());
-            }
+            if (whole.size() > ChatBodyDecoder.MAX_COMPLETION_BYTES) call.cancel();
+            decoder.completion(whole.bytes, 0, whole.size());
             whole = null;
         } else if (!ended) {
-            parser.end();
+            decoder.end();
         }
         ended = true;
         if (!opened) open();
@@ -199,16 +172,11 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     public void onError(IOException cause) {
         if (closed || ended) return;
         if (!opened) {
-            failBeforeOpen(cause instanceof StreamTimeoutException t ? UpstreamException.timeout(t.getMessage())
-                    : UpstreamException.connection(describe(cause), cause));
+            failBeforeOpen(OpenAiProvider.failed(cause));
             return;
         }
         failure = cause;
         tell();
-    }
-
-    private static String describe(IOException e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     private void open() {
@@ -253,14 +221,14 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         if (!events.isEmpty()) return events.poll();
         if (closed) throw new IOException("stream closed");
         if (failure != null) throw failure;
-        if (ended || parser.done() || parser.errored()) return null;
+        if (ended || decoder.completed()) return null;
         // Only an event loop reads this stream, and only when ready(): waiting here would stall the loop.
         throw new IllegalStateException("next() on a pushed stream that is not ready");
     }
 
     @Override
     public boolean ready() {
-        return !events.isEmpty() || closed || failure != null || ended || parser.done() || parser.errored();
+        return !events.isEmpty() || closed || failure != null || ended || decoder.completed();
     }
 
     @Override
@@ -270,7 +238,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
 
     @Override
     public boolean completed() {
-        return malformed || parser.done() || parser.errored();
+        return decoder.completed();
     }
 
     /**
@@ -286,7 +254,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
             if (c == null || bodyEnded) return;
             if (completed()) loop.schedule(() -> {
                 if (!bodyEnded) c.cancel();
-            }, RELEASE_GRACE_MS, TimeUnit.MILLISECONDS);
+            }, ChatBodyDecoder.RELEASE_GRACE.toNanos(), TimeUnit.NANOSECONDS);
             else c.cancel();
         };
         if (loop.inEventLoop()) work.run();

@@ -6,20 +6,22 @@ import dev.sluice.client.RequestOptions;
 import dev.sluice.client.SluiceClient;
 import dev.sluice.gateway.config.GatewayConfig.ProviderConfig;
 import dev.sluice.gateway.provider.EventLoopProvider;
-import dev.sluice.gateway.upstream.UpstreamHttp;
-import io.netty.channel.EventLoop;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.provider.UpstreamRequest;
 import dev.sluice.gateway.provider.UpstreamStream;
+import dev.sluice.gateway.upstream.UpstreamHttp;
 import dev.sluice.wire.chat.StreamEvent;
+import io.netty.channel.EventLoop;
 import java.io.IOException;
 import java.net.http.HttpTimeoutException;
 import java.util.List;
 
 /**
  * Any OpenAI-compatible API (OpenAI, Azure's v1 endpoint, OpenRouter, vLLM, Ollama's /v1, llama.cpp,
- * Groq, DeepSeek, Mistral, Together...). It goes through the SDK's own client, so the gateway and the SDK
- * share one HTTP + SSE path and one parser.
+ * Groq, DeepSeek, Mistral, Together...). The SDK's own client builds every request and its decoder reads every
+ * answer, so the gateway and the SDK share one request builder and one parser. The bytes travel either on the
+ * client connection's event loop ({@link #openOn}, {@link UpstreamHttp}) or on the caller's thread through
+ * the SDK's blocking transport ({@link #open}).
  */
 public final class OpenAiProvider implements EventLoopProvider {
 
@@ -59,12 +61,21 @@ public final class OpenAiProvider implements EventLoopProvider {
             var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
             return whole ? Whole.read(events) : new Stream(events);
         } catch (ApiException e) {
-            throw UpstreamException.http(e.status(), e.getMessage(), e.body(), e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null));
-        } catch (HttpTimeoutException e) {
-            throw UpstreamException.timeout(e.getMessage());
+            throw refused(e);
         } catch (IOException e) {
-            throw UpstreamException.connection(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
+            throw failed(e);
         }
+    }
+
+    /** An upstream's error status, as the SDK read it. */
+    static UpstreamException refused(ApiException e) {
+        return UpstreamException.http(e.status(), e.getMessage(), e.body(), e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null));
+    }
+
+    /** No answer: a timeout, or the connection failed. */
+    static UpstreamException failed(IOException e) {
+        if (e instanceof HttpTimeoutException) return UpstreamException.timeout(e.getMessage());
+        return UpstreamException.connection(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     }
 
     @Override
