@@ -122,8 +122,12 @@ public final class SluiceClient implements AutoCloseable {
 
     /** {@link #openChatStream(ObjectNode)} with per-request headers, timeouts and retry count. */
     public EventStream openChatStream(ObjectNode body, RequestOptions options) throws IOException, ApiException {
-        var accept = body.path("stream").asBoolean(false) ? EVENT_STREAM : JSON;
-        return new EventStream(caller.open("POST", "/chat/completions", Json.bytes(body), accept, options));
+        return new EventStream(caller.open("POST", "/chat/completions", Json.bytes(body), chatAccept(body), options));
+    }
+
+    /** A streamed answer is an event stream; any other, one JSON completion. */
+    private static String chatAccept(ObjectNode body) {
+        return body.path("stream").asBoolean(false) ? EVENT_STREAM : JSON;
     }
 
     /**
@@ -131,8 +135,7 @@ public final class SluiceClient implements AutoCloseable {
      * callers with their own transport (the gateway's event-loop relay).
      */
     public PreparedCall prepareChatStream(ObjectNode body, RequestOptions options) {
-        var accept = body.path("stream").asBoolean(false) ? EVENT_STREAM : JSON;
-        return caller.prepare("POST", "/chat/completions", Json.bytes(body), accept, options);
+        return caller.prepare("POST", "/chat/completions", Json.bytes(body), chatAccept(body), options);
     }
 
     /** Posts {@code body} as-is to any streaming endpoint ({@code path} relative to the base URL, e.g. "/responses"). */

@@ -6,10 +6,9 @@ import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.http.HttpHandler;
 import dev.sluice.gateway.provider.EventLoopProvider;
-import dev.sluice.gateway.provider.UpstreamRequest;
-import dev.sluice.gateway.resilience.RetryingOpener;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.resilience.RetryingOpener;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
 import dev.sluice.gateway.routing.Route;
@@ -29,8 +28,6 @@ import java.util.concurrent.Semaphore;
  * always stream); either way the answer arrives as canonical events.
  */
 public final class ChatCompletionsHandler implements HttpHandler {
-
-    private static final System.Logger LOG = System.getLogger(ChatCompletionsHandler.class.getName());
 
     private final Router router;
     private final Limits limits;
@@ -53,12 +50,7 @@ public final class ChatCompletionsHandler implements HttpHandler {
     @Override
     public void handle(Exchange ex) {
         var accepted = accept(ex);
-        if (accepted == null) return;
-        try {
-            serve(ex, accepted);
-        } finally {
-            streams.release();
-        }
+        if (accepted != null) serveThenRelease(ex, accepted);
     }
 
     /**
@@ -72,19 +64,10 @@ public final class ChatCompletionsHandler implements HttpHandler {
         if (accepted == null) return true;
         boolean onLoop = true;
         for (var target : accepted.route().targets()) {
-            onLoop &= target.provider() instanceof EventLoopProvider p && p.servesOnEventLoop(request(accepted, target, accepted.body()));
+            onLoop &= target.provider() instanceof EventLoopProvider p && p.servesOnEventLoop();
         }
-        if (onLoop) {
-            new OnLoop(ex, accepted).start();
-        } else {
-            ex.fork(e -> {
-                try {
-                    serve(e, accepted);
-                } finally {
-                    streams.release();
-                }
-            });
-        }
+        if (onLoop) new OnLoop(ex, accepted).start();
+        else ex.fork(e -> serveThenRelease(e, accepted));
         return true;
     }
 
@@ -122,8 +105,12 @@ public final class ChatCompletionsHandler implements HttpHandler {
         return new Accepted(body, model, route.get(), body.path("stream").asBoolean(false));
     }
 
-    private static UpstreamRequest request(Accepted a, Route.Target target, ObjectNode body) {
-        return RouteOpener.request(a.route(), target, body, null, a.stream());
+    private void serveThenRelease(Exchange ex, Accepted a) {
+        try {
+            serve(ex, a);
+        } finally {
+            streams.release();
+        }
     }
 
     /** On a virtual thread: opens (retrying, falling back) and relays, blocking as it goes. */

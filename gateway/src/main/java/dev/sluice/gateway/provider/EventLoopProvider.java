@@ -25,8 +25,8 @@ public interface EventLoopProvider extends Provider {
      */
     Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening);
 
-    /** Whether this provider can serve {@code request} on an event loop (else the caller uses {@link #open}). */
-    default boolean servesOnEventLoop(UpstreamRequest request) {
+    /** Whether this provider serves on an event loop (else the caller uses {@link #open}). */
+    default boolean servesOnEventLoop() {
         return true;
     }
 

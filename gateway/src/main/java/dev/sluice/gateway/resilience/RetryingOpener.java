@@ -113,12 +113,8 @@ public final class RetryingOpener {
                             next();
                             return;
                         }
-                        var timer = loop.schedule(this::retry, wait.toNanos(), TimeUnit.NANOSECONDS);
+                        var timer = loop.schedule(() -> next(), wait.toNanos(), TimeUnit.NANOSECONDS);
                         inFlight = () -> timer.cancel(false);
-                    }
-
-                    private void retry() {
-                        next();
                     }
                 };
                 try {

@@ -90,7 +90,7 @@ public final class OpenAiProvider implements EventLoopProvider {
     }
 
     @Override
-    public boolean servesOnEventLoop(UpstreamRequest request) {
+    public boolean servesOnEventLoop() {
         return config.eventLoop();
     }
 
