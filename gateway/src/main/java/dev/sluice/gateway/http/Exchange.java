@@ -112,8 +112,9 @@ public final class Exchange {
      * yet, else the connection is closed, so the client sees a broken response rather than a clean end.
      */
     public void abort(Throwable t) {
+        boolean started = answered; // failed() answers with a 500 when nothing was sent yet
         HttpServer.failed(this, t);
-        if (answered) channel.close();
+        if (started) channel.close();
     }
 
     /** Handles the request on a virtual thread, for work that blocks; a failure answers 500 as for any handler. */
