@@ -3,14 +3,11 @@ package dev.sluice.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.gateway.config.ConfigLoader;
-import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.wire.chat.ChatAccumulator;
 import dev.sluice.wire.chat.ChatStreamParser;
 import dev.sluice.wire.json.Json;
 import dev.sluice.wire.openapi.OpenApiValidator;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class FailoverTest {
 
     static final String TEXT = "The quick brown fox jumps over the lazy dog and keeps running far away";
-    static final List<UsageRecord> usage = new CopyOnWriteArrayList<>();
+    static final RecordedUsage usage = new RecordedUsage();
     static FakeUpstream dying;
     static FakeUpstream healthy;
     static TestGateway gw;
@@ -69,7 +66,7 @@ class FailoverTest {
                     deployments:
                       - {provider: sim_a, model: echo, ttft_ms: 0, tokens_per_second: 0, fail_after_tokens: 4}
                       - {provider: sim_b, model: echo, ttft_ms: 0, tokens_per_second: 0}
-                """.formatted(dying.baseUrl(), healthy.baseUrl()), "test.yaml"), usage::add);
+                """.formatted(dying.baseUrl(), healthy.baseUrl()), "test.yaml"), usage);
     }
 
     @AfterAll
@@ -132,13 +129,12 @@ class FailoverTest {
 
     @Test
     void simulatedMidStreamFailureIsContinuedWithoutRepeats() throws Exception {
-        usage.clear();
         var r = gw.stream(chat("sim-resilient", true));
         assertThat(r.endsWithDone()).isTrue();
         var text = new StringBuilder();
         for (var c : r.chunks()) if (!c.get("choices").isEmpty()) text.append(c.at("/choices/0/delta/content").asText(""));
         assertThat(text.toString()).isEqualTo(TEXT);
-        var record = usage.getLast();
+        var record = usage.await(r.headers().firstValue("x-request-id").orElseThrow());
         assertThat(record.attempts()).isEqualTo(3); // sim_a ok, sim_a failed mid-stream, sim_b ok
         assertThat(record.outcome()).isEqualTo("completed");
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.gateway.FakeUpstream;
 import dev.sluice.gateway.Gateway;
+import dev.sluice.gateway.RecordedUsage;
 import dev.sluice.gateway.config.ConfigLoader;
 import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.wire.json.Json;
@@ -23,7 +24,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
@@ -48,7 +48,7 @@ abstract class ResponsesContract {
 
     Gateway gateway;
     FakeUpstream upstream;
-    final List<UsageRecord> usage = new CopyOnWriteArrayList<>();
+    final RecordedUsage usage = new RecordedUsage();
 
     /** The {@code storage:} section of the gateway's config. */
     protected abstract String storage(Path dir) throws Exception;
@@ -101,7 +101,7 @@ abstract class ResponsesContract {
                   - name: fake-midstream
                     cooldown_failures: 1000
                     deployments: [{provider: fake, model: dying}, {provider: fake, model: echo}]
-                """.formatted(storage(dir), upstream.baseUrl()), "test.yaml"), usage::add);
+                """.formatted(storage(dir), upstream.baseUrl()), "test.yaml"), usage);
     }
 
     @AfterAll
@@ -566,16 +566,7 @@ abstract class ResponsesContract {
     // ------------------------------------------------------------------ usage helpers
 
     UsageRecord awaitRecord(String requestId) throws InterruptedException {
-        var deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (System.nanoTime() < deadline) {
-            var found = usage.stream().filter(u -> u.requestId().equals(requestId)).toList();
-            if (!found.isEmpty()) {
-                assertThat(found).as("one record per request").hasSize(1);
-                return found.getFirst();
-            }
-            Thread.sleep(10);
-        }
-        throw new AssertionError("no usage record for " + requestId + " in " + usage);
+        return usage.await(requestId);
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
