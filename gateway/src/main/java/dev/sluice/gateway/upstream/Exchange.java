@@ -132,7 +132,11 @@ final class Exchange implements UpstreamHttp.Call {
 
     void start() {
         if (done) return;
-        if (request.firstByte() != null) firstByteTimer = schedule(remaining(request.firstByte()), () -> timeout(Kind.FIRST_BYTE, request.firstByte()));
+        // A first-byte bound no shorter than the total (a whole answer's head comes only when it is complete) gets
+        // no timer of its own: two timers due at once fire in either order, and the total is the limit that was hit.
+        if (request.firstByte() != null && (request.total() == null || request.firstByte().compareTo(request.total()) < 0)) {
+            firstByteTimer = schedule(remaining(request.firstByte()), () -> timeout(Kind.FIRST_BYTE, request.firstByte()));
+        }
         if (request.total() != null) totalTimer = schedule(remaining(request.total()), () -> timeout(Kind.TOTAL, request.total()));
         var pooled = client.pool(loop).checkout(target);
         if (pooled != null) {

@@ -480,6 +480,22 @@ class UpstreamHttpTest {
     }
 
     @Test
+    void aFirstByteTimeoutDueWithTheTotalIsReportedAsTheTotal() throws Exception {
+        // A whole (non-streamed) answer's head comes only when it is complete, so its first-byte bound is the total:
+        // both timers are due at once, and the error must say which limit the caller set, whichever fires first.
+        for (int i = 0; i < 5; i++) {
+            var server = server(peer -> {
+                peer.readRequest();
+                peer.awaitClose(Duration.ofSeconds(5));
+            });
+            var started = System.nanoTime();
+            var r = send(loop(), new UpstreamHttp.Request("GET", uri(server, "/"), Map.of(), null,
+                    Duration.ofMillis(100), null, Duration.ofMillis(100))).awaitDone();
+            assertTimeout(r, Kind.TOTAL, started, 100);
+        }
+    }
+
+    @Test
     void aConnectThatCannotCompleteTimesOutAsAConnectException() throws Exception {
         // A listener whose backlog is full: the SYN is never answered by an accept, and a TLS client waits for a ServerHello forever.
         try (var silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
