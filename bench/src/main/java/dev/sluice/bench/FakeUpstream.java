@@ -2,6 +2,7 @@ package dev.sluice.bench;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -57,6 +58,10 @@ import java.util.concurrent.TimeUnit;
  *   <li>Headers {@code x-bench-ttft-ms}, {@code x-bench-gap-ms}, {@code x-bench-chunks} override (direct use only;
  *       proxies that rewrite requests may drop them).</li>
  * </ul>
+ * A paced stream's role and first content chunk carry, in the digits of their {@code id}, the
+ * {@link System#nanoTime()} at which they were written ({@link #STAMP_PREFIX}). nanoTime is CLOCK_MONOTONIC on
+ * Linux, so the load generator subtracts it from its own arrival time: what a proxy adds to the first chunk,
+ * free of the upstream's own scheduling jitter (which dominates an end-to-end TTFC percentile).
  * A non-streaming paced request is answered after ttft + chunks x gap.
  *
  * <p>Faults: a model name with a {@code +fP} suffix ({@code fast+f10}, {@code paced-50-2+f10}) fails P% of its
@@ -199,6 +204,10 @@ public final class FakeUpstream implements AutoCloseable {
         return scripts.computeIfAbsent(key, k -> build(ask.model, ask.chunks, ask.usage));
     }
 
+    /** What precedes the 22 digits of a stream's id; in a paced stream's first chunks they are a send-time stamp. */
+    static final String STAMP_PREFIX = "\"id\":\"chatcmpl-bench";
+    static final int STAMP_DIGITS = 22;
+
     static List<String> sseEvents(String model, int chunks, boolean usage) {
         String prefix = "{\"id\":\"chatcmpl-bench0000000000000000000000\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
                 + model + "\",\"system_fingerprint\":\"fp_bench\",\"choices\":[";
@@ -251,6 +260,21 @@ public final class FakeUpstream implements AutoCloseable {
                 + "\",\"system_fingerprint\":\"fp_bench\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
                 + content + "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":" + usageJson(chunks) + "}";
         return new Script(shared(head), events, shared(full.toByteArray()), shared(fullResponse("200 OK", json)));
+    }
+
+    private static final byte[] STAMP_KEY = STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
+
+    /** A copy of a pre-encoded event whose id digits are {@code nanos}, zero-padded. */
+    private static ByteBuf stamped(ByteBuf event, long nanos) {
+        var copy = Unpooled.buffer(event.readableBytes());
+        copy.writeBytes(event, event.readerIndex(), event.readableBytes());
+        int at = ByteBufUtil.indexOf(Unpooled.wrappedBuffer(STAMP_KEY), copy);
+        if (at < 0) throw new IllegalStateException("event without a stampable id");
+        String digits = Long.toString(nanos);
+        int from = at + STAMP_KEY.length;
+        for (int i = 0; i < STAMP_DIGITS; i++) copy.setByte(from + i, '0');
+        copy.setCharSequence(from + STAMP_DIGITS - digits.length(), digits, StandardCharsets.US_ASCII);
+        return copy;
     }
 
     /** A direct buffer that is written many times and never freed. */
@@ -515,8 +539,9 @@ public final class FakeUpstream implements AutoCloseable {
                 }
                 if (currentTrial != null && step < chunks) currentTrial.chunksSent = step + 1;
                 if (step == 0) {
-                    ctx.write(dup(s.events[0]));
-                    if (chunks > 0) ctx.write(dup(s.events[1]));
+                    long now = System.nanoTime();
+                    ctx.write(stamped(s.events[0], now));
+                    if (chunks > 0) ctx.write(stamped(s.events[1], now));
                     if (chunks > 0) {
                         ctx.flush();
                         step = 1;

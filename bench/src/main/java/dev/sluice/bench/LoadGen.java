@@ -52,7 +52,7 @@ public final class LoadGen {
     static final String[] JIT_THREADS = {"C1 CompilerThre", "C2 CompilerThre"};
 
     static final String CSV_HEADER = "target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,"
-            + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,"
+            + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,fcd_p50_ms,fcd_p99_ms,"
             + "target_cpu_s,target_cpu_us_per_req,target_jit_cpu_s,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,"
             + "machine_busy_pct,steal_pct,foreign_pct,attempt,content_chunks,clk_tck,hist";
 
@@ -249,25 +249,32 @@ public final class LoadGen {
     static final class Samples {
         long[] latency = new long[1024];
         long[] ttfc = new long[1024];
+        long[] firstDelay = new long[1024];
         int n;
         int nTtfc;
+        int nFirstDelay;
         int contentChunks = -1;
 
-        void add(long lat, long firstContent) {
+        /** {@code firstDelay}: from the upstream's stamp in the first content chunk to its arrival here, or -1. */
+        void add(long lat, long firstContent, long firstDelay) {
             if (n == latency.length) latency = Arrays.copyOf(latency, n * 2);
             latency[n++] = lat;
             if (firstContent >= 0) {
                 if (nTtfc == ttfc.length) ttfc = Arrays.copyOf(ttfc, nTtfc * 2);
                 ttfc[nTtfc++] = firstContent;
             }
+            if (firstDelay >= 0) {
+                if (nFirstDelay == this.firstDelay.length) this.firstDelay = Arrays.copyOf(this.firstDelay, nFirstDelay * 2);
+                this.firstDelay[nFirstDelay++] = firstDelay;
+            }
         }
     }
 
     record Result(Opts o, long requests, long errors, long warmupErrors, long reconnects, double windowSeconds, long[] latency, long[] ttfc,
-                  double targetCpuSeconds, double targetJitSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
+                  long[] firstDelay, double targetCpuSeconds, double targetJitSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
 
         Result withAttempt(int n) {
-            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, targetCpuSeconds, targetJitSeconds, upstreamCpuSeconds,
+            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, firstDelay, targetCpuSeconds, targetJitSeconds, upstreamCpuSeconds,
                     loadgenCpuSeconds, busyPct, stealPct, foreignPct, n, contentChunks);
         }
 
@@ -296,11 +303,12 @@ public final class LoadGen {
             return o.target + "-" + o.mode + "-c" + o.concurrency + "-r" + o.round + ".hist";
         }
 
-        /** Sparse histograms at 1 µs resolution: "lat|ttfc <micros> <count>" lines, so rounds can be pooled exactly. */
+        /** Sparse histograms at 1 µs resolution: "lat|ttfc|fcd <micros> <count>" lines, so rounds can be pooled exactly. */
         String histogram() {
             var sb = new StringBuilder();
             sparse(sb, "lat", latency);
             sparse(sb, "ttfc", ttfc);
+            sparse(sb, "fcd", firstDelay);
             return sb.toString();
         }
 
@@ -319,7 +327,7 @@ public final class LoadGen {
             return String.join(",", o.target, o.mode, Integer.toString(o.concurrency), Integer.toString(o.round), f(o.warmup), f(windowSeconds),
                     Long.toString(requests), Long.toString(errors), Long.toString(warmupErrors), Long.toString(reconnects), f(rps()),
                     f(mean(latency)), f(pct(latency, 50)), f(pct(latency, 90)), f(pct(latency, 99)), f(pct(latency, 100)),
-                    f(pct(ttfc, 50)), f(pct(ttfc, 90)), f(pct(ttfc, 99)), f(pct(ttfc, 100)),
+                    f(pct(ttfc, 50)), f(pct(ttfc, 90)), f(pct(ttfc, 99)), f(pct(ttfc, 100)), f(pct(firstDelay, 50)), f(pct(firstDelay, 99)),
                     f(targetCpuSeconds), f(perReqMicros(targetCpuSeconds)), f(targetJitSeconds), f(upstreamCpuSeconds), f(perReqMicros(upstreamCpuSeconds)),
                     f(perReqMicros(loadgenCpuSeconds)), f(busyPct), f(stealPct), f(foreignPct), Integer.toString(attempt), Integer.toString(contentChunks), Long.toString(ProcCpu.clkTck()),
                     o.histDir == null ? "" : histName());
@@ -331,6 +339,7 @@ public final class LoadGen {
                     o.round, o.target, o.mode, o.concurrency, requests, windowSeconds, rps(), errors, warmupErrors, pct(latency, 50), pct(latency, 99),
                     pct(latency, 100)));
             if (ttfc.length > 0) sb.append(String.format(Locale.ROOT, "  ttfc p50 %8.3f p99 %8.3f ms", pct(ttfc, 50), pct(ttfc, 99)));
+            if (firstDelay.length > 0) sb.append(String.format(Locale.ROOT, " (first chunk since upstream stamp p50 %6.3f p99 %6.3f ms)", pct(firstDelay, 50), pct(firstDelay, 99)));
             if (targetJitSeconds > 0) sb.append(String.format(Locale.ROOT, "  (JIT %.2fs)", targetJitSeconds));
             sb.append(String.format(Locale.ROOT, "  cpu/req target %6.1f us upstream %6.1f us loadgen %6.1f us  machine busy %4.1f%% (foreign %3.1f%%) steal %3.1f%%",
                     perReqMicros(targetCpuSeconds), perReqMicros(upstreamCpuSeconds), perReqMicros(loadgenCpuSeconds), busyPct, foreignPct, stealPct));
@@ -481,7 +490,8 @@ public final class LoadGen {
                         if (end >= windowStart && end <= windowEnd.get()) {
                             long seq = measured.incrementAndGet();
                             if (seq <= o.requests) {
-                                c.samples.add(end - c.start, stream ? p.firstContentNanos - c.start : -1);
+                                c.samples.add(end - c.start, stream ? p.firstContentNanos - c.start : -1,
+                                        stream && p.firstContentStamp > 0 ? p.firstContentNanos - p.firstContentStamp : -1);
                                 c.samples.contentChunks = p.contentChunks;
                             }
                             if (seq == o.requests) {
@@ -620,24 +630,31 @@ public final class LoadGen {
 
         int total = 0;
         int totalTtfc = 0;
+        int totalFirstDelay = 0;
         int chunks = -1;
         for (var s : samples) {
             total += s.n;
             totalTtfc += s.nTtfc;
+            totalFirstDelay += s.nFirstDelay;
             if (s.contentChunks >= 0) chunks = s.contentChunks;
         }
         long[] lat = new long[total];
         long[] ttfc = new long[totalTtfc];
+        long[] firstDelay = new long[totalFirstDelay];
         int i = 0;
         int j = 0;
+        int k = 0;
         for (var s : samples) {
             System.arraycopy(s.latency, 0, lat, i, s.n);
             i += s.n;
             System.arraycopy(s.ttfc, 0, ttfc, j, s.nTtfc);
             j += s.nTtfc;
+            System.arraycopy(s.firstDelay, 0, firstDelay, k, s.nFirstDelay);
+            k += s.nFirstDelay;
         }
         Arrays.sort(lat);
         Arrays.sort(ttfc);
+        Arrays.sort(firstDelay);
         double tick = ProcCpu.clkTck();
         double window = (end - t0) / 1e9;
         double targetCpu = targetPids.isEmpty() ? 0 : (target1 - target0) / tick;
@@ -651,7 +668,7 @@ public final class LoadGen {
         double foreignTicks = (machine1[1] - machine0[1]) - (bench1 - bench0) - (self1 - self0);
         double foreign = totalTicks <= 0 ? Double.NaN : Math.max(0, 100.0 * foreignTicks / totalTicks);
         double jitCpu = (jit1 - jit0) / tick;
-        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, targetCpu, jitCpu, upstreamCpu, selfCpu,
+        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, firstDelay, targetCpu, jitCpu, upstreamCpu, selfCpu,
                 busy, steal, foreign, 1, chunks);
     }
 

@@ -18,6 +18,8 @@ final class ResponseParser {
     // results of the current response
     int status;
     long firstContentNanos;
+    /** The upstream's send-time stamp in the first content chunk's id (see {@link FakeUpstream#STAMP_PREFIX}), or 0. */
+    long firstContentStamp;
     int contentChunks;
     /**
      * FNV-1a over the raw bytes of every content string in order (a stream's deltas, or a completion's message), so
@@ -45,6 +47,7 @@ final class ResponseParser {
     void reset(boolean stream) {
         status = 0;
         firstContentNanos = 0;
+        firstContentStamp = 0;
         contentChunks = 0;
         contentHash = FNV_OFFSET;
         done = false;
@@ -256,8 +259,26 @@ final class ResponseParser {
         if (hasNonEmptyContent(body, p, n)) {
             contentHash = hashContent(contentHash, body, p, n);
             contentChunks++;
-            if (firstContentNanos == 0) firstContentNanos = System.nanoTime();
+            if (firstContentNanos == 0) {
+                firstContentNanos = System.nanoTime();
+                firstContentStamp = stamp(body, p, n);
+            }
         }
+    }
+
+    private static final byte[] STAMP_KEY = FakeUpstream.STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
+
+    /** The number in the id's digits, or 0 when the id is not the fake upstream's (a proxy that makes its own ids). */
+    static long stamp(byte[] s, int from, int to) {
+        int at = indexOf(s, from, to, STAMP_KEY);
+        if (at < 0 || at + STAMP_KEY.length + FakeUpstream.STAMP_DIGITS > to) return 0;
+        long v = 0;
+        for (int i = at + STAMP_KEY.length, end = i + FakeUpstream.STAMP_DIGITS; i < end; i++) {
+            int d = s[i] - '0';
+            if (d < 0 || d > 9) return 0;
+            v = v * 10 + d;
+        }
+        return v;
     }
 
     private void finishBody() {
