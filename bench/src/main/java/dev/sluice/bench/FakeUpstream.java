@@ -31,6 +31,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
@@ -206,6 +207,7 @@ public final class FakeUpstream implements AutoCloseable {
 
     /** What precedes the 22 digits of a stream's id; in a paced stream's first chunks they are a send-time stamp. */
     static final String STAMP_PREFIX = "\"id\":\"chatcmpl-bench";
+    static final byte[] STAMP_KEY = STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
     static final int STAMP_DIGITS = 22;
 
     static List<String> sseEvents(String model, int chunks, boolean usage) {
@@ -262,19 +264,14 @@ public final class FakeUpstream implements AutoCloseable {
         return new Script(shared(head), events, shared(full.toByteArray()), shared(fullResponse("200 OK", json)));
     }
 
-    private static final byte[] STAMP_KEY = STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
-
     /** A copy of a pre-encoded event whose id digits are {@code nanos}, zero-padded. */
     private static ByteBuf stamped(ByteBuf event, long nanos) {
-        var copy = Unpooled.buffer(event.readableBytes());
-        copy.writeBytes(event, event.readerIndex(), event.readableBytes());
-        int at = ByteBufUtil.indexOf(Unpooled.wrappedBuffer(STAMP_KEY), copy);
+        byte[] bytes = ByteBufUtil.getBytes(event);
+        int at = ResponseParser.indexOf(bytes, 0, bytes.length, STAMP_KEY);
         if (at < 0) throw new IllegalStateException("event without a stampable id");
-        String digits = Long.toString(nanos);
-        int from = at + STAMP_KEY.length;
-        for (int i = 0; i < STAMP_DIGITS; i++) copy.setByte(from + i, '0');
-        copy.setCharSequence(from + STAMP_DIGITS - digits.length(), digits, StandardCharsets.US_ASCII);
-        return copy;
+        byte[] digits = String.format(Locale.ROOT, "%0" + STAMP_DIGITS + "d", nanos).getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(digits, 0, bytes, at + STAMP_KEY.length, STAMP_DIGITS);
+        return Unpooled.wrappedBuffer(bytes);
     }
 
     /** A direct buffer that is written many times and never freed. */

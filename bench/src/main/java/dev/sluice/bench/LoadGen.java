@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * Closed-loop HTTP load generator for {@code POST /v1/chat/completions}.
@@ -245,28 +246,47 @@ public final class LoadGen {
         return all;
     }
 
+    /** A growing array of nanosecond samples. */
+    static final class Series {
+        private long[] values = new long[1024];
+        private int n;
+
+        void add(long v) {
+            if (n == values.length) values = Arrays.copyOf(values, n * 2);
+            values[n++] = v;
+        }
+
+        /** All threads' samples of one series, sorted. */
+        static long[] merged(List<Samples> all, Function<Samples, Series> series) {
+            int total = 0;
+            for (var s : all) total += series.apply(s).n;
+            long[] out = new long[total];
+            int i = 0;
+            for (var s : all) {
+                var x = series.apply(s);
+                System.arraycopy(x.values, 0, out, i, x.n);
+                i += x.n;
+            }
+            Arrays.sort(out);
+            return out;
+        }
+    }
+
     /** Per-thread samples, merged at the end. */
     static final class Samples {
-        long[] latency = new long[1024];
-        long[] ttfc = new long[1024];
-        long[] firstDelay = new long[1024];
-        int n;
-        int nTtfc;
-        int nFirstDelay;
+        final Series latency = new Series();
+        final Series ttfc = new Series();
+        final Series firstDelay = new Series();
         int contentChunks = -1;
 
-        /** {@code firstDelay}: from the upstream's stamp in the first content chunk to its arrival here, or -1. */
+        /**
+         * {@code firstContent}: time to first content chunk, or -1 (not a stream); {@code firstDelay}: from the
+         * upstream's stamp in the first content chunk to its arrival here, or -1.
+         */
         void add(long lat, long firstContent, long firstDelay) {
-            if (n == latency.length) latency = Arrays.copyOf(latency, n * 2);
-            latency[n++] = lat;
-            if (firstContent >= 0) {
-                if (nTtfc == ttfc.length) ttfc = Arrays.copyOf(ttfc, nTtfc * 2);
-                ttfc[nTtfc++] = firstContent;
-            }
-            if (firstDelay >= 0) {
-                if (nFirstDelay == this.firstDelay.length) this.firstDelay = Arrays.copyOf(this.firstDelay, nFirstDelay * 2);
-                this.firstDelay[nFirstDelay++] = firstDelay;
-            }
+            latency.add(lat);
+            if (firstContent >= 0) ttfc.add(firstContent);
+            if (firstDelay >= 0) this.firstDelay.add(firstDelay);
         }
     }
 
@@ -628,33 +648,11 @@ public final class LoadGen {
         stopFlag.set(true);
         for (var th : loops) th.join(5000);
 
-        int total = 0;
-        int totalTtfc = 0;
-        int totalFirstDelay = 0;
         int chunks = -1;
-        for (var s : samples) {
-            total += s.n;
-            totalTtfc += s.nTtfc;
-            totalFirstDelay += s.nFirstDelay;
-            if (s.contentChunks >= 0) chunks = s.contentChunks;
-        }
-        long[] lat = new long[total];
-        long[] ttfc = new long[totalTtfc];
-        long[] firstDelay = new long[totalFirstDelay];
-        int i = 0;
-        int j = 0;
-        int k = 0;
-        for (var s : samples) {
-            System.arraycopy(s.latency, 0, lat, i, s.n);
-            i += s.n;
-            System.arraycopy(s.ttfc, 0, ttfc, j, s.nTtfc);
-            j += s.nTtfc;
-            System.arraycopy(s.firstDelay, 0, firstDelay, k, s.nFirstDelay);
-            k += s.nFirstDelay;
-        }
-        Arrays.sort(lat);
-        Arrays.sort(ttfc);
-        Arrays.sort(firstDelay);
+        for (var s : samples) if (s.contentChunks >= 0) chunks = s.contentChunks;
+        long[] lat = Series.merged(samples, s -> s.latency);
+        long[] ttfc = Series.merged(samples, s -> s.ttfc);
+        long[] firstDelay = Series.merged(samples, s -> s.firstDelay);
         double tick = ProcCpu.clkTck();
         double window = (end - t0) / 1e9;
         double targetCpu = targetPids.isEmpty() ? 0 : (target1 - target0) / tick;

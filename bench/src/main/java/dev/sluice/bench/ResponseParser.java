@@ -266,14 +266,12 @@ final class ResponseParser {
         }
     }
 
-    private static final byte[] STAMP_KEY = FakeUpstream.STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
-
     /** The number in the id's digits, or 0 when the id is not the fake upstream's (a proxy that makes its own ids). */
     static long stamp(byte[] s, int from, int to) {
-        int at = indexOf(s, from, to, STAMP_KEY);
-        if (at < 0 || at + STAMP_KEY.length + FakeUpstream.STAMP_DIGITS > to) return 0;
+        int at = indexOf(s, from, to, FakeUpstream.STAMP_KEY);
+        if (at < 0 || at + FakeUpstream.STAMP_KEY.length + FakeUpstream.STAMP_DIGITS > to) return 0;
         long v = 0;
-        for (int i = at + STAMP_KEY.length, end = i + FakeUpstream.STAMP_DIGITS; i < end; i++) {
+        for (int i = at + FakeUpstream.STAMP_KEY.length, end = i + FakeUpstream.STAMP_DIGITS; i < end; i++) {
             int d = s[i] - '0';
             if (d < 0 || d > 9) return 0;
             v = v * 10 + d;
