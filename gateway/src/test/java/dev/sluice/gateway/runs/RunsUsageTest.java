@@ -2,10 +2,8 @@ package dev.sluice.gateway.runs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sluice.gateway.usage.UsageRecord;
+import dev.sluice.gateway.RecordedUsage;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,9 +15,9 @@ class RunsUsageTest {
 
     @Test
     void everyModelCallOfARunIsRecordedWithItsOutcome() throws Exception {
-        var records = new CopyOnWriteArrayList<UsageRecord>();
+        var records = new RecordedUsage();
         var yaml = "listen: 127.0.0.1:0\nstorage: {type: sqlite, path: " + dir.resolve("sluice.db") + "}\n" + AssistantsClient.MODELS;
-        try (var api = new AssistantsClient(yaml, records::add)) {
+        try (var api = new AssistantsClient(yaml, records)) {
             // A plain run: one call, completed.
             var a = api.assistant("fast", "");
             var t = api.thread("Hello there");
@@ -35,19 +33,14 @@ class RunsUsageTest {
             var waiting = api.await(t2, toolRun.get("id").asText());
             assertThat(waiting.get("status").asText()).isEqualTo("requires_action");
 
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (records.size() < 2 && System.nanoTime() < deadline) Thread.sleep(10);
-            var plain = records.stream().filter(r -> r.requestId().equals(run.get("id").asText())).toList();
-            assertThat(plain).hasSize(1);
-            var r = plain.getFirst();
+            var r = records.await(run.get("id").asText()); // exactly one record for the run
             assertThat(r.model()).isEqualTo("fast");
             assertThat(r.deployment()).isEqualTo("sim/lorem");
             assertThat(r.outcome()).isEqualTo("completed");
             assertThat(r.completionTokens()).isEqualTo(done.at("/usage/completion_tokens").asInt()).isPositive();
             assertThat(r.promptTokens()).isEqualTo(done.at("/usage/prompt_tokens").asInt());
             assertThat(r.attempts()).isEqualTo(1);
-            List<String> toolOutcomes = records.stream().filter(x -> x.requestId().equals(toolRun.get("id").asText())).map(UsageRecord::outcome).toList();
-            assertThat(toolOutcomes).containsExactly("requires_action");
+            assertThat(records.await(toolRun.get("id").asText()).outcome()).isEqualTo("requires_action");
         }
     }
 }
