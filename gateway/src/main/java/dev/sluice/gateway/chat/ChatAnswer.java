@@ -194,17 +194,27 @@ abstract sealed class ChatAnswer {
     private static final class Progress {
         private final Set<Integer> started = new HashSet<>();
         private final Set<Integer> finished = new HashSet<>();
+        // Text deltas come by the hundred, nearly always for the choice of the delta before.
+        private int lastStarted;
+        private boolean anyStarted;
 
         void accept(StreamEvent event) {
             switch (event) {
-                case StreamEvent.Role r -> started.add(r.choice());
-                case StreamEvent.TextDelta t -> started.add(t.choice());
+                case StreamEvent.Role r -> start(r.choice());
+                case StreamEvent.TextDelta t -> start(t.choice());
                 case StreamEvent.Finish f -> {
-                    started.add(f.choice());
+                    start(f.choice());
                     finished.add(f.choice());
                 }
                 default -> {}
             }
+        }
+
+        private void start(int choice) {
+            if (anyStarted && choice == lastStarted) return;
+            started.add(choice);
+            lastStarted = choice;
+            anyStarted = true;
         }
 
         boolean allChoicesFinished() {

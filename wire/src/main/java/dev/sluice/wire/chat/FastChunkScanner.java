@@ -77,10 +77,16 @@ final class FastChunkScanner {
         created = -1;
         hasChoice = hasFingerprint = hasTier = false;
         index = 0;
-        ws();
+        choicesAt = -1;
+        boolean resumed = resume(offset);
+        if (!resumed) ws();
         // Jackson stops at the closing brace and ignores what follows; trailing bytes are left for it to judge.
-        boolean ok = chunk() && endsAfterWhitespace();
-        if (ok) materialize();
+        boolean ok = (resumed ? rest(HEAD_SEEN_RESUMED) : chunk()) && endsAfterWhitespace();
+        if (ok) {
+            materialize(resumed);
+            if (resumed) headHits++;
+            else remember(offset);
+        }
         buf = null;
         return ok;
     }
@@ -90,17 +96,81 @@ final class FastChunkScanner {
         return pos == end;
     }
 
-    private void materialize() {
-        id = reuse(idSpan, idReuse);
-        object = reuse(objectSpan, objectReuse);
-        model = reuse(modelSpan, modelReuse);
-        fingerprint = reuse(fingerprintSpan, fingerprintReuse);
-        tier = reuse(tierSpan, tierReuse);
+    private void materialize(boolean resumed) {
+        id = metadata(idSpan, idReuse, headId, resumed);
+        object = metadata(objectSpan, objectReuse, headObject, resumed);
+        model = metadata(modelSpan, modelReuse, headModel, resumed);
+        fingerprint = metadata(fingerprintSpan, fingerprintReuse, headFingerprint, resumed);
+        tier = metadata(tierSpan, tierReuse, headTier, resumed);
         role = reuse(roleSpan, roleReuse);
         finish = reuse(finishSpan, finishReuse);
         obfuscation = text(obfuscationSpan);
         content = text(contentSpan);
         refusal = text(refusalSpan);
+    }
+
+    // ---------------------------------------------------------------- the repeated head
+
+    /*
+     * Every chunk of a stream usually starts with the same bytes up to its choices: {"id":…,"object":…,
+     * "created":…,"model":…,"system_fingerprint":…,"choices":. Reading them is a third of the scan. After a chunk
+     * whose keys before "choices" were all metadata, those bytes and what they gave are kept; a chunk starting
+     * with the very same bytes gives the very same values, so its scan starts at its choices.
+     */
+    private static final int CHOICES = 6;
+    /** Keys a kept head may hold: the metadata whose values are kept with it. */
+    private static final int HEAD_KEYS = 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5;
+    /** Marks a resumed scan for rest(): the keys seen come from the kept head. */
+    private static final int HEAD_SEEN_RESUMED = -1;
+
+    private byte[] head = new byte[0];
+    private int headLength = -1; // -1: nothing kept
+    private int headSeen;
+    private String headId, headObject, headModel, headFingerprint, headTier;
+    private long headCreated;
+    private boolean headHasFingerprint, headHasTier;
+    /** Chunks whose head was the kept one; for tests. */
+    int headHits;
+
+    // Where the last scan met the choices' value, relative to the payload, and the keys it had seen by then.
+    private int choicesAt, choicesSeen;
+
+    /** Whether the payload starts with the kept head; then pos is at the choices (materialize gives the head's strings). */
+    private boolean resume(int offset) {
+        int n = headLength;
+        if (n < 0 || end - offset <= n || !Arrays.equals(buf, offset, offset + n, head, 0, n)) return false;
+        pos = offset + n;
+        ws(); // the head may end before all of the whitespace after the colon
+        created = headCreated;
+        hasFingerprint = headHasFingerprint;
+        hasTier = headHasTier;
+        return true;
+    }
+
+    /** After an accepted scan that read its head: keeps the head when only metadata came before the choices. */
+    private void remember(int offset) {
+        if (choicesAt < 0 || (choicesSeen & ~HEAD_KEYS) != 1 << CHOICES) {
+            headLength = -1;
+            return;
+        }
+        int n = choicesAt - offset;
+        if (head.length < n) head = new byte[Math.max(n, 2 * head.length)];
+        System.arraycopy(buf, offset, head, 0, n);
+        headLength = n;
+        // The head's values are those of its own keys; the chunk's keys after the choices are not part of it.
+        int seen = headSeen = choicesSeen;
+        headId = inHead(seen, 0) ? id : null;
+        headObject = inHead(seen, 1) ? object : null;
+        headCreated = inHead(seen, 2) ? created : -1;
+        headModel = inHead(seen, 3) ? model : null;
+        headHasFingerprint = inHead(seen, 4);
+        headFingerprint = headHasFingerprint ? fingerprint : null;
+        headHasTier = inHead(seen, 5);
+        headTier = headHasTier ? tier : null;
+    }
+
+    private static boolean inHead(int seen, int key) {
+        return (seen & (1 << key)) != 0;
     }
 
     // ---------------------------------------------------------------- objects
@@ -135,12 +205,53 @@ final class FastChunkScanner {
     }
 
     // Kept in fields: the readers run once per chunk and must not allocate.
-    private final IntPredicate chunkField = this::chunkField;
     private final IntPredicate choiceField = this::choiceField;
     private final IntPredicate deltaField = this::deltaField;
 
+    /** The chunk object; its own loop (not object()) so that it can note where the choices are, and resume there. */
     private boolean chunk() {
-        return object(CHUNK_KEYS, chunkField);
+        if (!at('{')) return false;
+        pos++;
+        ws();
+        if (at('}')) {
+            pos++;
+            return true;
+        }
+        return rest(0);
+    }
+
+    /**
+     * The chunk's members from a key at pos, with the keys in {@code seen} read already; or, given
+     * HEAD_SEEN_RESUMED, from the choices' value right after a kept head.
+     */
+    private boolean rest(int seen) {
+        int k;
+        if (seen == HEAD_SEEN_RESUMED) {
+            seen = headSeen;
+            k = CHOICES;
+        } else {
+            k = chunkKey(seen);
+            if (k < 0) return false;
+            seen |= 1 << k;
+        }
+        while (true) {
+            if (k == CHOICES) {
+                choicesAt = pos;
+                choicesSeen = seen;
+            }
+            if (!chunkField(k)) return false;
+            int next = next();
+            if (next == '}') return true;
+            if (next != ',') return false;
+            k = chunkKey(seen);
+            if (k < 0) return false;
+            seen |= 1 << k;
+        }
+    }
+
+    private int chunkKey(int seen) {
+        int k = key(CHUNK_KEYS);
+        return k < 0 || (seen & (1 << k)) != 0 ? -1 : k;
     }
 
     private boolean chunkField(int k) {
@@ -371,6 +482,11 @@ final class FastChunkScanner {
         reuse.raw = Arrays.copyOfRange(buf, span.start, span.end);
         reuse.value = decode(span);
         return reuse.value;
+    }
+
+    /** A metadata value: a resumed scan has it from the kept head unless it came after the choices. */
+    private String metadata(Span span, Reuse reuse, String kept, boolean resumed) {
+        return resumed && span.kind == Span.ABSENT ? kept : reuse(span, reuse);
     }
 
     private String text(Span span) {

@@ -2,7 +2,6 @@ package dev.sluice.wire.json;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -11,12 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 /** The one shared Jackson setup: plain tree model, no reflection-based binding of our own types. */
 public final class Json {
 
-    /**
-     * Jackson's default buffer pool is per thread, and the SDK and gateway parse on virtual threads, one per
-     * stream: each would allocate fresh parser buffers. A shared concurrent pool reuses them across threads.
-     */
-    public static final ObjectMapper MAPPER = new ObjectMapper(
-            JsonFactory.builder().recyclerPool(JsonRecyclerPools.newConcurrentDequePool()).build());
+    /** Buffers for parsers and generators; see {@link BufferPool}. */
+    public static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder().recyclerPool(new BufferPool()).build());
     public static final JsonFactory FACTORY = MAPPER.getFactory();
     public static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 

@@ -376,6 +376,99 @@ class FastChunkScannerTest {
         assertThat(fast.fastChunks()).isEqualTo(event.equals("error") ? 1 : 2);
     }
 
+    // ---------------------------------------------------------------- the repeated head
+
+    private static boolean scan(FastChunkScanner scanner, String chunk) {
+        var bytes = chunk.getBytes(UTF_8);
+        return scanner.scan(bytes, 0, bytes.length);
+    }
+
+    @Test
+    void aRepeatedHeadIsReadOnceAndGivesItsValuesAgain() {
+        var scanner = new FastChunkScanner("chat.completion.chunk");
+        for (var chunk : List.of(ROLE, TYPICAL, withContent("\"x\""), FINISH)) {
+            assertThat(scan(scanner, chunk)).as(chunk).isTrue();
+            assertThat(scanner.id).isEqualTo("chatcmpl-abc");
+            assertThat(scanner.model).isEqualTo("gpt-4o-mini-2024-07-18");
+            assertThat(scanner.fingerprint).isEqualTo("fp_0ba0d124f1");
+            assertThat(scanner.hasFingerprint).isTrue();
+            assertThat(scanner.created).isEqualTo(1732000000L);
+        }
+        assertThat(scanner.content).isNull();
+        assertThat(scanner.finish).isEqualTo("stop");
+        assertThat(scanner.headHits).isEqualTo(3);
+    }
+
+    @Test
+    void aChangedHeadIsReadInFullAndKeptInstead() {
+        var scanner = new FastChunkScanner("chat.completion.chunk");
+        var later = TYPICAL.replace("1732000000", "1732000001");
+        assertThat(scan(scanner, TYPICAL)).isTrue();
+        assertThat(scan(scanner, later)).isTrue();
+        assertThat(scanner.created).isEqualTo(1732000001L);
+        assertThat(scanner.headHits).isZero();
+        assertThat(scan(scanner, later)).isTrue();
+        assertThat(scanner.created).isEqualTo(1732000001L);
+        assertThat(scanner.headHits).isEqualTo(1);
+        // Leading whitespace is part of the head: the same chunk indented is read in full.
+        assertThat(scan(scanner, " " + later)).isTrue();
+        assertThat(scanner.headHits).isEqualTo(1);
+    }
+
+    @Test
+    void aHeadWithMoreThanMetadataIsNotKept() {
+        var scanner = new FastChunkScanner("chat.completion.chunk");
+        // An obfuscation string or a usage null before the choices: the head would carry more than the kept values.
+        var obfuscated = TYPICAL.replace("\"choices\"", "\"obfuscation\":\"abc\",\"choices\"");
+        var usage = TYPICAL.replace("\"choices\"", "\"usage\":null,\"choices\"");
+        for (var chunk : List.of(obfuscated, obfuscated, usage, usage)) assertThat(scan(scanner, chunk)).isTrue();
+        assertThat(scanner.obfuscation).isNull();
+        assertThat(scanner.headHits).isZero();
+        assertThat(scan(scanner, obfuscated)).isTrue();
+        assertThat(scanner.obfuscation).isEqualTo("abc");
+    }
+
+    @Test
+    void aRefusedChunkAfterAKeptHeadChangesNothingKept() {
+        var scanner = new FastChunkScanner("chat.completion.chunk");
+        assertThat(scan(scanner, TYPICAL)).isTrue();
+        // The head matches, what follows is not the fast path's (a tool call; a cut payload; only the head).
+        assertThat(scan(scanner, withDelta("{\"tool_calls\":[]}"))).isFalse();
+        assertThat(scan(scanner, TYPICAL.substring(0, TYPICAL.length() - 3))).isFalse();
+        assertThat(scan(scanner, TYPICAL.substring(0, TYPICAL.indexOf("[{")))).isFalse();
+        assertThat(scanner.headHits).isZero();
+        assertThat(scan(scanner, TYPICAL)).isTrue();
+        assertThat(scanner.headHits).isEqualTo(1);
+        assertThat(scanner.id).isEqualTo("chatcmpl-abc");
+        assertThat(scanner.content).isEqualTo(" two words");
+        // The decoder's view of such a sequence: the same events as Jackson gives, errors included.
+        assertSameEvents(TYPICAL, withDelta("{\"tool_calls\":[]}"), TYPICAL.substring(0, TYPICAL.indexOf("[{")),
+                TYPICAL + " x", TYPICAL, withContent("\"\\u00e9\""));
+    }
+
+    @Test
+    void randomStreamsWithARepeatedHeadAgreeWithJackson() {
+        var random = new Random(5);
+        int taken = 0, chunks = 0;
+        var hits = 0;
+        for (int n = 0; n < 1500; n++) {
+            var stream = new ChunkGenerator(random).streamWithOneHead(1 + random.nextInt(8));
+            // A chunk now and then damaged, so that a kept head meets payloads it must refuse.
+            var payloads = new ArrayList<Payload>();
+            for (var chunk : stream) {
+                var bytes = chunk.getBytes(UTF_8);
+                payloads.add(new Payload(null, random.nextInt(6) == 0 ? mutate(bytes, random) : bytes));
+            }
+            taken += assertSameEvents(payloads);
+            chunks += payloads.size();
+            var scanner = new FastChunkScanner("chat.completion.chunk");
+            for (var p : payloads) scanner.scan(p.data(), 0, p.data().length);
+            hits += scanner.headHits;
+        }
+        assertThat(taken).isGreaterThan(chunks / 2);
+        assertThat(hits).isGreaterThan(chunks / 4);
+    }
+
     // ---------------------------------------------------------------- random damage
 
     private static final byte[] INTERESTING = "{}[]:,\"\\/ \t\n\r0123456789-+.eEnultrfabxu".getBytes(StandardCharsets.US_ASCII);
@@ -437,6 +530,32 @@ class FastChunkScannerTest {
             maybe(fields, "obfuscation", this::text);
             maybe(fields, "choices", () -> random.nextInt(6) == 0 ? "[" + ws() + "]" : "[" + ws() + choice() + ws() + "]");
             return ws() + object(fields) + ws();
+        }
+
+        /**
+         * Chunks sharing one head (metadata keys then "choices", in a random order and spacing), each with its
+         * own choices and, after them, perhaps a usage null or an obfuscation string.
+         */
+        List<String> streamWithOneHead(int count) {
+            var fields = new ArrayList<String>();
+            maybe(fields, "id", () -> stringOrNull(pick("chatcmpl-1", "", "chatcmpl-\\u00e9")));
+            maybe(fields, "object", () -> stringOrNull(pick("chat.completion.chunk", "x")));
+            maybe(fields, "created", () -> pick("null", "0", "1732000000"));
+            maybe(fields, "model", () -> stringOrNull(pick("gpt-4o", "m\\/1")));
+            maybe(fields, "system_fingerprint", () -> stringOrNull(pick("fp_1", "fp_2")));
+            maybe(fields, "service_tier", () -> stringOrNull(pick("default", "flex")));
+            java.util.Collections.shuffle(fields, random);
+            var head = new StringBuilder(ws()).append('{').append(ws());
+            for (var f : fields) head.append(f).append(ws()).append(',').append(ws());
+            head.append("\"choices\"").append(ws()).append(':').append(ws());
+            var out = new ArrayList<String>();
+            for (int i = 0; i < count; i++) {
+                var chunk = new StringBuilder(head).append('[').append(ws()).append(choice()).append(ws()).append(']');
+                if (random.nextInt(3) == 0) chunk.append(ws()).append(",\"usage\":null");
+                if (random.nextInt(3) == 0) chunk.append(ws()).append(",\"obfuscation\":").append(text());
+                out.add(chunk.append(ws()).append('}').append(ws()).toString());
+            }
+            return out;
         }
 
         private String choice() {
