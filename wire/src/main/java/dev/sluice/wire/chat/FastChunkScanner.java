@@ -132,7 +132,7 @@ final class FastChunkScanner {
     /** Chunks whose head was the kept one; for tests. */
     int headHits;
 
-    // Where the last scan met the choices' value, relative to the payload, and the keys it had seen by then.
+    // Where in buf the last scan met the choices' value, and the keys it had seen by then.
     private int choicesAt, choicesSeen;
 
     /** Whether the payload starts with the kept head; then pos is at the choices (materialize gives the head's strings). */
