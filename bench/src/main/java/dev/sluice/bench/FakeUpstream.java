@@ -150,6 +150,9 @@ public final class FakeUpstream implements AutoCloseable {
     public void close() {
         server.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        // Nothing writes the pre-encoded answers any more: their direct memory goes back now, not never.
+        for (var script : scripts.values()) script.free();
+        scripts.clear();
     }
 
     public static void main(String[] args) throws Exception {
@@ -198,7 +201,14 @@ public final class FakeUpstream implements AutoCloseable {
      * Pre-encoded bytes of one kind of answer. {@code events} are complete HTTP chunks ({@code size CRLF data CRLF});
      * {@code streamFull} is the whole unpaced response; {@code jsonFull} the whole non-streaming response.
      */
-    private record Script(ByteBuf streamHead, ByteBuf[] events, ByteBuf streamFull, ByteBuf jsonFull) {}
+    private record Script(ByteBuf streamHead, ByteBuf[] events, ByteBuf streamFull, ByteBuf jsonFull) {
+        void free() {
+            FakeUpstream.free(streamHead);
+            for (var e : events) FakeUpstream.free(e);
+            FakeUpstream.free(streamFull);
+            FakeUpstream.free(jsonFull);
+        }
+    }
 
     private Script script(Ask ask) {
         String key = ask.model + '|' + ask.chunks + '|' + ask.usage;
@@ -274,11 +284,16 @@ public final class FakeUpstream implements AutoCloseable {
         return Unpooled.wrappedBuffer(bytes);
     }
 
-    /** A direct buffer that is written many times and never freed. */
+    /** A direct buffer that is written many times; writes cannot free it, only {@link #free} (static ones live as long as the process). */
     private static ByteBuf shared(byte[] bytes) {
         var buf = Unpooled.directBuffer(bytes.length);
         buf.writeBytes(bytes);
         return Unpooled.unreleasableBuffer(buf.asReadOnly());
+    }
+
+    /** Frees a {@link #shared} buffer: the read-only view under the unreleasable wrapper shares the buffer's count. */
+    private static void free(ByteBuf shared) {
+        shared.unwrap().release();
     }
 
     private static ByteBuf dup(ByteBuf shared) {

@@ -39,6 +39,13 @@ public final class RunEngine implements AutoCloseable {
     private final LinkedBlockingQueue<String> queue = new LinkedBlockingQueue<>();
     private final Semaphore slots;
     private final Map<String, RunExecution> executing = new ConcurrentHashMap<>();
+    /**
+     * The Authorization header of the request that last queued each run (created it, or gave it tool outputs),
+     * for providers that forward the client's own key (proxy mode without an upstream key), as chat
+     * completions do. In memory only, never stored or logged, and dropped when the run ends. A run queued
+     * again after a restart has none: such an upstream refuses it, and the run fails saying so.
+     */
+    private final Map<String, String> authorizations = new ConcurrentHashMap<>();
     private final ReentrantLock[] locks = new ReentrantLock[256];
     private final Thread dispatcher;
     private final Thread sweeper;
@@ -121,8 +128,12 @@ public final class RunEngine implements AutoCloseable {
         });
     }
 
-    /** Stores a new queued run and logs {@code thread.run.created} and {@code thread.run.queued}, then queues it. */
-    void submit(StoredObject run) {
+    /**
+     * Stores a new queued run and logs {@code thread.run.created} and {@code thread.run.queued}, then queues it.
+     * {@code authorization}: the creating request's Authorization header, or null.
+     */
+    void submit(StoredObject run, String authorization) {
+        authorize(run.id(), authorization);
         runs().insert(run);
         emit(run.id(), "thread.run.created", run.body());
         emit(run.id(), "thread.run.queued", run.body());
@@ -190,8 +201,11 @@ public final class RunEngine implements AutoCloseable {
         });
     }
 
-    /** Records tool outputs of a run in {@code requires_action} and queues it again. Returns the last event before resuming. */
-    long submitToolOutputs(String threadId, String runId, JsonNode outputs) {
+    /**
+     * Records tool outputs of a run in {@code requires_action} and queues it again, to call the model with this
+     * request's {@code authorization} (or none). Returns the last event before resuming.
+     */
+    long submitToolOutputs(String threadId, String runId, JsonNode outputs, String authorization) {
         return locked(runId, () -> {
             var run = runOf(threadId, runId);
             expireIfDue(run);
@@ -232,14 +246,26 @@ public final class RunEngine implements AutoCloseable {
             body.put("status", "queued");
             body.putNull("required_action");
             runs().update(run.withBody(body));
+            authorize(runId, authorization);
             emit(runId, "thread.run.queued", body);
             queue.add(runId);
             return before;
         });
     }
 
+    private void authorize(String runId, String authorization) {
+        if (authorization == null) authorizations.remove(runId);
+        else authorizations.put(runId, authorization);
+    }
+
+    /** The Authorization header a run's model calls forward, or null. */
+    String authorization(String runId) {
+        return authorizations.get(runId);
+    }
+
     /** Marks a run terminal (status, timestamps, expires_at cleared) and logs the matching event. Call under the run's lock. */
     StoredObject finish(StoredObject run, String status, Consumer<ObjectNode> change) {
+        authorizations.remove(run.id());
         var body = run.body().deepCopy();
         body.put("status", status);
         body.putNull("expires_at");

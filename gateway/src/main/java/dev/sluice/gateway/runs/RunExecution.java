@@ -144,7 +144,7 @@ final class RunExecution {
         try {
             // The same path as chat completions: balancer order, retries with backoff (Retry-After honoured),
             // fallback to the next deployment, cooldown, the route's timeouts, and mid-stream continuation.
-            stream = upstreamCall(() -> RouteOpener.open(route.get(), request, null));
+            stream = upstreamCall(() -> RouteOpener.open(route.get(), request, engine.authorization(runId)));
         } catch (UpstreamFailure f) {
             var e = f.last();
             endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + f.deployment() + "): "

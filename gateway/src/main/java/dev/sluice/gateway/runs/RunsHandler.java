@@ -47,7 +47,7 @@ final class RunsHandler {
                 for (var m : additional) extra.add(Messages.fromRequest(threadId, m, "additional_messages[" + i++ + "]"));
             }
             for (var m : extra) store.objects(Kind.MESSAGE).insert(m);
-            engine.submit(r);
+            engine.submit(r, ex.header("Authorization"));
             return r;
         });
         respond(ex, run, stream);
@@ -63,7 +63,7 @@ final class RunsHandler {
         var run = engine.locked(thread.id(), () -> {
             var r = newRun(req, thread.id());
             engine.emit(r.id(), "thread.created", thread.body());
-            engine.submit(r);
+            engine.submit(r, ex.header("Authorization"));
             return r;
         });
         respond(ex, run, stream);
@@ -170,7 +170,7 @@ final class RunsHandler {
         threads.find(threadId);
         var outputs = req.get("tool_outputs");
         if (outputs == null || !outputs.isArray()) throw ApiException.badRequest("Missing required parameter: 'tool_outputs'.", "tool_outputs");
-        long before = engine.submitToolOutputs(threadId, runId, outputs);
+        long before = engine.submitToolOutputs(threadId, runId, outputs, ex.header("Authorization"));
         if (stream) streamer.stream(ex, runId, before);
         else ex.sendJson(200, find(threadId, runId).body(), Map.of());
     }
