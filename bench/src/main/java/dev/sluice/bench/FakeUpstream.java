@@ -60,9 +60,11 @@ import java.util.concurrent.TimeUnit;
  *       proxies that rewrite requests may drop them).</li>
  * </ul>
  * A paced stream's role and first content chunk carry, in the digits of their {@code id}, the
- * {@link System#nanoTime()} at which they were written ({@link #STAMP_PREFIX}). nanoTime is CLOCK_MONOTONIC on
- * Linux, so the load generator subtracts it from its own arrival time: what a proxy adds to the first chunk,
- * free of the upstream's own scheduling jitter (which dominates an end-to-end TTFC percentile).
+ * {@link System#nanoTime()} at which they were written and then the one at which the request was taken
+ * ({@link #STAMP_PREFIX}). nanoTime is CLOCK_MONOTONIC on Linux, so the load generator can split its time to
+ * first chunk into the request's way to the upstream, the upstream's own wait (its ttft plus its timer's
+ * lateness, which dominates an end-to-end TTFC percentile) and the chunk's way back: what a proxy adds is the
+ * first and the last.
  * A non-streaming paced request is answered after ttft + chunks x gap.
  *
  * <p>Faults: a model name with a {@code +fP} suffix ({@code fast+f10}, {@code paced-50-2+f10}) fails P% of its
@@ -219,9 +221,11 @@ public final class FakeUpstream implements AutoCloseable {
     static final String STAMP_PREFIX = "\"id\":\"chatcmpl-bench";
     static final byte[] STAMP_KEY = STAMP_PREFIX.getBytes(StandardCharsets.US_ASCII);
     static final int STAMP_DIGITS = 22;
+    /** The id's digits: the send stamp, then the stamp of when the request was taken (zeros where not stamped). */
+    static final String ID_DIGITS = "0".repeat(2 * STAMP_DIGITS);
 
     static List<String> sseEvents(String model, int chunks, boolean usage) {
-        String prefix = "{\"id\":\"chatcmpl-bench0000000000000000000000\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+        String prefix = "{\"id\":\"chatcmpl-bench" + ID_DIGITS + "\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
                 + model + "\",\"system_fingerprint\":\"fp_bench\",\"choices\":[";
         var out = new ArrayList<String>();
         out.add(prefix + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]}");
@@ -268,19 +272,19 @@ public final class FakeUpstream implements AutoCloseable {
 
         var content = new StringBuilder();
         for (int k = 0; k < chunks; k++) content.append(text(k));
-        String json = "{\"id\":\"chatcmpl-bench0000000000000000000000\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"" + model
+        String json = "{\"id\":\"chatcmpl-bench" + ID_DIGITS + "\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"" + model
                 + "\",\"system_fingerprint\":\"fp_bench\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\""
                 + content + "\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":" + usageJson(chunks) + "}";
         return new Script(shared(head), events, shared(full.toByteArray()), shared(fullResponse("200 OK", json)));
     }
 
-    /** A copy of a pre-encoded event whose id digits are {@code nanos}, zero-padded. */
-    private static ByteBuf stamped(ByteBuf event, long nanos) {
+    /** A copy of a pre-encoded event whose id digits are {@code sent} then {@code taken}, each zero-padded. */
+    private static ByteBuf stamped(ByteBuf event, long sent, long taken) {
         byte[] bytes = ByteBufUtil.getBytes(event);
         int at = ResponseParser.indexOf(bytes, 0, bytes.length, STAMP_KEY);
         if (at < 0) throw new IllegalStateException("event without a stampable id");
-        byte[] digits = String.format(Locale.ROOT, "%0" + STAMP_DIGITS + "d", nanos).getBytes(StandardCharsets.US_ASCII);
-        System.arraycopy(digits, 0, bytes, at + STAMP_KEY.length, STAMP_DIGITS);
+        byte[] digits = String.format(Locale.ROOT, "%0" + STAMP_DIGITS + "d%0" + STAMP_DIGITS + "d", sent, taken).getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(digits, 0, bytes, at + STAMP_KEY.length, 2 * STAMP_DIGITS);
         return Unpooled.wrappedBuffer(bytes);
     }
 
@@ -552,8 +556,8 @@ public final class FakeUpstream implements AutoCloseable {
                 if (currentTrial != null && step < chunks) currentTrial.chunksSent = step + 1;
                 if (step == 0) {
                     long now = System.nanoTime();
-                    ctx.write(stamped(s.events[0], now));
-                    if (chunks > 0) ctx.write(stamped(s.events[1], now));
+                    ctx.write(stamped(s.events[0], now, start));
+                    if (chunks > 0) ctx.write(stamped(s.events[1], now, start));
                     if (chunks > 0) {
                         ctx.flush();
                         step = 1;

@@ -53,7 +53,7 @@ public final class LoadGen {
     static final String[] JIT_THREADS = {"C1 CompilerThre", "C2 CompilerThre"};
 
     static final String CSV_HEADER = "target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,"
-            + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,fcd_p50_ms,fcd_p99_ms,"
+            + "lat_mean_ms,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_max_ms,ttfc_p50_ms,ttfc_p90_ms,ttfc_p99_ms,ttfc_max_ms,fcd_p50_ms,fcd_p99_ms,rqd_p99_ms,uwt_p99_ms,"
             + "target_cpu_s,target_cpu_us_per_req,target_jit_cpu_s,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,"
             + "machine_busy_pct,steal_pct,foreign_pct,attempt,content_chunks,clk_tck,hist";
 
@@ -277,24 +277,30 @@ public final class LoadGen {
         final Series latency = new Series();
         final Series ttfc = new Series();
         final Series firstDelay = new Series();
+        final Series requestDelay = new Series();
+        final Series upstreamWait = new Series();
         int contentChunks = -1;
 
         /**
-         * {@code firstContent}: time to first content chunk, or -1 (not a stream); {@code firstDelay}: from the
-         * upstream's stamp in the first content chunk to its arrival here, or -1.
+         * {@code firstContent}: time to first content chunk, or -1 (not a stream). The rest come from the upstream's
+         * stamps in the first content chunk, or are -1: {@code firstDelay}, from its write of the chunk to the
+         * arrival here; {@code requestDelay}, from this request's write to the upstream taking it;
+         * {@code upstreamWait}, from its taking the request to writing the chunk.
          */
-        void add(long lat, long firstContent, long firstDelay) {
+        void add(long lat, long firstContent, long firstDelay, long requestDelay, long upstreamWait) {
             latency.add(lat);
             if (firstContent >= 0) ttfc.add(firstContent);
             if (firstDelay >= 0) this.firstDelay.add(firstDelay);
+            if (requestDelay >= 0) this.requestDelay.add(requestDelay);
+            if (upstreamWait >= 0) this.upstreamWait.add(upstreamWait);
         }
     }
 
     record Result(Opts o, long requests, long errors, long warmupErrors, long reconnects, double windowSeconds, long[] latency, long[] ttfc,
-                  long[] firstDelay, double targetCpuSeconds, double targetJitSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
+                  long[] firstDelay, long[] requestDelay, long[] upstreamWait, double targetCpuSeconds, double targetJitSeconds, double upstreamCpuSeconds, double loadgenCpuSeconds, double busyPct, double stealPct, double foreignPct, int attempt, int contentChunks) {
 
         Result withAttempt(int n) {
-            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, firstDelay, targetCpuSeconds, targetJitSeconds, upstreamCpuSeconds,
+            return new Result(o, requests, errors, warmupErrors, reconnects, windowSeconds, latency, ttfc, firstDelay, requestDelay, upstreamWait, targetCpuSeconds, targetJitSeconds, upstreamCpuSeconds,
                     loadgenCpuSeconds, busyPct, stealPct, foreignPct, n, contentChunks);
         }
 
@@ -323,12 +329,14 @@ public final class LoadGen {
             return o.target + "-" + o.mode + "-c" + o.concurrency + "-r" + o.round + ".hist";
         }
 
-        /** Sparse histograms at 1 µs resolution: "lat|ttfc|fcd <micros> <count>" lines, so rounds can be pooled exactly. */
+        /** Sparse histograms at 1 µs resolution: "lat|ttfc|fcd|rqd|uwt <micros> <count>" lines, so rounds can be pooled exactly. */
         String histogram() {
             var sb = new StringBuilder();
             sparse(sb, "lat", latency);
             sparse(sb, "ttfc", ttfc);
             sparse(sb, "fcd", firstDelay);
+            sparse(sb, "rqd", requestDelay);
+            sparse(sb, "uwt", upstreamWait);
             return sb.toString();
         }
 
@@ -348,6 +356,7 @@ public final class LoadGen {
                     Long.toString(requests), Long.toString(errors), Long.toString(warmupErrors), Long.toString(reconnects), f(rps()),
                     f(mean(latency)), f(pct(latency, 50)), f(pct(latency, 90)), f(pct(latency, 99)), f(pct(latency, 100)),
                     f(pct(ttfc, 50)), f(pct(ttfc, 90)), f(pct(ttfc, 99)), f(pct(ttfc, 100)), f(pct(firstDelay, 50)), f(pct(firstDelay, 99)),
+                    f(pct(requestDelay, 99)), f(pct(upstreamWait, 99)),
                     f(targetCpuSeconds), f(perReqMicros(targetCpuSeconds)), f(targetJitSeconds), f(upstreamCpuSeconds), f(perReqMicros(upstreamCpuSeconds)),
                     f(perReqMicros(loadgenCpuSeconds)), f(busyPct), f(stealPct), f(foreignPct), Integer.toString(attempt), Integer.toString(contentChunks), Long.toString(ProcCpu.clkTck()),
                     o.histDir == null ? "" : histName());
@@ -360,6 +369,7 @@ public final class LoadGen {
                     pct(latency, 100)));
             if (ttfc.length > 0) sb.append(String.format(Locale.ROOT, "  ttfc p50 %8.3f p99 %8.3f ms", pct(ttfc, 50), pct(ttfc, 99)));
             if (firstDelay.length > 0) sb.append(String.format(Locale.ROOT, " (first chunk since upstream stamp p50 %6.3f p99 %6.3f ms)", pct(firstDelay, 50), pct(firstDelay, 99)));
+            if (requestDelay.length > 0) sb.append(String.format(Locale.ROOT, " (request to upstream p99 %6.3f ms, upstream wait p99 %6.3f ms)", pct(requestDelay, 99), pct(upstreamWait, 99)));
             if (targetJitSeconds > 0) sb.append(String.format(Locale.ROOT, "  (JIT %.2fs)", targetJitSeconds));
             sb.append(String.format(Locale.ROOT, "  cpu/req target %6.1f us upstream %6.1f us loadgen %6.1f us  machine busy %4.1f%% (foreign %3.1f%%) steal %3.1f%%",
                     perReqMicros(targetCpuSeconds), perReqMicros(upstreamCpuSeconds), perReqMicros(loadgenCpuSeconds), busyPct, foreignPct, stealPct));
@@ -510,8 +520,12 @@ public final class LoadGen {
                         if (end >= windowStart && end <= windowEnd.get()) {
                             long seq = measured.incrementAndGet();
                             if (seq <= o.requests) {
+                                boolean stamped = stream && p.firstContentStamp > 0;
+                                boolean taken = stamped && p.firstContentTaken > 0;
                                 c.samples.add(end - c.start, stream ? p.firstContentNanos - c.start : -1,
-                                        stream && p.firstContentStamp > 0 ? p.firstContentNanos - p.firstContentStamp : -1);
+                                        stamped ? p.firstContentNanos - p.firstContentStamp : -1,
+                                        taken ? p.firstContentTaken - c.start : -1,
+                                        taken ? p.firstContentStamp - p.firstContentTaken : -1);
                                 c.samples.contentChunks = p.contentChunks;
                             }
                             if (seq == o.requests) {
@@ -653,6 +667,8 @@ public final class LoadGen {
         long[] lat = Series.merged(samples, s -> s.latency);
         long[] ttfc = Series.merged(samples, s -> s.ttfc);
         long[] firstDelay = Series.merged(samples, s -> s.firstDelay);
+        long[] requestDelay = Series.merged(samples, s -> s.requestDelay);
+        long[] upstreamWait = Series.merged(samples, s -> s.upstreamWait);
         double tick = ProcCpu.clkTck();
         double window = (end - t0) / 1e9;
         double targetCpu = targetPids.isEmpty() ? 0 : (target1 - target0) / tick;
@@ -666,7 +682,7 @@ public final class LoadGen {
         double foreignTicks = (machine1[1] - machine0[1]) - (bench1 - bench0) - (self1 - self0);
         double foreign = totalTicks <= 0 ? Double.NaN : Math.max(0, 100.0 * foreignTicks / totalTicks);
         double jitCpu = (jit1 - jit0) / tick;
-        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, firstDelay, targetCpu, jitCpu, upstreamCpu, selfCpu,
+        return new Result(o, lat.length, errors.sum(), warmupErrors.sum(), reconnects.sum(), window, lat, ttfc, firstDelay, requestDelay, upstreamWait, targetCpu, jitCpu, upstreamCpu, selfCpu,
                 busy, steal, foreign, 1, chunks);
     }
 

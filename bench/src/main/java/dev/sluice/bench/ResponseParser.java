@@ -20,6 +20,8 @@ final class ResponseParser {
     long firstContentNanos;
     /** The upstream's send-time stamp in the first content chunk's id (see {@link FakeUpstream#STAMP_PREFIX}), or 0. */
     long firstContentStamp;
+    /** The upstream's stamp of when it took the request, from the same id, or 0. */
+    long firstContentTaken;
     int contentChunks;
     /**
      * FNV-1a over the raw bytes of every content string in order (a stream's deltas, or a completion's message), so
@@ -48,6 +50,7 @@ final class ResponseParser {
         status = 0;
         firstContentNanos = 0;
         firstContentStamp = 0;
+        firstContentTaken = 0;
         contentChunks = 0;
         contentHash = FNV_OFFSET;
         done = false;
@@ -261,17 +264,22 @@ final class ResponseParser {
             contentChunks++;
             if (firstContentNanos == 0) {
                 firstContentNanos = System.nanoTime();
-                firstContentStamp = stamp(body, p, n);
+                firstContentStamp = stamp(body, p, n, 0);
+                firstContentTaken = stamp(body, p, n, 1);
             }
         }
     }
 
-    /** The number in the id's digits, or 0 when the id is not the fake upstream's (a proxy that makes its own ids). */
-    static long stamp(byte[] s, int from, int to) {
+    /**
+     * The {@code which}th number in the id's digits (0: sent, 1: request taken), or 0 when the id is not the
+     * fake upstream's (a proxy that makes its own ids).
+     */
+    static long stamp(byte[] s, int from, int to, int which) {
         int at = indexOf(s, from, to, FakeUpstream.STAMP_KEY);
-        if (at < 0 || at + FakeUpstream.STAMP_KEY.length + FakeUpstream.STAMP_DIGITS > to) return 0;
+        int start = at + FakeUpstream.STAMP_KEY.length + which * FakeUpstream.STAMP_DIGITS;
+        if (at < 0 || start + FakeUpstream.STAMP_DIGITS > to) return 0;
         long v = 0;
-        for (int i = at + FakeUpstream.STAMP_KEY.length, end = i + FakeUpstream.STAMP_DIGITS; i < end; i++) {
+        for (int i = start, end = i + FakeUpstream.STAMP_DIGITS; i < end; i++) {
             int d = s[i] - '0';
             if (d < 0 || d > 9) return 0;
             v = v * 10 + d;

@@ -91,8 +91,16 @@ class BenchToolsTest {
                     assertThat(r.firstDelay()).hasSize((int) r.requests());
                     assertThat(r.firstDelay()[0]).isNotNegative();
                     assertThat(LoadGen.Result.pct(r.firstDelay(), 50)).isLessThan(10.0);
+                    // So is the stamp of when it took the request: the 20 ms are the upstream's own wait.
+                    assertThat(r.requestDelay()).hasSize((int) r.requests());
+                    assertThat(r.requestDelay()[0]).isNotNegative();
+                    assertThat(LoadGen.Result.pct(r.requestDelay(), 50)).isLessThan(10.0);
+                    assertThat(r.upstreamWait()).hasSize((int) r.requests());
+                    assertThat(LoadGen.Result.pct(r.upstreamWait(), 50)).isBetween(19.5, 30.0);
                 } else {
                     assertThat(r.firstDelay()).as("unpaced answers carry no stamp").isEmpty();
+                    assertThat(r.requestDelay()).isEmpty();
+                    assertThat(r.upstreamWait()).isEmpty();
                 }
             }
         }
@@ -110,24 +118,29 @@ class BenchToolsTest {
         for (var c : cells) {
             String hist = c[0] + "-nonstream-c1-r" + c[1] + ".hist";
             Files.writeString(dir.resolve("hist").resolve(hist), "lat 40 98\nlat " + (long) (Double.parseDouble(c[3]) * 1000) + " 2\n");
-            // target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,lat_mean..lat_max(5),ttfc(4),fcd(2),
+            // target,mode,concurrency,round,warmup_s,window_s,requests,errors,warmup_errors,reconnects,rps,lat_mean..lat_max(5),ttfc(4),fcd(2),rqd,uwt,
             // target_cpu_s,target_cpu_us_per_req,target_jit_cpu_s,upstream_cpu_s,upstream_cpu_us_per_req,loadgen_cpu_us_per_req,busy,steal,foreign,attempt,chunks,tck,hist
             lines.append(String.join(",", c[0], "nonstream", "1", c[1], "1", "1", "100", "0", "0", "0", "100",
-                    "0.04", "0.04", "0.04", c[3], c[3], "", "", "", "", "", "",
+                    "0.04", "0.04", "0.04", c[3], c[3], "", "", "", "", "", "", "", "",
                     Double.toString(Double.parseDouble(c[2]) * 100 / 1e6), c[2], "0", "0.001", "10", "5", "50", "0", "0", "1", "1", "100", hist)).append('\n');
         }
-        // Paced at c=64, one round: end-to-end TTFC p99 60 vs 58 ms (a goal), stamped first-chunk delay 0.9 vs 0.2 ms (not one).
-        for (var c : new String[][] {{"nginx", "58", "200"}, {"sluice", "60", "900"}}) {
+        // Paced at c=64, one round: end-to-end TTFC p99 60 vs 58 ms (a goal), stamped first-chunk delay 0.9 vs 0.2 ms
+        // (not one), and the rest of it: the request's way to the upstream 0.5 vs 0.3 ms, the upstream's wait 58 vs 57 ms.
+        for (var c : new String[][] {{"nginx", "58", "200", "300", "57000"}, {"sluice", "60", "900", "500", "58000"}}) {
             String hist = c[0] + "-paced-c64-r1.hist";
-            Files.writeString(dir.resolve("hist").resolve(hist), "lat 114000 100\nttfc 50000 98\nttfc " + c[1] + "000 2\nfcd 100 98\nfcd " + c[2] + " 2\n");
+            Files.writeString(dir.resolve("hist").resolve(hist), "lat 114000 100\nttfc 50000 98\nttfc " + c[1] + "000 2\nfcd 100 98\nfcd " + c[2] + " 2\n"
+                    + "rqd 100 98\nrqd " + c[3] + " 2\nuwt 50000 98\nuwt " + c[4] + " 2\n");
             lines.append(String.join(",", c[0], "paced", "64", "1", "1", "1", "100", "0", "0", "0", "100",
                     "114", "114", "114", "114", "114", "50", "50", c[1], c[1], "0.1", Double.toString(Double.parseDouble(c[2]) / 1000),
+                    Double.toString(Double.parseDouble(c[3]) / 1000), Double.toString(Double.parseDouble(c[4]) / 1000),
                     "0.05", "500", "0", "0.001", "10", "5", "50", "0", "0", "1", "32", "100", hist)).append('\n');
         }
         Files.writeString(csv, lines);
         String md = Report.render(Report.load(csv));
         assertThat(md).contains("paced TTFC p99 at c=64 ≤ nginx's + 1 ms | stream, paced | 60.000 ms | 58.000 ms | sluice − nginx +2.000 ms");
         assertThat(md).contains("| stream, paced, c=64 | 0.900 ms | 0.200 ms | pooled sluice − nginx +0.700 ms ≤ +1 ms (per-round median: +0.700) | met | 1/1 |");
+        assertThat(md).contains("→ upstream takes it, p99; not counted) | stream, paced, c=64 | 0.500 ms | 0.300 ms | pooled sluice − nginx +0.200 ms | | |");
+        assertThat(md).contains("first chunk written, p99; no proxy's work) | stream, paced, c=64 | 58.000 ms | 57.000 ms | sluice − nginx +1.000 ms | | |");
         // pooled: 200 samples, the 198th is the second-largest of round 2's tail
         assertThat(md).contains("| non-stream | 1 | sluice | 100 | 0.040 | 0.300 |");
         assertThat(md).contains("ratio 2.00× ≤ 2× | met | 1/2 |"); // (50+70)/2 vs 30; round 2 alone is 2.33×
