@@ -185,13 +185,8 @@ final class FastChunkScanner {
      * or both for some; not worth copying), every value read by {@code value} given the key's index.
      */
     private boolean object(byte[][] keys, IntPredicate value) {
-        if (!at('{')) return false;
-        pos++;
-        ws();
-        if (at('}')) {
-            pos++;
-            return true;
-        }
+        int opened = open();
+        if (opened != MEMBERS) return opened == EMPTY;
         int seen = 0;
         while (true) {
             int k = key(keys);
@@ -208,16 +203,22 @@ final class FastChunkScanner {
     private final IntPredicate choiceField = this::choiceField;
     private final IntPredicate deltaField = this::deltaField;
 
-    /** The chunk object; its own loop (not object()) so that it can note where the choices are, and resume there. */
-    private boolean chunk() {
-        if (!at('{')) return false;
+    private static final int NOT_AN_OBJECT = 0, EMPTY = 1, MEMBERS = 2;
+
+    /** Reads an object's opening brace: then NOT_AN_OBJECT, EMPTY (its closing brace read too) or MEMBERS (pos at the first key). */
+    private int open() {
+        if (!at('{')) return NOT_AN_OBJECT;
         pos++;
         ws();
-        if (at('}')) {
-            pos++;
-            return true;
-        }
-        return rest(0);
+        if (!at('}')) return MEMBERS;
+        pos++;
+        return EMPTY;
+    }
+
+    /** The chunk object; its own loop (not object()) so that it can note where the choices are, and resume there. */
+    private boolean chunk() {
+        int opened = open();
+        return opened == MEMBERS ? rest(0) : opened == EMPTY;
     }
 
     /**
