@@ -48,6 +48,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
     private boolean finished;
     private Exception failure; // IOException or RuntimeException
     private boolean iterated;
+    private boolean draining; // finalChatCompletion() in pull mode: nothing reads the events any more
 
     // Push mode only.
     private final CompletableFuture<ChatCompletion> pushed;
@@ -118,6 +119,10 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
                 throw rethrow(e.getCause());
             }
         }
+        // What was not iterated is dropped unread, so its typed events are not even built: each content delta's
+        // snapshot copies all the text so far, which over a long answer costs chunks x length.
+        ready.clear();
+        draining = true;
         while (fill()) ready.poll();
         if (failure instanceof IOException io) throw io;
         if (failure != null) throw (RuntimeException) failure;
@@ -167,7 +172,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
         }
         if (event == null) {
             events.close(); // nothing more is wanted; lets the connection go back to the pool
-            typed.end(ready::add);
+            if (!draining) typed.end(ready::add);
             if (events.completed()) finished = true;
             else fail(new IncompleteStreamException(
                     "stream ended prematurely: the body ended without data: [DONE]", accumulator.result()));
@@ -196,7 +201,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
 
     private void take(StreamEvent event) {
         accumulator.accept(event);
-        typed.on(event, ready::add);
+        if (!draining) typed.on(event, ready::add);
     }
 
     private void fail(Exception e) {

@@ -124,6 +124,41 @@ class ChatCompletionsTest {
     }
 
     @Test
+    void finalChatCompletionAfterPartOfTheEventsGivesTheWholeAnswer() throws Exception {
+        // Text, then a tool call in pieces: what is drained unread must still be accumulated whole.
+        var sse = new StringBuilder();
+        var text = new StringBuilder();
+        for (int i = 0; i < 200; i++) {
+            var word = "w" + i + " ";
+            text.append(word);
+            sse.append("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"").append(word).append("\"},\"finish_reason\":null}]}\n\n");
+        }
+        sse.append("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]},\"finish_reason\":null}]}\n\n");
+        sse.append("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n");
+        sse.append("data: [DONE]\n\n");
+        var bytes = sse.toString().getBytes(StandardCharsets.UTF_8);
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, bytes));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            var request = ChatRequest.builder().model("m").user("hi").build();
+            ChatCompletion iterated;
+            try (var stream = client.chat().stream(request)) {
+                stream.forEach(e -> {});
+                iterated = stream.finalChatCompletion();
+            }
+            try (var stream = client.chat().stream(request)) {
+                var events = stream.iterator();
+                for (int i = 0; i < 3; i++) events.next();
+                var drained = stream.finalChatCompletion();
+                assertThat(drained.choice(0).message().content()).isEqualTo(text.toString());
+                assertThat(drained.choice(0).message().toolCalls().getFirst().arguments()).isEqualTo("{\"a\":1}");
+                assertThat(drained.toJson()).isEqualTo(iterated.toJson());
+                // The rest was dropped: iteration has nothing more to give.
+                assertThat(events.hasNext()).isFalse();
+            }
+        }
+    }
+
+    @Test
     void finishReasonErrorWithoutAnErrorObjectIsStillAnError() throws Exception {
         var bytes = ("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"},\"finish_reason\":\"error\"}]}\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8);
         try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, bytes));
