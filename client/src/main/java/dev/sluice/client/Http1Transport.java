@@ -49,6 +49,8 @@ final class Http1Transport implements HttpTransport {
     private final Duration connectTimeout; // null: none
     private final SSLContext ssl;           // null: the JDK's default
     private final ConcurrentHashMap<String, Idle> idle = new ConcurrentHashMap<>();
+    /** Every open connection, idle or in use: closing the transport closes them all, aborting what is in flight. */
+    private final java.util.Set<Conn> live = ConcurrentHashMap.newKeySet();
 
     /** An origin's idle connections, most recently used first; the count because a deque's size() walks it. */
     private record Idle(ConcurrentLinkedDeque<Conn> deque, AtomicInteger count) {
@@ -94,6 +96,10 @@ final class Http1Transport implements HttpTransport {
             var conn = pooled(origin);
             boolean reused = conn != null;
             if (conn == null) conn = connect(origin, host, port, tls);
+            if (closed) { // closed while connecting: close() may have missed this connection
+                conn.close();
+                throw new IOException("client closed");
+            }
             try {
                 conn.timeout(timeoutMillis(call.firstByte(), call.total(), call.deadline()));
                 conn.out.write(request);
@@ -119,6 +125,8 @@ final class Http1Transport implements HttpTransport {
             Conn c;
             while ((c = pool.poll()) != null) c.close();
         }
+        // Exchanges still in flight (a stream left open) end with an IOException rather than keep their socket.
+        for (var c : live) c.close();
     }
 
     // ------------------------------------------------------------------ connections
@@ -175,7 +183,7 @@ final class Http1Transport implements HttpTransport {
                 secure.setSoTimeout(0); // reads are timed by ReadDeadlines
                 s = secure;
             }
-            return new Conn(origin, s);
+            return new Conn(origin, s, live);
         } catch (java.security.NoSuchAlgorithmException e) {
             socket.close();
             throw new IOException("no TLS available", e);
@@ -198,12 +206,15 @@ final class Http1Transport implements HttpTransport {
         boolean receivedAny;
         private long readTimeoutNanos; // 0: reads wait as long as it takes
         private final java.util.concurrent.atomic.AtomicLong deadline = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.Set<Conn> live;
 
-        Conn(String origin, Socket socket) throws IOException {
+        Conn(String origin, Socket socket, java.util.Set<Conn> live) throws IOException {
             this.origin = origin;
             this.socket = socket;
             this.in = socket.getInputStream();
             this.out = socket.getOutputStream();
+            this.live = live;
+            live.add(this);
             ReadDeadlines.shared().watch(this);
         }
 
@@ -283,6 +294,7 @@ final class Http1Transport implements HttpTransport {
         }
 
         void close() {
+            live.remove(this);
             ReadDeadlines.shared().unwatch(this);
             try {
                 socket.close();

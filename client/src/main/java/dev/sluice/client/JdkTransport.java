@@ -98,8 +98,21 @@ final class JdkTransport implements HttpTransport {
         failed.shutdown();
     }
 
+    /**
+     * Aborts what is still in flight. The JDK's own {@code HttpClient.close()} waits, without a bound, for every
+     * exchange to end: one stream left open, or an exchange the JDK never completes, would hang it for good.
+     */
     @Override
     public void close() {
-        http.close();
+        var client = http;
+        client.shutdownNow();
+        try {
+            // Bounded: the selector thread normally ends at once; a daemon thread left behind is better than a hang.
+            client.awaitTermination(CLOSE_WAIT);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
+
+    private static final java.time.Duration CLOSE_WAIT = java.time.Duration.ofSeconds(2);
 }

@@ -187,7 +187,7 @@ public final class SluiceClient implements AutoCloseable {
         return Embeddings.of(post("/embeddings", body, options));
     }
 
-    /** Closes the HTTP client if this client created it. */
+    /** Closes the HTTP client if this client created it; exchanges still in flight (streams left open) are aborted. */
     @Override
     public void close() {
         if (ownsHttp) caller.close();

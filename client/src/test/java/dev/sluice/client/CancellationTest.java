@@ -68,6 +68,27 @@ class CancellationTest {
     }
 
     @Test
+    void closingTheClientAbortsAStreamLeftOpen() throws Exception {
+        var closed = new CompletableFuture<Boolean>();
+        var sent = new CountDownLatch(1);
+        try (var upstream = silentAfterFirstChunk(closed, sent)) {
+            var client = client(upstream);
+            var stream = client.openChatStream(body());
+            assertThat(stream.next()).isInstanceOf(StreamEvent.Metadata.class);
+            sent.await();
+            // The stream is left open. The JDK's HttpClient.close() alone would wait for it to end: here, forever.
+            long start = System.nanoTime();
+            CompletableFuture.runAsync(client::close).get(10, TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROMPTLY);
+            assertThat(closed.get(5, TimeUnit.SECONDS)).as("server saw the connection close").isTrue();
+            // What the first chunk held is still read; then the abort shows, never as a clean end.
+            assertThatThrownBy(() -> {
+                for (var e = stream.next(); e != null; e = stream.next()) {}
+            }).isInstanceOf(IOException.class);
+        }
+    }
+
+    @Test
     void closingFromAnotherThreadUnblocksTheReaderAndClosesTheConnection() throws Exception {
         var closed = new CompletableFuture<Boolean>();
         var sent = new CountDownLatch(1);
