@@ -264,18 +264,18 @@ final class ResponseParser {
             contentChunks++;
             if (firstContentNanos == 0) {
                 firstContentNanos = System.nanoTime();
-                firstContentStamp = stamp(body, p, n, 0);
-                firstContentTaken = stamp(body, p, n, 1);
+                int key = indexOf(body, p, n, FakeUpstream.STAMP_KEY);
+                firstContentStamp = stamp(body, key, n, 0);
+                firstContentTaken = stamp(body, key, n, 1);
             }
         }
     }
 
     /**
-     * The {@code which}th number in the id's digits (0: sent, 1: request taken), or 0 when the id is not the
-     * fake upstream's (a proxy that makes its own ids).
+     * The {@code which}th number in the id's digits (0: sent, 1: request taken) after the stamp key found at
+     * {@code at}, or 0 when there is none (-1: a proxy that makes its own ids).
      */
-    static long stamp(byte[] s, int from, int to, int which) {
-        int at = indexOf(s, from, to, FakeUpstream.STAMP_KEY);
+    static long stamp(byte[] s, int at, int to, int which) {
         int start = at + FakeUpstream.STAMP_KEY.length + which * FakeUpstream.STAMP_DIGITS;
         if (at < 0 || start + FakeUpstream.STAMP_DIGITS > to) return 0;
         long v = 0;

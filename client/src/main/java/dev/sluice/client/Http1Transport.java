@@ -121,11 +121,9 @@ final class Http1Transport implements HttpTransport {
     @Override
     public void close() {
         closed = true;
-        for (var pool : idle.values()) {
-            Conn c;
-            while ((c = pool.poll()) != null) c.close();
-        }
-        // Exchanges still in flight (a stream left open) end with an IOException rather than keep their socket.
+        idle.clear();
+        // Idle connections and those of exchanges still in flight (a stream left open, which then ends with an
+        // IOException) alike.
         for (var c : live) c.close();
     }
 

@@ -123,7 +123,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
         // snapshot copies all the text so far, which over a long answer costs chunks x length.
         ready.clear();
         draining = true;
-        while (fill()) ready.poll();
+        while (!finished) step();
         if (failure instanceof IOException io) throw io;
         if (failure != null) throw (RuntimeException) failure;
         return accumulator.result();

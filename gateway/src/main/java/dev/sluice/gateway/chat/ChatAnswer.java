@@ -195,8 +195,7 @@ abstract sealed class ChatAnswer {
         private final Set<Integer> started = new HashSet<>();
         private final Set<Integer> finished = new HashSet<>();
         // Text deltas come by the hundred, nearly always for the choice of the delta before.
-        private int lastStarted;
-        private boolean anyStarted;
+        private int lastStarted; // meaningful once started is not empty
 
         void accept(StreamEvent event) {
             switch (event) {
@@ -211,10 +210,9 @@ abstract sealed class ChatAnswer {
         }
 
         private void start(int choice) {
-            if (anyStarted && choice == lastStarted) return;
+            if (!started.isEmpty() && choice == lastStarted) return;
             started.add(choice);
             lastStarted = choice;
-            anyStarted = true;
         }
 
         boolean allChoicesFinished() {
