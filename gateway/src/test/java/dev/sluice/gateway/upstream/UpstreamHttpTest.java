@@ -554,7 +554,7 @@ class UpstreamHttpTest {
         });
         var r = new Recorder(loop());
         r.onContent = b -> r.call.cancel();
-        r.call = client.send(r.loop, new UpstreamHttp.Request("GET", uri(server, "/"), Map.of(), null, null, Duration.ofMillis(100), null), r);
+        r.sendOnLoop(client, new UpstreamHttp.Request("GET", uri(server, "/"), Map.of(), null, null, Duration.ofMillis(100), null));
         assertThat(closed.await(2, TimeUnit.SECONDS)).isTrue();
         Thread.sleep(150); // past the idle timeout: a live timer would report it now
         r.loop.submit(() -> {}).get(5, TimeUnit.SECONDS);
@@ -587,7 +587,7 @@ class UpstreamHttpTest {
                 paused.countDown();
             }
         };
-        r.call = client.send(r.loop, get(server, "/big"), r);
+        r.sendOnLoop(client, get(server, "/big"));
         assertThat(paused.await(5, TimeUnit.SECONDS)).isTrue();
 
         // What the current socket read already held may still come; then nothing, and the server backs up.
@@ -687,6 +687,15 @@ class UpstreamHttpTest {
 
         Recorder(EventLoop loop) {
             this.loop = loop;
+        }
+
+        /**
+         * Sends from the loop itself, so {@link #call} is set before any listener call (send defers the start to a
+         * task of its own there). Sent from another thread, a fast answer could reach a listener that uses the
+         * call before that thread stored it.
+         */
+        void sendOnLoop(UpstreamHttp client, UpstreamHttp.Request request) throws Exception {
+            loop.submit(() -> call = client.send(loop, request, this)).get(5, TimeUnit.SECONDS);
         }
 
         private void record(String event) {
