@@ -84,6 +84,23 @@ class BadInputTest {
     }
 
     @Test
+    void malformedPercentEscapeInThePathIs404NotAClosedConnection() throws Exception {
+        // Sent over a raw socket: java.net.URI refuses to build such a request at all.
+        var base = URI.create(gw.base());
+        String answer;
+        try (var socket = new java.net.Socket(base.getHost(), base.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("GET /v1/models/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        assertThat(answer).startsWith("HTTP/1.1 404 ");
+        var json = Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+        assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+    }
+
+    @Test
     void connectionStaysUsableAfterAnError() throws Exception {
         for (int i = 0; i < 5; i++) {
             assertThat(gw.post("/chat/completions", "{bad").statusCode()).isEqualTo(400);

@@ -6,6 +6,7 @@ import dev.sluice.gateway.http.EventStreamResponse;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.gateway.usage.UsageTracker;
 import dev.sluice.wire.chat.ChatAccumulator;
+import dev.sluice.wire.chat.ChatCompletion;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import java.io.IOException;
@@ -169,11 +170,13 @@ abstract sealed class ChatAnswer {
                 over("client_cancelled");
                 return;
             }
-            var json = acc.result().toJson();
-            if (json.path("id").isNull()) json.put("id", "chatcmpl-" + Long.toHexString(System.nanoTime()));
-            if (json.path("model").isNull()) json.put("model", model);
-            if (json.path("created").asLong() == 0) json.put("created", System.currentTimeMillis() / 1000);
-            ex.sendJson(200, json, headers);
+            var r = acc.result();
+            if (r.id() == null || r.model() == null || r.created() == 0) {
+                r = new ChatCompletion(r.id() != null ? r.id() : "chatcmpl-" + Long.toHexString(System.nanoTime()),
+                        r.created() != 0 ? r.created() : System.currentTimeMillis() / 1000, r.model() != null ? r.model() : model,
+                        r.systemFingerprint(), r.serviceTier(), r.choices(), r.usage(), r.extras());
+            }
+            ex.sendJson(200, r::writeTo, headers);
             over("completed");
         }
 

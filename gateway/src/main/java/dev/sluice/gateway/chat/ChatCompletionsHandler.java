@@ -141,14 +141,14 @@ public final class ChatCompletionsHandler implements HttpHandler {
     }
 
     private void refused(Exchange ex, Accepted a, UpstreamFailure f) {
-        var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", describe(f.attempts()));
+        var error = UpstreamErrors.toApiError(f.last(), f.deployment()).withHeader("x-sluice-attempts", Attempt.describe(f.attempts()));
         ex.sendError(error);
         usage.record(new UsageRecord(ex.requestId(), a.model(), f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
     }
 
     /** The relay from an opened upstream to the client, which records usage when it ends. */
     private ChatRelay relay(Exchange ex, Accepted a, ResilientStream upstream, Runnable after) {
-        var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", describe(upstream.attempts()));
+        var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", Attempt.describe(upstream.attempts()));
         boolean includeUsage = a.body().path("stream_options").path("include_usage").asBoolean(false);
         ChatAnswer answer = a.stream() ? new ChatAnswer.Streamed(ex, a.model(), includeUsage, headers, limits)
                 : new ChatAnswer.Whole(ex, a.model(), headers);
@@ -170,9 +170,6 @@ public final class ChatCompletionsHandler implements HttpHandler {
         usage.record(new UsageRecord(ex.requestId(), a.model(), upstream.target().label(), prompt, completion, estimated, upstream.attempts().size(), outcome));
     }
 
-    private static String describe(List<Attempt> attempts) {
-        return String.join(", ", attempts.stream().map(Attempt::toString).toList());
-    }
 
     /**
      * One request served on its connection's event loop: the attempts (with backoff timers), the upstream's

@@ -1,7 +1,10 @@
 package dev.sluice.gateway.http;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.wire.json.Json;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -14,6 +17,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -37,11 +43,30 @@ public final class Exchange {
     Exchange(Channel channel, FullHttpRequest request, byte[] body, ChannelState state, Runnable onDone) {
         this.channel = channel;
         this.request = request;
-        this.path = new QueryStringDecoder(request.uri()).path();
+        this.path = path(request.uri());
         this.body = body;
         this.state = state;
         this.onDone = onDone;
         this.requestId = "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    }
+
+    /**
+     * The URI's path, percent-decoded; a plain one (nearly all) is taken as it is, without the decoder's objects.
+     * A malformed escape ({@code %zz}) leaves the path as sent: no route matches it, so it is answered 404.
+     */
+    static String path(String uri) {
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '?' || c == '#') return uri.substring(0, i);
+            if (c == '%') {
+                try {
+                    return new QueryStringDecoder(uri).path();
+                } catch (IllegalArgumentException malformed) {
+                    return new QueryStringDecoder(uri).rawPath();
+                }
+            }
+        }
+        return uri;
     }
 
     public String method() {
@@ -81,20 +106,48 @@ public final class Exchange {
     }
 
     public void sendJson(int status, JsonNode json, Map<String, String> headers) {
-        send(status, Json.bytes(json), "application/json", headers);
+        sendJson(status, g -> Json.MAPPER.writeTree(g, json), headers);
+    }
+
+    /** A JSON body that writes itself. */
+    @FunctionalInterface
+    public interface JsonBody {
+        void writeTo(JsonGenerator g) throws IOException;
+    }
+
+    /**
+     * Answers with JSON written straight into the connection's (pooled, direct) buffer: no tree, no byte array,
+     * no copy of one into the other on the way to the socket.
+     */
+    public void sendJson(int status, JsonBody body, Map<String, String> headers) {
+        if (answered) throw new IllegalStateException("already answered");
+        var content = channel.alloc().buffer(1024);
+        try (var g = Json.FACTORY.createGenerator((OutputStream) new ByteBufOutputStream(content))) {
+            body.writeTo(g);
+        } catch (IOException | RuntimeException e) {
+            content.release();
+            if (e instanceof IOException io) throw new UncheckedIOException(io);
+            throw (RuntimeException) e;
+        }
+        send(status, content, "application/json", headers);
     }
 
     public void sendError(ApiError error) {
-        send(error.status(), Json.bytes(error.toJson()), "application/json", error.headers());
+        sendJson(error.status(), error.toJson(), error.headers());
     }
 
     public void send(int status, byte[] content, String contentType, Map<String, String> headers) {
         if (answered) throw new IllegalStateException("already answered");
+        send(status, Unpooled.wrappedBuffer(content), contentType, headers);
+    }
+
+    /** Sends {@code content} and takes it over (released once written). */
+    private void send(int status, ByteBuf content, String contentType, Map<String, String> headers) {
         answered = true;
-        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(content));
+        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), content);
         var h = response.headers();
         h.set(HttpHeaderNames.CONTENT_TYPE, contentType);
-        h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.length);
+        h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
         common(h, headers);
         boolean keepAlive = HttpUtil.isKeepAlive(request);
         if (!keepAlive) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

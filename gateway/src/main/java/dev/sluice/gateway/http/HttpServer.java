@@ -154,10 +154,7 @@ public final class HttpServer implements AutoCloseable {
                 return;
             }
             byte[] body = ByteBufUtil.getBytes(request.content());
-            var exchange = new Exchange(ctx.channel(), request, body, state, () -> ctx.executor().execute(() -> {
-                busy = false;
-                next(ctx);
-            }));
+            var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
             request.content().release();
             boolean taken;
             try {
@@ -167,6 +164,21 @@ public final class HttpServer implements AutoCloseable {
                 return;
             }
             if (!taken) exchange.fork(handler);
+        }
+
+        /**
+         * The response is sent: the next request may start. A request already waiting starts in a task of its own,
+         * not inside the one that answered; with none waiting (nearly always) there is nothing to schedule.
+         */
+        private void done(ChannelHandlerContext ctx) {
+            if (ctx.executor().inEventLoop() && queue.isEmpty()) {
+                busy = false;
+                return;
+            }
+            ctx.executor().execute(() -> {
+                busy = false;
+                next(ctx);
+            });
         }
 
         @Override

@@ -94,9 +94,6 @@ final class RunExecution {
         }
     }
 
-    private static String describe(List<Attempt> attempts) {
-        return String.join(", ", attempts.stream().map(Attempt::toString).toList());
-    }
 
     /** The gateway is shutting down: stop the upstream and leave the run for recovery at the next start. */
     void abandon() {
@@ -148,7 +145,7 @@ final class RunExecution {
         } catch (UpstreamFailure f) {
             var e = f.last();
             endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + f.deployment() + "): "
-                    + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage() + " [attempts: " + describe(f.attempts()) + "]");
+                    + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage() + " [attempts: " + Attempt.describe(f.attempts()) + "]");
             return;
         } catch (InterruptedException | IOException e) {
             settle(cancelled ? null : new Failure("server_error", "The model request was interrupted: " + e));

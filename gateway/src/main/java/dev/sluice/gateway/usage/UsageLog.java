@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Requests only append to a queue; a writer thread drains it every {@link #PERIOD_MS} ms while the gateway
  * is busy (up to every {@link #MAX_PERIOD_MS} ms while it is quiet) and writes the lines in one go. Formatting through a logging framework and writing a line per request cost about
  * a tenth of a short request's CPU (docs/benchmarks.md); a queue nobody is woken for costs almost
- * nothing. Nothing is dropped: past {@link #MAX_QUEUED} lines a request writes them itself, and the rest
+ * nothing, and the lines are formatted by the writer, in one go. Nothing is dropped: past {@link #MAX_QUEUED} lines a request writes them itself, and the rest
  * is written at shutdown.
  */
 public final class UsageLog implements UsageSink {
@@ -30,9 +30,12 @@ public final class UsageLog implements UsageSink {
     static final int MAX_QUEUED = 100_000;
 
     private final PrintStream out;
-    private final ConcurrentLinkedQueue<String> queue = new ConcurrentLinkedQueue<>();
+    /** Records with the time they ended; lines are formatted by the writer, off the request's thread. */
+    private final ConcurrentLinkedQueue<Entry> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
     private final Object writing = new Object();
+
+    private record Entry(long millis, UsageRecord record) {}
 
     public UsageLog(PrintStream out) {
         this.out = out;
@@ -53,16 +56,8 @@ public final class UsageLog implements UsageSink {
 
     @Override
     public void record(UsageRecord r) {
-        queue.add(line(r));
+        queue.add(new Entry(System.currentTimeMillis(), r));
         if (queued.incrementAndGet() > MAX_QUEUED) drain();
-    }
-
-    static String line(UsageRecord r) {
-        return new StringBuilder(200).append(Instant.now()).append(" INFO sluice.usage request=").append(r.requestId())
-                .append(" model=").append(r.model()).append(" deployment=").append(r.deployment())
-                .append(" prompt=").append(r.promptTokens()).append(" completion=").append(r.completionTokens())
-                .append(" estimated=").append(r.estimated()).append(" attempts=").append(r.attempts())
-                .append(" outcome=").append(r.outcome()).append('\n').toString();
     }
 
     /** Writes everything queued so far; returns how many lines. */
@@ -70,23 +65,51 @@ public final class UsageLog implements UsageSink {
         synchronized (writing) {
             int lines = 0;
             // One buffer for the life of the log: a busy gateway drains thousands of lines every period.
-            text.reset();
-            for (String line; (line = queue.poll()) != null; ) {
-                queued.decrementAndGet();
-                text.writeBytes(line.getBytes(StandardCharsets.UTF_8));
+            line.setLength(0);
+            for (Entry e; (e = queue.poll()) != null; ) {
+                append(line, e.millis(), e.record());
                 lines++;
             }
             if (lines == 0) return 0;
+            queued.addAndGet(-lines);
+            text.reset();
+            text.writeBytes(line.toString().getBytes(StandardCharsets.UTF_8));
             try {
                 text.writeTo(out);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e); // a PrintStream reports errors through checkError instead
             }
             out.flush();
-            if (text.size() > 1 << 20) text = new ByteArrayOutputStream(8192); // a burst's buffer is not kept
+            if (text.size() > 1 << 20) text = new ByteArrayOutputStream(8192); // a burst's buffers are not kept
+            if (line.length() > 1 << 20) line = new StringBuilder(8192);
             return lines;
         }
     }
 
-    private ByteArrayOutputStream text = new ByteArrayOutputStream(8192); // guarded by writing
+    private void append(StringBuilder b, long millis, UsageRecord r) {
+        appendTime(b, millis);
+        b.append(" INFO sluice.usage request=").append(r.requestId())
+                .append(" model=").append(r.model()).append(" deployment=").append(r.deployment())
+                .append(" prompt=").append(r.promptTokens()).append(" completion=").append(r.completionTokens())
+                .append(" estimated=").append(r.estimated()).append(" attempts=").append(r.attempts())
+                .append(" outcome=").append(r.outcome()).append('\n');
+    }
+
+    /** ISO-8601 UTC with milliseconds ({@code 2026-11-22T05:40:00.123Z}); the part up to the second is formatted once a second. */
+    private void appendTime(StringBuilder b, long millis) {
+        long second = Math.floorDiv(millis, 1000);
+        if (second != prefixSecond) {
+            var whole = Instant.ofEpochSecond(second).toString(); // ...T05:40:00Z
+            prefix = whole.substring(0, whole.length() - 1) + '.';
+            prefixSecond = second;
+        }
+        int ms = (int) Math.floorMod(millis, 1000);
+        b.append(prefix).append((char) ('0' + ms / 100)).append((char) ('0' + ms / 10 % 10)).append((char) ('0' + ms % 10)).append('Z');
+    }
+
+    // guarded by writing
+    private StringBuilder line = new StringBuilder(8192);
+    private long prefixSecond = Long.MIN_VALUE;
+    private String prefix;
+    private ByteArrayOutputStream text = new ByteArrayOutputStream(8192);
 }

@@ -29,6 +29,19 @@ class UsageLogTest {
     }
 
     @Test
+    void eachLineStartsWithTheTimeTheRecordCameInUtcMilliseconds() {
+        var bytes = new ByteArrayOutputStream();
+        var log = new UsageLog(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        var before = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        log.record(record(1));
+        var after = java.time.Instant.now();
+        log.drain();
+        var stamp = bytes.toString(StandardCharsets.UTF_8).split(" ", 2)[0];
+        assertThat(stamp).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");
+        assertThat(java.time.Instant.parse(stamp)).isBetween(before, after);
+    }
+
+    @Test
     void drainWritesWhatIsQueuedAtOnce() {
         var bytes = new ByteArrayOutputStream();
         var log = new UsageLog(new PrintStream(bytes, true, StandardCharsets.UTF_8));

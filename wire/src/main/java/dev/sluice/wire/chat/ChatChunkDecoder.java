@@ -105,6 +105,14 @@ public final class ChatChunkDecoder {
         decodeWithJackson(data, offset, length);
     }
 
+    /**
+     * Decodes a whole non-streamed {@code chat.completion} (its {@code message} read as one delta). Straight to
+     * Jackson: the fast path only knows chunks, and a completion always has what it refuses (usage, another object).
+     */
+    public void decodeCompletion(byte[] data, int offset, int length) {
+        decodeWithJackson(data, offset, length);
+    }
+
     /** Kept apart so that the JIT compiles this path as it did before the fast path existed (the lambda stays unallocated). */
     private void decodeWithJackson(byte[] data, int offset, int length) {
         Supplier<String> text = () -> new String(data, offset, length, StandardCharsets.UTF_8); // for errors only

@@ -1,10 +1,15 @@
 package dev.sluice.wire.chat;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.wire.json.Json;
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A final chat completion, as rebuilt from a stream or read from a non-streaming answer. Provider fields
@@ -86,6 +91,149 @@ public record ChatCompletion(
         });
         return root;
     }
+
+    /**
+     * Writes what {@link #toJson()} gives, byte for byte, without building the tree: the gateway's non-streamed
+     * answer is written this way, straight into the response's buffer. An extra that would replace one of the
+     * typed fields in place (which a tree does and a generator cannot) sends this completion through the tree.
+     */
+    public void writeTo(JsonGenerator g) throws IOException {
+        if (extrasReplaceTypedFields()) {
+            Json.MAPPER.writeTree(g, toJson());
+            return;
+        }
+        g.writeStartObject();
+        g.writeFieldName(ID);
+        g.writeString(id);
+        g.writeFieldName(OBJECT);
+        g.writeString(OBJECT_VALUE);
+        g.writeFieldName(CREATED);
+        g.writeNumber(created);
+        g.writeFieldName(MODEL);
+        g.writeString(model);
+        g.writeFieldName(CHOICES);
+        g.writeStartArray();
+        for (var c : choices) {
+            g.writeStartObject();
+            g.writeFieldName(INDEX);
+            g.writeNumber(c.index());
+            g.writeFieldName(MESSAGE);
+            var m = c.message();
+            g.writeStartObject();
+            g.writeFieldName(ROLE);
+            g.writeString(m.role() == null ? "assistant" : m.role());
+            g.writeFieldName(CONTENT);
+            g.writeString(m.content());
+            g.writeFieldName(REFUSAL);
+            g.writeString(m.refusal());
+            if (m.reasoning() != null) {
+                g.writeFieldName(reasoningJsonField(m.reasoningField()));
+                g.writeString(m.reasoning());
+            }
+            if (!m.toolCalls().isEmpty()) {
+                g.writeFieldName(TOOL_CALLS);
+                g.writeStartArray();
+                for (var t : m.toolCalls()) {
+                    g.writeStartObject();
+                    g.writeFieldName(ID);
+                    g.writeString(t.id());
+                    g.writeFieldName(TYPE);
+                    g.writeString(t.type() == null ? "function" : t.type());
+                    g.writeFieldName(FUNCTION);
+                    g.writeStartObject();
+                    g.writeFieldName(NAME);
+                    g.writeString(t.name());
+                    g.writeFieldName(ARGUMENTS);
+                    g.writeString(t.arguments());
+                    g.writeEndObject();
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+            }
+            writeExtras(g, m.extras());
+            g.writeEndObject();
+            g.writeFieldName(LOGPROBS);
+            if (c.logprobs() == null) g.writeNull();
+            else Json.MAPPER.writeTree(g, c.logprobs());
+            g.writeFieldName(FINISH_REASON);
+            g.writeString(c.finishReason());
+            writeExtras(g, c.extras());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        if (usage != null) {
+            g.writeFieldName(USAGE);
+            Json.MAPPER.writeTree(g, usage);
+        }
+        if (serviceTier != null) {
+            g.writeFieldName(SERVICE_TIER);
+            g.writeString(serviceTier);
+        }
+        if (systemFingerprint != null) {
+            g.writeFieldName(SYSTEM_FINGERPRINT);
+            g.writeString(systemFingerprint);
+        }
+        for (var e : extras.entrySet()) {
+            if (!presentAtTop(e.getKey())) {
+                g.writeFieldName(e.getKey());
+                Json.MAPPER.writeTree(g, e.getValue());
+            }
+        }
+        g.writeEndObject();
+    }
+
+    private static void writeExtras(JsonGenerator g, Map<String, JsonNode> extras) throws IOException {
+        for (var e : extras.entrySet()) {
+            g.writeFieldName(e.getKey());
+            Json.MAPPER.writeTree(g, e.getValue());
+        }
+    }
+
+    /** Whether {@link #toJson()} has this top-level key before the extras are added (such an extra is dropped there). */
+    private boolean presentAtTop(String key) {
+        return switch (key) {
+            case "id", "object", "created", "model", "choices" -> true;
+            case "usage" -> usage != null;
+            case "service_tier" -> serviceTier != null;
+            case "system_fingerprint" -> systemFingerprint != null;
+            default -> false;
+        };
+    }
+
+    private static final Set<String> CHOICE_FIELDS = Set.of("index", "message", "logprobs", "finish_reason");
+
+    private boolean extrasReplaceTypedFields() {
+        for (var c : choices) {
+            for (var key : c.extras().keySet()) if (CHOICE_FIELDS.contains(key)) return true;
+            var m = c.message();
+            for (var key : m.extras().keySet()) {
+                switch (key) {
+                    case "role", "content", "refusal" -> {
+                        return true;
+                    }
+                    case "tool_calls" -> {
+                        if (!m.toolCalls().isEmpty()) return true;
+                    }
+                    default -> {
+                        if (m.reasoning() != null && key.equals(reasoningJsonField(m.reasoningField()))) return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    // Field names encoded once: the generator copies their bytes.
+    private static final SerializableString ID = new SerializedString("id"), OBJECT = new SerializedString("object"),
+            CREATED = new SerializedString("created"), MODEL = new SerializedString("model"), CHOICES = new SerializedString("choices"),
+            INDEX = new SerializedString("index"), MESSAGE = new SerializedString("message"), ROLE = new SerializedString("role"),
+            CONTENT = new SerializedString("content"), REFUSAL = new SerializedString("refusal"),
+            TOOL_CALLS = new SerializedString("tool_calls"), TYPE = new SerializedString("type"),
+            FUNCTION = new SerializedString("function"), NAME = new SerializedString("name"),
+            ARGUMENTS = new SerializedString("arguments"), LOGPROBS = new SerializedString("logprobs"),
+            FINISH_REASON = new SerializedString("finish_reason"), USAGE = new SerializedString("usage"),
+            SERVICE_TIER = new SerializedString("service_tier"), SYSTEM_FINGERPRINT = new SerializedString("system_fingerprint");
+    private static final String OBJECT_VALUE = "chat.completion";
 
     /** Message-level field names for reasoning: the dialect of the provider it came from. */
     static String reasoningJsonField(String field) {

@@ -66,7 +66,7 @@ public final class ChatStreamParser {
     public void completion(byte[] body, int offset, int length) {
         if (done) return;
         dataEvents++;
-        chunks.decode(null, body, offset, length);
+        chunks.decodeCompletion(body, offset, length);
         chunks.end();
         done = true;
     }
