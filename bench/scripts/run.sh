@@ -14,7 +14,7 @@
 #   TARGETS ["direct nginx sluice"]  MODES ["nonstream stream paced"]  CONCURRENCY ["1 64"]  ROUNDS [3]
 #   PACED_ROUNDS [ROUNDS + 2] rounds of the paced cells (the rounds past ROUNDS run those cells only): their
 #   latency goals are judged on the median over rounds, and one disturbed 6 s window weighs less among five
-#   WARMUP [2] s before each window, DURATION [6] s window, PACED_C1_DURATION [10] s window for paced c=1
+#   WARMUP [2] s before each window, DURATION [6] s window, PACED_C1_DURATION [30] s window for paced c=1
 #   (~9 req/s), PREWARM [3] s per mode for nginx and PREWARM_SLUICE [15] s per mode for the gateway before the
 #   matrix (the JVM's JIT needs a minute of load on 2 cores), MAX_REQUESTS [2000000] cap per
 #   window, PIN [0] (0: no pinning, nginx worker_processes = nproc, like the gateway's thread pools sized by
@@ -43,7 +43,7 @@ ROUNDS="${ROUNDS:-3}"
 PACED_ROUNDS="${PACED_ROUNDS:-$(( ROUNDS > 0 ? ROUNDS + 2 : 0 ))}"
 WARMUP="${WARMUP:-2}"
 DURATION="${DURATION:-6}"
-PACED_C1_DURATION="${PACED_C1_DURATION:-10}"
+PACED_C1_DURATION="${PACED_C1_DURATION:-30}"
 PREWARM="${PREWARM:-3}"
 PREWARM_SLUICE="${PREWARM_SLUICE:-15}"
 MAX_REQUESTS="${MAX_REQUESTS:-2000000}"
