@@ -204,16 +204,18 @@ public final class Report {
     static String render(Map<String, Cell> cells) {
         var out = new StringBuilder();
         var concurrencies = new ArrayList<String>();
-        int rounds = 0;
+        int rounds = 0, fewest = Integer.MAX_VALUE;
         for (var c : cells.values()) {
             var conc = c.rounds.getFirst().s("concurrency");
             if (!concurrencies.contains(conc)) concurrencies.add(conc);
             rounds = Math.max(rounds, c.rounds.size());
+            fewest = Math.min(fewest, c.rounds.size());
         }
         concurrencies.sort((a, b) -> Integer.compare(Integer.parseInt(a), Integer.parseInt(b)));
         String hi = concurrencies.isEmpty() ? "64" : concurrencies.getLast();
 
-        out.append("Pooled over ").append(rounds).append(rounds == 1 ? " round" : " rounds")
+        // The paced cells may have more rounds than the rest (PACED_ROUNDS).
+        out.append("Pooled over ").append(fewest < rounds ? fewest + "–" + rounds + " rounds per cell" : rounds + (rounds == 1 ? " round" : " rounds"))
                 .append(" (percentiles from the merged 1 µs histograms of all windows; CPU = total CPU time / total requests).\n\n");
         out.append("| mode | c | target | req/s | p50 ms | p99 ms | max ms | TTFC p50 ms | TTFC p99 ms | proxy CPU µs/req | of which JIT | upstream CPU µs/req | requests | errors |\n");
         out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
