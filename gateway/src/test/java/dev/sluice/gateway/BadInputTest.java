@@ -101,6 +101,21 @@ class BadInputTest {
     }
 
     @Test
+    void malformedHttpIs400AndTheConnectionCloses() throws Exception {
+        var base = URI.create(gw.base());
+        String answer;
+        try (var socket = new java.net.Socket(base.getHost(), base.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write("GET /v1/models NOT-HTTP/9\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8); // ends: closed
+        }
+        assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
+        var json = Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+        assertThat(json.at("/error/message").asText()).isEqualTo("Malformed HTTP request.");
+    }
+
+    @Test
     void connectionStaysUsableAfterAnError() throws Exception {
         for (int i = 0; i < 5; i++) {
             assertThat(gw.post("/chat/completions", "{bad").statusCode()).isEqualTo(400);

@@ -17,7 +17,6 @@ import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.gateway.usage.UsageSink;
 import dev.sluice.wire.json.Json;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
 
@@ -169,7 +168,6 @@ public final class ChatCompletionsHandler implements HttpHandler {
         boolean estimated = reported == null || reported.path("estimated").asBoolean(false);
         usage.record(new UsageRecord(ex.requestId(), a.model(), upstream.target().label(), prompt, completion, estimated, upstream.attempts().size(), outcome));
     }
-
 
     /**
      * One request served on its connection's event loop: the attempts (with backoff timers), the upstream's

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.wire.json.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -134,11 +133,6 @@ public final class Exchange {
 
     public void sendError(ApiError error) {
         sendJson(error.status(), error.toJson(), error.headers());
-    }
-
-    public void send(int status, byte[] content, String contentType, Map<String, String> headers) {
-        if (answered) throw new IllegalStateException("already answered");
-        send(status, Unpooled.wrappedBuffer(content), contentType, headers);
     }
 
     /** Sends {@code content} and takes it over (released once written). */

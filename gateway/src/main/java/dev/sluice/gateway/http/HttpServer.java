@@ -149,7 +149,7 @@ public final class HttpServer implements AutoCloseable {
                 var error = ApiError.invalidRequest("Malformed HTTP request.", null, null);
                 var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                         io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
-                exchange.send(400, Json.bytes(error.toJson()), "application/json", java.util.Map.of("Connection", "close"));
+                exchange.sendError(error.withHeader("Connection", "close"));
                 ctx.close();
                 return;
             }

@@ -9,7 +9,7 @@ public record Attempt(String deployment, String outcome) {
         var b = new StringBuilder();
         for (var a : attempts) {
             if (!b.isEmpty()) b.append(", ");
-            b.append(a.deployment()).append('=').append(a.outcome());
+            b.append(a);
         }
         return b.toString();
     }

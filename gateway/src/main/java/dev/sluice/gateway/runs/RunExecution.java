@@ -94,7 +94,6 @@ final class RunExecution {
         }
     }
 
-
     /** The gateway is shutting down: stop the upstream and leave the run for recovery at the next start. */
     void abandon() {
         var u = upstream;

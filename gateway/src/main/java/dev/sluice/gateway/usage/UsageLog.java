@@ -1,7 +1,5 @@
 package dev.sluice.gateway.usage;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -16,10 +14,10 @@ import java.util.concurrent.locks.LockSupport;
  * prompt=12 completion=30 estimated=false attempts=1 outcome=completed}.
  *
  * <p>Requests only append to a queue; a writer thread drains it every {@link #PERIOD_MS} ms while the gateway
- * is busy (up to every {@link #MAX_PERIOD_MS} ms while it is quiet) and writes the lines in one go. Formatting through a logging framework and writing a line per request cost about
- * a tenth of a short request's CPU (docs/benchmarks.md); a queue nobody is woken for costs almost
- * nothing, and the lines are formatted by the writer, in one go. Nothing is dropped: past {@link #MAX_QUEUED} lines a request writes them itself, and the rest
- * is written at shutdown.
+ * is busy (up to every {@link #MAX_PERIOD_MS} ms while it is quiet), formats the lines and writes them in one go.
+ * Formatting through a logging framework and writing a line per request cost about a tenth of a short
+ * request's CPU (docs/benchmarks.md); a queue nobody is woken for costs almost nothing. Nothing is dropped:
+ * past {@link #MAX_QUEUED} lines a request writes them itself, and the rest is written at shutdown.
  */
 public final class UsageLog implements UsageSink {
 
@@ -72,16 +70,10 @@ public final class UsageLog implements UsageSink {
             }
             if (lines == 0) return 0;
             queued.addAndGet(-lines);
-            text.reset();
-            text.writeBytes(line.toString().getBytes(StandardCharsets.UTF_8));
-            try {
-                text.writeTo(out);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e); // a PrintStream reports errors through checkError instead
-            }
+            var bytes = line.toString().getBytes(StandardCharsets.UTF_8);
+            out.write(bytes, 0, bytes.length); // a PrintStream reports errors through checkError
             out.flush();
-            if (text.size() > 1 << 20) text = new ByteArrayOutputStream(8192); // a burst's buffers are not kept
-            if (line.length() > 1 << 20) line = new StringBuilder(8192);
+            if (line.length() > 1 << 20) line = new StringBuilder(8192); // a burst's buffer is not kept
             return lines;
         }
     }
@@ -111,5 +103,4 @@ public final class UsageLog implements UsageSink {
     private StringBuilder line = new StringBuilder(8192);
     private long prefixSecond = Long.MIN_VALUE;
     private String prefix;
-    private ByteArrayOutputStream text = new ByteArrayOutputStream(8192);
 }
