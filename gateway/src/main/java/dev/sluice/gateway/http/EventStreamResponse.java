@@ -1,11 +1,15 @@
 package dev.sluice.gateway.http;
 
 import dev.sluice.wire.sse.SseWriter;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
@@ -20,12 +24,23 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Each hand-off to the event loop costs a wake-up of its thread when it sleeps, so the start (head and
  * keep-alive timer) and the end (timer cancelled, last frames, connection handed back) are one task each.
+ *
+ * <p>A batch is framed as an HTTP chunk here, in room kept in front of its first frame, and written below the
+ * HTTP encoder: the encoder would add the chunk's size line and CRLF as two more buffers and, for a write with a
+ * promise, combine three promises into it, for every chunk of every stream. The bytes on the wire are the ones
+ * the encoder writes (lower-case hex size, CRLF, data, CRLF). The head, keep-alive comments and the end of the
+ * body still go through the encoder, which keeps its chunked state.
  */
 public final class EventStreamResponse {
 
     private static final byte[] KEEP_ALIVE = SseWriter.comment("keep-alive");
+    /** Room for a chunk-size line in front of a batch: 8 hex digits (any int) and CRLF. */
+    private static final int SIZE_LINE = 10;
+    private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     private final Channel channel;
+    /** Where a framed chunk enters the pipeline: writes from here skip the HTTP encoder. */
+    private final ChannelHandlerContext belowEncoder;
     private final ChannelState state;
     private final boolean keepAliveConnection;
     private final Runnable onDone;
@@ -34,13 +49,15 @@ public final class EventStreamResponse {
     private volatile long lastWriteNanos = System.nanoTime();
     private volatile boolean ended;
     /** Frames queued since the last write; null while none are. Written as it is, so the bytes are copied once. */
-    private io.netty.buffer.ByteBuf batch;
+    private ByteBuf batch;
 
     /** A batch this large is written without waiting for {@link #flush}: the client gets bytes early, memory stays bounded. */
     private static final int MAX_BATCH = 32 * 1024;
 
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
         this.channel = channel;
+        // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
+        this.belowEncoder = channel.pipeline().context(HttpServerCodec.class);
         this.state = state;
         this.keepAliveConnection = keepAliveConnection;
         this.onDone = onDone;
@@ -70,7 +87,7 @@ public final class EventStreamResponse {
         }
         if (System.nanoTime() - lastWriteNanos >= intervalNanos - TimeUnit.MILLISECONDS.toNanos(5)) {
             lastWriteNanos = System.nanoTime();
-            channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+            channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)), channel.voidPromise());
         }
     }
 
@@ -86,6 +103,7 @@ public final class EventStreamResponse {
             // On the loop, straight into a pooled socket buffer; elsewhere a heap buffer (pools cache per thread,
             // and virtual threads are many).
             batch = channel.eventLoop().inEventLoop() ? channel.alloc().ioBuffer(4096) : Unpooled.buffer(4096);
+            batch.writerIndex(SIZE_LINE).readerIndex(SIZE_LINE);
         }
         batch.writeBytes(frame);
         return batch.readableBytes() < MAX_BATCH || flush();
@@ -97,13 +115,29 @@ public final class EventStreamResponse {
         if (batch == null) return channel.isActive();
         // On the event loop nothing may wait: a relay there stops reading its upstream instead (Exchange.whenWritable).
         if (!channel.eventLoop().inEventLoop() && !state.awaitWritable()) return false;
-        if (!channel.isActive()) return false;
+        if (!channel.isActive() || belowEncoder == null) return false;
         lastWriteNanos = System.nanoTime();
-        channel.writeAndFlush(new DefaultHttpContent(takeBatch()));
+        var chunk = takeBatch();
+        if (!chunk.isReadable()) {
+            // An empty chunk would end the body.
+            chunk.release();
+            return true;
+        }
+        belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
         return true;
     }
 
-    private io.netty.buffer.ByteBuf takeBatch() {
+    /** Frames the frames of {@code batch} as one HTTP chunk: size line in the room in front, CRLF after. */
+    static ByteBuf framed(ByteBuf batch) {
+        int length = batch.readableBytes();
+        int digits = Math.max(1, (Integer.SIZE - Integer.numberOfLeadingZeros(length) + 3) / 4);
+        int start = batch.readerIndex() - digits - 2;
+        for (int i = 0; i < digits; i++) batch.setByte(start + i, HEX[(length >>> (4 * (digits - 1 - i))) & 0xF]);
+        batch.setByte(start + digits, '\r').setByte(start + digits + 1, '\n');
+        return batch.readerIndex(start).writeByte('\r').writeByte('\n');
+    }
+
+    private ByteBuf takeBatch() {
         var content = batch;
         batch = null;
         return content;
@@ -119,7 +153,7 @@ public final class EventStreamResponse {
         ended = true;
         state.clearCloseActions();
         // The last frames and the end of the chunked body leave together.
-        var last = batch == null ? LastHttpContent.EMPTY_LAST_CONTENT : new io.netty.handler.codec.http.DefaultLastHttpContent(takeBatch());
+        var last = batch == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(takeBatch());
         Exchange.onEventLoop(channel, () -> {
             cancelKeepAlive();
             if (channel.isActive()) {

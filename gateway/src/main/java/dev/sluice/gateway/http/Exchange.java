@@ -148,8 +148,10 @@ public final class Exchange {
         state.clearCloseActions();
         // The response and handing the connection back leave in one event-loop task: one wake-up of its thread, not two.
         onEventLoop(channel, () -> {
-            var future = channel.writeAndFlush(response);
-            if (!keepAlive) future.addListener(f -> channel.close());
+            // Nothing waits on a kept-alive answer's write: a void promise spares the encoder combining a promise
+            // per buffer it writes (head, body). A failed write still closes the connection (exceptionCaught).
+            if (keepAlive) channel.writeAndFlush(response, channel.voidPromise());
+            else channel.writeAndFlush(response).addListener(f -> channel.close());
             onDone.run();
         });
     }
