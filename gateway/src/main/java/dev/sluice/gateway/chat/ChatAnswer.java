@@ -73,18 +73,19 @@ abstract sealed class ChatAnswer {
     static final class Streamed extends ChatAnswer {
         private final ChatChunkWriter writer;
         private final EventStreamResponse sse;
+        /** The writer's frames go straight into the response's batch (one sink per answer, not one per event). */
+        private final ChatChunkWriter.Sink toClient;
 
         Streamed(Exchange ex, String model, boolean includeUsage, Map<String, String> headers, Limits limits) {
             super(ex);
             this.writer = new ChatChunkWriter(model, includeUsage);
             this.sse = ex.startEventStream(headers, limits.keepAlive());
+            this.toClient = sse::queue;
         }
 
         @Override
         boolean write(StreamEvent event) {
-            for (var frame : writer.onEvent(event)) {
-                if (!sse.queue(frame)) return over("client_cancelled"); // closing the upstream is the caller's job
-            }
+            if (!writer.onEvent(event, toClient)) return over("client_cancelled"); // closing the upstream is the caller's job
             if (event instanceof StreamEvent.Error) return over("error");
             return true;
         }
@@ -102,13 +103,7 @@ abstract sealed class ChatAnswer {
 
         @Override
         void complete() {
-            for (var frame : writer.finish()) {
-                if (!sse.queue(frame)) {
-                    over("client_cancelled");
-                    return;
-                }
-            }
-            over("completed");
+            over(writer.finish(toClient) ? "completed" : "client_cancelled");
         }
 
         @Override

@@ -59,12 +59,35 @@ public final class ChatChunkWriter {
         return usage;
     }
 
+    /**
+     * Where frames go: whole, or a text chunk in the pieces it is assembled from, which the sink appends in
+     * order. Returns false once the client is gone.
+     */
+    @FunctionalInterface
+    public interface Sink {
+        boolean write(byte[] bytes, int offset, int length);
+
+        default boolean write(byte[] frame) {
+            return write(frame, 0, frame.length);
+        }
+    }
+
     /** Frames to send for one event, in order; often one, sometimes none or two. */
     public List<byte[]> onEvent(StreamEvent event) {
-        var out = new ArrayList<byte[]>(2);
+        var out = new Collected();
+        onEvent(event, out);
+        return out.frames();
+    }
+
+    /**
+     * Writes the frames of one event to {@code out}, in order; often one, sometimes none or two. Returns false
+     * if the sink refused one (the client is gone).
+     */
+    public boolean onEvent(StreamEvent event, Sink out) {
         // Nothing follows a choice's finish chunk: clients (openai-java's accumulator) reject it.
         int choice = choiceOf(event);
-        if (choice >= 0 && finishedChoices.contains(choice)) return out;
+        if (choice >= 0 && finishedChoices.contains(choice)) return true;
+        boolean ok = true;
         switch (event) {
             case StreamEvent.Metadata m -> {
                 // Identity is fixed by the first chunk sent; a later change must not split the stream's identity.
@@ -81,65 +104,67 @@ public final class ChatChunkWriter {
                 // and tool-call or refusal answers with content null, and clients rebuild what it sends.
             }
             case StreamEvent.TextDelta t -> {
-                open(t.choice(), "", out);
+                ok = open(t.choice(), "", out);
                 var logprobs = takeLogprobs(t.choice());
-                out.add(logprobs == null ? contentChunk(t.choice(), t.text()) : chunk(t.choice(), "content", t.text(), logprobs, null));
+                ok &= logprobs == null ? contentChunk(t.choice(), t.text(), out) : out.write(chunk(t.choice(), "content", t.text(), logprobs, null));
             }
             case StreamEvent.RefusalDelta r -> {
-                open(r.choice(), out);
-                out.add(chunk(r.choice(), "refusal", r.text(), takeLogprobs(r.choice()), null));
+                ok = open(r.choice(), out);
+                ok &= out.write(chunk(r.choice(), "refusal", r.text(), takeLogprobs(r.choice()), null));
             }
             case StreamEvent.ReasoningDelta r -> {
-                open(r.choice(), out);
-                flushLogprobs(r.choice(), out);
-                out.add(chunk(r.choice(), "reasoning".equals(r.field()) ? "reasoning" : "reasoning_content", r.text(), null, null));
+                ok = open(r.choice(), out) & flushLogprobs(r.choice(), out);
+                ok &= out.write(chunk(r.choice(), "reasoning".equals(r.field()) ? "reasoning" : "reasoning_content", r.text(), null, null));
             }
             case StreamEvent.Logprobs l -> {
-                open(l.choice(), out);
-                flushLogprobs(l.choice(), out);
+                ok = open(l.choice(), out) & flushLogprobs(l.choice(), out);
                 pendingLogprobs.put(l.choice(), new JsonNode[] {l.content(), l.refusal()});
             }
             case StreamEvent.ToolCallStart s -> {
-                open(s.choice(), out);
-                flushLogprobs(s.choice(), out);
-                out.add(toolChunk(s.choice(), s.index(), s.id() == null ? generatedCallId() : s.id(), s.type(), s.name(), ""));
+                ok = open(s.choice(), out) & flushLogprobs(s.choice(), out);
+                ok &= out.write(toolChunk(s.choice(), s.index(), s.id() == null ? generatedCallId() : s.id(), s.type(), s.name(), ""));
             }
             case StreamEvent.ToolCallArguments a -> {
-                open(a.choice(), out);
-                out.add(toolChunk(a.choice(), a.index(), null, null, null, a.fragment()));
+                ok = open(a.choice(), out);
+                ok &= out.write(toolChunk(a.choice(), a.index(), null, null, null, a.fragment()));
             }
             case StreamEvent.Finish f -> {
                 // "error" is not an OpenAI finish reason; the error event that follows says it.
                 if (f.reason().equals("error")) break;
-                open(f.choice(), "", out);
-                flushLogprobs(f.choice(), out);
+                ok = open(f.choice(), "", out) & flushLogprobs(f.choice(), out);
                 finishedChoices.add(f.choice());
-                out.add(chunk(f.choice(), null, null, null, f.reason()));
+                ok &= out.write(chunk(f.choice(), null, null, null, f.reason()));
             }
             case StreamEvent.Usage u -> usage = u.usage();
             case StreamEvent.Extra x -> {
                 if (x.scope() == StreamEvent.Scope.DELTA && !(x.value().isContainerNode() && x.value().isEmpty()) && !x.value().isNull()) {
-                    open(x.choice(), out);
-                    out.add(extraChunk(x));
+                    ok = open(x.choice(), out);
+                    ok &= out.write(extraChunk(x));
                 }
                 // Chunk- and choice-level provider extras are kept by the accumulator, not relayed.
             }
             case StreamEvent.Error e -> {
                 // Usage the upstream reported before failing is still the client's to see.
-                if (includeUsage && usage != null) out.add(usageChunk());
-                out.add(error(e.error()));
+                if (includeUsage && usage != null) ok = out.write(usageChunk());
+                ok &= out.write(error(e.error()));
             }
         }
-        return out;
+        return ok;
     }
 
     /** The end of a successful stream: the usage chunk if asked for, then {@code [DONE]}. */
     public List<byte[]> finish() {
-        var out = new ArrayList<byte[]>(3);
-        for (var choice : List.copyOf(pendingLogprobs.keySet())) flushLogprobs(choice, out);
-        if (includeUsage && usage != null) out.add(usageChunk());
-        out.add(DONE);
-        return out;
+        var out = new Collected();
+        finish(out);
+        return out.frames();
+    }
+
+    /** Writes the end of a successful stream to {@code out}. Returns false if the sink refused a frame. */
+    public boolean finish(Sink out) {
+        boolean ok = true;
+        for (var choice : List.copyOf(pendingLogprobs.keySet())) ok &= flushLogprobs(choice, out);
+        if (includeUsage && usage != null) ok &= out.write(usageChunk());
+        return ok & out.write(DONE);
     }
 
     private byte[] usageChunk() {
@@ -183,13 +208,13 @@ public final class ChatChunkWriter {
         };
     }
 
-    private void open(int choice, List<byte[]> out) {
-        open(choice, null, out);
+    private boolean open(int choice, Sink out) {
+        return open(choice, null, out);
     }
 
-    private void open(int choice, String content, List<byte[]> out) {
-        if (!openedChoices.add(choice)) return;
-        out.add(frame(g -> {
+    private boolean open(int choice, String content, Sink out) {
+        if (!openedChoices.add(choice)) return true;
+        return out.write(frame(g -> {
             header(g);
             g.writeArrayFieldStart("choices");
             g.writeStartObject();
@@ -211,9 +236,9 @@ public final class ChatChunkWriter {
         return pendingLogprobs.remove(choice);
     }
 
-    private void flushLogprobs(int choice, List<byte[]> out) {
+    private boolean flushLogprobs(int choice, Sink out) {
         var lp = pendingLogprobs.remove(choice);
-        if (lp != null) out.add(chunk(choice, null, null, lp, null));
+        return lp == null || out.write(chunk(choice, null, null, lp, null));
     }
 
     private byte[] chunk(int choice, String field, String text, JsonNode[] logprobs, String finish) {
@@ -241,26 +266,26 @@ public final class ChatChunkWriter {
     }
 
     /**
-     * The most frequent chunk, a piece of text, assembled from bytes: the header every chunk shares is
-     * encoded once per stream, the text escaped exactly as the generator would. Same bytes as
-     * {@code chunk(choice, "content", text, null, null)}, without a generator per token.
+     * The most frequent chunk, a piece of text, written in pieces: the header every chunk shares is encoded
+     * once per stream, the text escaped exactly as the generator would. Same bytes as
+     * {@code chunk(choice, "content", text, null, null)}, without a generator per token, and without a frame
+     * of its own: the pieces go straight to where the frames are batched.
      */
-    private byte[] contentChunk(int choice, String text) {
+    private boolean contentChunk(int choice, String text, Sink out) {
         var head = sharedHead();
         var quoted = com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(text);
-        var index = Integer.toString(choice);
         var tail = includeUsage ? CONTENT_TAIL_USAGE : CONTENT_TAIL;
-        var out = new byte[head.length + index.length() + CONTENT_MID.length + quoted.length + tail.length];
-        int n = 0;
-        System.arraycopy(head, 0, out, n, head.length);
-        n += head.length;
-        for (int i = 0; i < index.length(); i++) out[n++] = (byte) index.charAt(i);
-        System.arraycopy(CONTENT_MID, 0, out, n, CONTENT_MID.length);
-        n += CONTENT_MID.length;
-        System.arraycopy(quoted, 0, out, n, quoted.length);
-        n += quoted.length;
-        System.arraycopy(tail, 0, out, n, tail.length);
-        return out;
+        boolean ok = out.write(head);
+        ok &= choice >= 0 && choice < DIGITS.length ? out.write(DIGITS[choice]) : out.write(ascii(Integer.toString(choice)));
+        ok &= out.write(CONTENT_MID);
+        ok &= out.write(quoted);
+        return ok & out.write(tail);
+    }
+
+    private static final byte[][] DIGITS = new byte[10][];
+
+    static {
+        for (int i = 0; i < DIGITS.length; i++) DIGITS[i] = ascii(Integer.toString(i));
     }
 
     private static final byte[] CONTENT_MID = ascii(",\"delta\":{\"content\":\"");
@@ -396,4 +421,28 @@ public final class ChatChunkWriter {
     }
 
     private static final byte[] DATA_PREFIX = "data: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** Frames written to it, as a list; a frame ends with its blank line (JSON strings never hold a raw newline). */
+    private static final class Collected implements Sink {
+        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+
+        @Override
+        public boolean write(byte[] b, int offset, int length) {
+            bytes.write(b, offset, length);
+            return true;
+        }
+
+        List<byte[]> frames() {
+            var all = bytes.toByteArray();
+            var frames = new ArrayList<byte[]>(2);
+            int start = 0;
+            for (int i = 1; i < all.length; i++) {
+                if (all[i] == '\n' && all[i - 1] == '\n') {
+                    frames.add(java.util.Arrays.copyOfRange(all, start, i + 1));
+                    start = i + 1;
+                }
+            }
+            return frames;
+        }
+    }
 }

@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * HTTP encoder: the encoder would add the chunk's size line and CRLF as two more buffers and, for a write with a
  * promise, combine three promises into it, for every chunk of every stream. The bytes on the wire are the ones
  * the encoder writes (lower-case hex size, CRLF, data, CRLF). The head, keep-alive comments and the end of the
- * body still go through the encoder, which keeps its chunked state.
+ * body still go through the encoder, which keeps its chunked state. Writes nothing waits on carry a void
+ * promise (a failed one still closes the connection, through exceptionCaught).
  */
 public final class EventStreamResponse {
 
@@ -64,7 +65,7 @@ public final class EventStreamResponse {
         long interval = Math.max(1, keepAlive.toMillis());
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
         Exchange.onEventLoop(channel, () -> {
-            channel.writeAndFlush(head);
+            channel.writeAndFlush(head, channel.voidPromise());
             // A client gone before this ran needs no timer (channelInactive has run, or runs after this and cancels it).
             if (channel.isActive() && !ended) {
                 keepAliveTask = channel.eventLoop().scheduleAtFixedRate(this::keepAlive, interval, interval, TimeUnit.MILLISECONDS);
@@ -98,6 +99,11 @@ public final class EventStreamResponse {
 
     /** Adds a frame to the batch that the next {@link #flush} sends. Returns false if the client is gone. */
     public boolean queue(byte[] frame) {
+        return queue(frame, 0, frame.length);
+    }
+
+    /** Adds bytes (a frame, or a piece of one) to the batch that the next {@link #flush} sends. Returns false if the client is gone. */
+    public boolean queue(byte[] bytes, int offset, int length) {
         if (ended) return false;
         if (batch == null) {
             // On the loop, straight into a pooled socket buffer; elsewhere a heap buffer (pools cache per thread,
@@ -105,7 +111,7 @@ public final class EventStreamResponse {
             batch = channel.eventLoop().inEventLoop() ? channel.alloc().ioBuffer(4096) : Unpooled.buffer(4096);
             batch.writerIndex(SIZE_LINE).readerIndex(SIZE_LINE);
         }
-        batch.writeBytes(frame);
+        batch.writeBytes(bytes, offset, length);
         return batch.readableBytes() < MAX_BATCH || flush();
     }
 
@@ -157,8 +163,8 @@ public final class EventStreamResponse {
         Exchange.onEventLoop(channel, () -> {
             cancelKeepAlive();
             if (channel.isActive()) {
-                var future = channel.writeAndFlush(last);
-                if (!keepAliveConnection) future.addListener(ChannelFutureListener.CLOSE);
+                if (keepAliveConnection) channel.writeAndFlush(last, channel.voidPromise());
+                else channel.writeAndFlush(last).addListener(ChannelFutureListener.CLOSE);
             } else {
                 last.release();
             }

@@ -55,6 +55,9 @@ final class Exchange implements UpstreamHttp.Call {
     private final Runnable idleCheck = this::checkIdle;
 
     private boolean done;
+    /** True while {@link #start} runs inside {@code send} on the loop: a listener call then waits for a task of its own. */
+    private boolean startingInline;
+    private boolean cancelled;
     private boolean retried;
     private boolean paused;
 
@@ -129,6 +132,20 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------
+
+    /**
+     * Starts at once, from {@code send} on this exchange's loop: the request goes out in this loop turn instead
+     * of after the rest of its reads (at 64 streams that wait was the request's longest at p99). A failure found
+     * on the way is told to the listener in a task, after {@code send} has returned.
+     */
+    void startInline() {
+        startingInline = true;
+        try {
+            start();
+        } finally {
+            startingInline = false;
+        }
+    }
 
     void start() {
         if (done) return;
@@ -336,6 +353,17 @@ final class Exchange implements UpstreamHttp.Call {
 
     private void finish(IOException cause) {
         if (!stop()) return;
+        if (startingInline) {
+            // The caller does not hold the Call yet; one that cancels before this task runs hears nothing, as before.
+            loop.execute(() -> {
+                if (!cancelled) tellError(cause);
+            });
+            return;
+        }
+        tellError(cause);
+    }
+
+    private void tellError(IOException cause) {
         try {
             listener.onError(cause);
         } catch (RuntimeException e) {
@@ -396,6 +424,7 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     private void cancelNow() {
+        cancelled = true;
         stop();
     }
 

@@ -82,9 +82,10 @@ public final class UpstreamHttp implements AutoCloseable {
     public Call send(EventLoop loop, Request request, Listener listener) {
         if (closed) throw new IllegalStateException("UpstreamHttp is closed");
         var exchange = new Exchange(this, loop, channelClass(loop), Target.of(request), request, listener);
-        // Even on the loop the start is a task of its own, so a failure that completes inline (a closed pooled
-        // connection, a refused registration) cannot reach the listener before the caller holds the Call.
-        loop.execute(exchange::start);
+        // A failure that completes inline (a closed pooled connection, a refused connect) reaches the listener in
+        // a task of its own, after the caller holds the Call (Exchange.startInline).
+        if (loop.inEventLoop()) exchange.startInline();
+        else loop.execute(exchange::start);
         return exchange;
     }
 

@@ -53,4 +53,42 @@ class ChatChunkWriterTest {
         assertThat(Json.parse(after).path("choices").get(0).path("index").asInt()).isEqualTo(1);
         assertThat(List.of(Json.parse(before).path("id").asText(), Json.parse(after).path("id").asText())).containsOnly("chatcmpl-2");
     }
+
+    @Test
+    void aSinkGetsTheSameBytesAsTheFramesAndARefusalIsReportedWithoutLosingTheWritersState() {
+        var events = List.<StreamEvent>of(
+                new StreamEvent.Metadata("chatcmpl-3", "m", 1700000000, "fp", null),
+                new StreamEvent.TextDelta(0, "Hel"),
+                new StreamEvent.TextDelta(0, "lo \"x\""),
+                new StreamEvent.TextDelta(12, "other choice"),
+                new StreamEvent.ToolCallStart(0, 0, "call_1", "function", "f"),
+                new StreamEvent.ToolCallArguments(0, 0, "{}"),
+                new StreamEvent.Finish(0, "tool_calls"),
+                new StreamEvent.Finish(12, "stop"),
+                new StreamEvent.Usage(Json.parse("{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}")));
+        var byFrames = new ChatChunkWriter("m", true);
+        var bySink = new ChatChunkWriter("m", true);
+        var expected = new java.io.ByteArrayOutputStream();
+        var written = new java.io.ByteArrayOutputStream();
+        ChatChunkWriter.Sink sink = (b, off, len) -> {
+            written.write(b, off, len);
+            return true;
+        };
+        for (var event : events) {
+            byFrames.onEvent(event).forEach(expected::writeBytes);
+            assertThat(bySink.onEvent(event, sink)).isTrue();
+        }
+        byFrames.finish().forEach(expected::writeBytes);
+        assertThat(bySink.finish(sink)).isTrue();
+        assertThat(written.toString(StandardCharsets.UTF_8)).isEqualTo(expected.toString(StandardCharsets.UTF_8))
+                .contains("\"index\":12", "\"finish_reason\":\"tool_calls\"", "data: [DONE]");
+
+        // A client gone: the sink refuses, the writer says so, and still knows the choice finished.
+        var writer = new ChatChunkWriter("m", false);
+        ChatChunkWriter.Sink gone = (b, off, len) -> false;
+        assertThat(writer.onEvent(new StreamEvent.TextDelta(0, "a"), gone)).isFalse();
+        assertThat(writer.onEvent(new StreamEvent.Finish(0, "stop"), gone)).isFalse();
+        assertThat(writer.onEvent(new StreamEvent.TextDelta(0, "after the end"))).as("nothing follows a finish chunk").isEmpty();
+        assertThat(writer.finish(gone)).isFalse();
+    }
 }

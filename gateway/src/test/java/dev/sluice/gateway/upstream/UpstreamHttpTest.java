@@ -346,6 +346,60 @@ class UpstreamHttpTest {
     }
 
     @Test
+    void sentOnTheLoopAFailureReachesTheListenerOnlyAfterSendReturnsAndNotAfterACancel() throws Exception {
+        int port;
+        try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        // Sent on the loop, the exchange starts inside send(). Netty connects in a task of its own, so a refused
+        // connect (even one that fails inside connect(), like the broadcast address's ENETUNREACH: no packet is
+        // sent) is told after send() returns; Exchange also defers any failure found inside send() itself.
+        for (var uri : List.of("http://127.0.0.1:" + port + "/", "http://255.255.255.255:9/")) {
+            var request = new UpstreamHttp.Request("GET", URI.create(uri), Map.of(), null, null, null, null);
+            var loop = loop();
+            var returned = new java.util.concurrent.atomic.AtomicBoolean();
+            var errorBeforeReturn = new java.util.concurrent.atomic.AtomicBoolean();
+            var recorder = new Recorder(loop);
+            var listener = new UpstreamHttp.Listener() {
+                @Override
+                public void onHead(int status, io.netty.handler.codec.http.HttpHeaders headers) {
+                    recorder.onHead(status, headers);
+                }
+
+                @Override
+                public void onContent(ByteBuf content) {
+                    recorder.onContent(content);
+                }
+
+                @Override
+                public void onEnd() {
+                    recorder.onEnd();
+                }
+
+                @Override
+                public void onError(IOException cause) {
+                    if (!returned.get()) errorBeforeReturn.set(true);
+                    recorder.onError(cause);
+                }
+            };
+            loop.submit(() -> {
+                recorder.call = client.send(loop, request, listener);
+                returned.set(true);
+            }).get(5, TimeUnit.SECONDS);
+            recorder.awaitDone();
+            assertThat(recorder.error).as(uri).isInstanceOf(ConnectException.class);
+            assertThat(errorBeforeReturn).as("onError inside send() for %s", uri).isFalse();
+
+            // Cancelled in the same loop turn as send(): whatever failed on the way is not told.
+            var silent = new Recorder(loop);
+            loop.submit(() -> client.send(loop, request, silent).cancel()).get(5, TimeUnit.SECONDS);
+            Thread.sleep(200);
+            loop.submit(() -> {}).get(5, TimeUnit.SECONDS);
+            assertThat(silent.events).as(uri).isEmpty();
+        }
+    }
+
+    @Test
     void anUnknownHostIsAConnectException() throws Exception {
         var r = send(loop(), new UpstreamHttp.Request("GET", URI.create("http://no-such-host.invalid/"), Map.of(), null, null, null, null));
         r.awaitDone();
@@ -690,8 +744,8 @@ class UpstreamHttpTest {
         }
 
         /**
-         * Sends from the loop itself, so {@link #call} is set before any listener call (send defers the start to a
-         * task of its own there). Sent from another thread, a fast answer could reach a listener that uses the
+         * Sends from the loop itself, so {@link #call} is set before any listener call (on the loop, send tells a
+         * failure found while starting in a task of its own). Sent from another thread, a fast answer could reach a listener that uses the
          * call before that thread stored it.
          */
         void sendOnLoop(UpstreamHttp client, UpstreamHttp.Request request) throws Exception {
