@@ -135,8 +135,8 @@ final class Exchange implements UpstreamHttp.Call {
 
     /**
      * Starts at once, from {@code send} on this exchange's loop: the request goes out in this loop turn instead
-     * of after the rest of its reads (at 64 streams that wait was the request's longest at p99). A failure found
-     * on the way is told to the listener in a task, after {@code send} has returned.
+     * of in a task queued behind the rest of the turn's reads. A failure found on the way is told to the
+     * listener in a task, after {@code send} has returned.
      */
     void startInline() {
         startingInline = true;

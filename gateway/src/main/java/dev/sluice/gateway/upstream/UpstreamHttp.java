@@ -82,8 +82,8 @@ public final class UpstreamHttp implements AutoCloseable {
     public Call send(EventLoop loop, Request request, Listener listener) {
         if (closed) throw new IllegalStateException("UpstreamHttp is closed");
         var exchange = new Exchange(this, loop, channelClass(loop), Target.of(request), request, listener);
-        // A failure that completes inline (a closed pooled connection, a refused connect) reaches the listener in
-        // a task of its own, after the caller holds the Call (Exchange.startInline).
+        // A failure that would complete inline (a pooled connection whose write fails at once; Netty connects in a
+        // task of its own) reaches the listener in a task, after the caller holds the Call (Exchange.startInline).
         if (loop.inEventLoop()) exchange.startInline();
         else loop.execute(exchange::start);
         return exchange;
