@@ -197,7 +197,11 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            // Connection resets and the like: nothing to answer, just let go of the connection.
+            // Connection resets and the like: nothing to answer, just let go of the connection. Anything else closes
+            // a connection the client may reuse, so it is said (void-promise writes that fail land here too).
+            if (!(cause instanceof java.io.IOException)) {
+                LOG.log(System.Logger.Level.WARNING, "closing a connection after an unexpected error in its pipeline", cause);
+            }
             ctx.close();
         }
     }
