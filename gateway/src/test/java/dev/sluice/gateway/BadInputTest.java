@@ -86,29 +86,29 @@ class BadInputTest {
     @Test
     void malformedPercentEscapeInThePathIs404NotAClosedConnection() throws Exception {
         // Sent over a raw socket: java.net.URI refuses to build such a request at all.
-        var base = URI.create(gw.base());
-        String answer;
-        try (var socket = new java.net.Socket(base.getHost(), base.getPort())) {
-            socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(("GET /v1/models/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
+        var answer = rawExchange("GET /v1/models/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         assertThat(answer).startsWith("HTTP/1.1 404 ");
         var json = Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4));
         if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
         assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
     }
 
-    @Test
-    void malformedHttpIs400AndTheConnectionCloses() throws Exception {
+    /**
+     * Sends {@code request} as it is over a raw socket (java.net.URI and HttpClient refuse malformed requests)
+     * and reads until the gateway closes the connection.
+     */
+    private static String rawExchange(String request) throws Exception {
         var base = URI.create(gw.base());
-        String answer;
         try (var socket = new java.net.Socket(base.getHost(), base.getPort())) {
             socket.setSoTimeout(10_000);
-            socket.getOutputStream().write("GET /v1/models NOT-HTTP/9\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8); // ends: closed
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         }
+    }
+
+    @Test
+    void malformedHttpIs400AndTheConnectionCloses() throws Exception {
+        var answer = rawExchange("GET /v1/models NOT-HTTP/9\r\nHost: x\r\n\r\n");
         assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
         var json = Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4));
         if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);

@@ -4,7 +4,6 @@ import dev.sluice.wire.sse.SseWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -163,8 +162,7 @@ public final class EventStreamResponse {
         Exchange.onEventLoop(channel, () -> {
             cancelKeepAlive();
             if (channel.isActive()) {
-                if (keepAliveConnection) channel.writeAndFlush(last, channel.voidPromise());
-                else channel.writeAndFlush(last).addListener(ChannelFutureListener.CLOSE);
+                Exchange.writeLast(channel, last, keepAliveConnection);
             } else {
                 last.release();
             }

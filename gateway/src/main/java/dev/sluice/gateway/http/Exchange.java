@@ -6,6 +6,7 @@ import dev.sluice.wire.json.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -148,12 +149,19 @@ public final class Exchange {
         state.clearCloseActions();
         // The response and handing the connection back leave in one event-loop task: one wake-up of its thread, not two.
         onEventLoop(channel, () -> {
-            // Nothing waits on a kept-alive answer's write: a void promise spares the encoder combining a promise
-            // per buffer it writes (head, body). A failed write still closes the connection (exceptionCaught).
-            if (keepAlive) channel.writeAndFlush(response, channel.voidPromise());
-            else channel.writeAndFlush(response).addListener(f -> channel.close());
+            writeLast(channel, response, keepAlive);
             onDone.run();
         });
+    }
+
+    /**
+     * Writes the last part of an answer, then closes the connection unless the client keeps it alive. Nothing
+     * waits on a kept-alive answer's write: a void promise spares the encoder combining a promise per buffer it
+     * writes. A failed write still closes the connection (exceptionCaught).
+     */
+    static void writeLast(Channel channel, Object last, boolean keepAlive) {
+        if (keepAlive) channel.writeAndFlush(last, channel.voidPromise());
+        else channel.writeAndFlush(last).addListener(ChannelFutureListener.CLOSE);
     }
 
     /**
