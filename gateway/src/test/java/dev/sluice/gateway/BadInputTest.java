@@ -116,6 +116,42 @@ class BadInputTest {
     }
 
     @Test
+    void aClientThatHangsUpInTheMiddleOfARequestIsNotReportedAsAnError() throws Exception {
+        var logger = java.util.logging.Logger.getLogger(dev.sluice.gateway.http.HttpServer.class.getName());
+        var warnings = new java.util.concurrent.CopyOnWriteArrayList<java.util.logging.LogRecord>();
+        var handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) warnings.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        logger.addHandler(handler);
+        try {
+            var base = URI.create(gw.base());
+            for (int i = 0; i < 3; i++) {
+                try (var socket = new java.net.Socket(base.getHost(), base.getPort())) {
+                    socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: 100\r\n\r\n{\"model\":").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    socket.getOutputStream().flush();
+                    Thread.sleep(50); // the head is read and the aggregator is waiting for the rest of the body
+                }
+            }
+            // The gateway sees the hang-ups on its loops; give them time to be handled (and, before the fix, logged).
+            Thread.sleep(500);
+            assertThat(gw.get("/models").statusCode()).isEqualTo(200);
+            assertThat(warnings).extracting(r -> r.getMessage() + " " + r.getThrown()).isEmpty();
+        } finally {
+            logger.removeHandler(handler);
+        }
+    }
+
+    @Test
     void connectionStaysUsableAfterAnError() throws Exception {
         for (int i = 0; i < 5; i++) {
             assertThat(gw.post("/chat/completions", "{bad").statusCode()).isEqualTo(400);

@@ -197,9 +197,10 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            // Connection resets and the like: nothing to answer, just let go of the connection. Anything else closes
-            // a connection the client may reuse, so it is said (void-promise writes that fail land here too).
-            if (!(cause instanceof java.io.IOException)) {
+            // Connection resets, and a client that hung up in the middle of a request (the aggregator reports it once
+            // the channel is already closed): nothing to answer, just let go. Anything else closes a live connection
+            // the client may reuse, so it is said (void-promise writes that fail land here too).
+            if (!(cause instanceof java.io.IOException) && ctx.channel().isActive()) {
                 LOG.log(System.Logger.Level.WARNING, "closing a connection after an unexpected error in its pipeline", cause);
             }
             ctx.close();
