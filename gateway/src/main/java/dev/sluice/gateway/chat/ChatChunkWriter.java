@@ -3,6 +3,7 @@ package dev.sluice.gateway.chat;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.chat.ChoiceSet;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
@@ -10,10 +11,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -35,8 +34,8 @@ public final class ChatChunkWriter {
     private long created;
     private String fingerprint;
     private String serviceTier;
-    private final Set<Integer> openedChoices = new HashSet<>();
-    private final Set<Integer> finishedChoices = new HashSet<>();
+    private final ChoiceSet openedChoices = new ChoiceSet();
+    private final ChoiceSet finishedChoices = new ChoiceSet();
     private final Map<Integer, JsonNode[]> pendingLogprobs = new HashMap<>();
     private JsonNode usage;
     private final ByteArrayBuilder buffer = new ByteArrayBuilder(512);
@@ -233,11 +232,12 @@ public final class ChatChunkWriter {
     }
 
     private JsonNode[] takeLogprobs(int choice) {
-        return pendingLogprobs.remove(choice);
+        // Nearly every answer has none pending: no boxing and hashing of the index per text chunk then.
+        return pendingLogprobs.isEmpty() ? null : pendingLogprobs.remove(choice);
     }
 
     private boolean flushLogprobs(int choice, Sink out) {
-        var lp = pendingLogprobs.remove(choice);
+        var lp = takeLogprobs(choice);
         return lp == null || out.write(chunk(choice, null, null, lp, null));
     }
 

@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -53,6 +54,21 @@ public final class EventStreamResponse {
 
     /** A batch this large is written without waiting for {@link #flush}: the client gets bytes early, memory stays bounded. */
     private static final int MAX_BATCH = 32 * 1024;
+
+    /**
+     * One empty batch buffer per event loop, back from the socket, for the next batch of any stream on that loop.
+     * Taking a pooled buffer for every write and freeing it into Netty's per-thread cache was about 5% of the
+     * event loops' user time at paced c=64 (docs/benchmarks.md); a buffer kept per stream instead would cost
+     * memory for every idle stream.
+     */
+    private static final FastThreadLocal<ByteBuf> SPARE = new FastThreadLocal<>() {
+        @Override
+        protected void onRemoval(ByteBuf spare) {
+            if (spare != null) spare.release();
+        }
+    };
+    /** A batch buffer grown larger than this goes back to the pool rather than to {@link #SPARE}. */
+    private static final int MAX_SPARE = 64 * 1024;
 
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
         this.channel = channel;
@@ -105,9 +121,15 @@ public final class EventStreamResponse {
     public boolean queue(byte[] bytes, int offset, int length) {
         if (ended) return false;
         if (batch == null) {
-            // On the loop, straight into a pooled socket buffer; elsewhere a heap buffer (pools cache per thread,
-            // and virtual threads are many).
-            batch = channel.eventLoop().inEventLoop() ? channel.alloc().ioBuffer(4096) : Unpooled.buffer(4096);
+            // On the loop, straight into a socket buffer (the loop's spare, or a pooled one); elsewhere a heap buffer
+            // (pools cache per thread, and virtual threads are many).
+            if (channel.eventLoop().inEventLoop()) {
+                var spare = SPARE.get();
+                if (spare != null) SPARE.set(null);
+                batch = spare != null ? spare.clear() : channel.alloc().ioBuffer(4096);
+            } else {
+                batch = Unpooled.buffer(4096);
+            }
             batch.writerIndex(SIZE_LINE).readerIndex(SIZE_LINE);
         }
         batch.writeBytes(bytes, offset, length);
@@ -128,7 +150,19 @@ public final class EventStreamResponse {
             chunk.release();
             return true;
         }
-        belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
+        if (!channel.eventLoop().inEventLoop()) {
+            belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
+            return true;
+        }
+        // On the loop the write runs now: if the socket takes it all, Netty releases its reference before this
+        // returns and ours is the only one left, so the buffer can carry the loop's next batch. If it is still
+        // queued (the client reads slowly), it is Netty's to free.
+        belowEncoder.writeAndFlush(framed(chunk.retain()), channel.voidPromise());
+        if (chunk.refCnt() == 1 && chunk.capacity() <= MAX_SPARE && SPARE.get() == null) {
+            SPARE.set(chunk);
+        } else {
+            chunk.release();
+        }
         return true;
     }
 

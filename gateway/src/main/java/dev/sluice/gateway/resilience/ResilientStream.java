@@ -9,15 +9,14 @@ import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.routing.Route;
 import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.gateway.usage.UsageTracker;
+import dev.sluice.wire.chat.ChoiceSet;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.function.BiFunction;
 
 /**
@@ -51,8 +50,8 @@ public final class ResilientStream implements UpstreamStream {
 
     private final ArrayDeque<StreamEvent> pending = new ArrayDeque<>();
     private final StringBuilder sentText = new StringBuilder();
-    private final Set<Integer> choicesSeen = new HashSet<>();
-    private final Set<Integer> finished = new HashSet<>();
+    private final ChoiceSet choicesSeen = new ChoiceSet();
+    private final ChoiceSet finished = new ChoiceSet();
     private boolean toolCallSeen, metadataSent, roleSent, usageSent, ended;
     private UsageTracker attempt = new UsageTracker();
     private JsonNode priorUsage;
@@ -236,7 +235,7 @@ public final class ResilientStream implements UpstreamStream {
         // failure: no new attempt, and no mark against the deployment's health.
         return policy.midStream() == MidStream.CONTINUE && !closed && !Thread.currentThread().isInterrupted()
                 && switches < MAX_SWITCHES && !toolCallSeen
-                && !finished.contains(0) && (choicesSeen.isEmpty() || choicesSeen.equals(Set.of(0)))
+                && !finished.contains(0) && (choicesSeen.isEmpty() || choicesSeen.isOnly(0))
                 && originalBody.path("n").asInt(1) == 1;
     }
 

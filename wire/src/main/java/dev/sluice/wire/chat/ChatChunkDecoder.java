@@ -37,6 +37,8 @@ public final class ChatChunkDecoder {
     private long created;
     private boolean metadataSent;
     private final Map<Integer, ChoiceState> choiceStates = new HashMap<>();
+    private ChoiceState lastState; // the state of choice lastIndex, or null
+    private int lastIndex;
     private boolean errorSent;
     private final FastChunkScanner fast;
     private int fastChunks, fastMisses, fastSkips;
@@ -450,7 +452,13 @@ public final class ChatChunkDecoder {
 
     private void emitChoice(Choice ch) {
         int i = ch.index;
-        var state = choiceStates.computeIfAbsent(i, k -> new ChoiceState());
+        // Almost every chunk is for the same choice as the one before: no boxing and hashing of its index then.
+        var state = lastState;
+        if (state == null || lastIndex != i) {
+            state = choiceStates.computeIfAbsent(i, k -> new ChoiceState());
+            lastState = state;
+            lastIndex = i;
+        }
         if (ch.role != null && !state.roleSent) {
             state.roleSent = true;
             sink.accept(new StreamEvent.Role(i, ch.role));
