@@ -9,7 +9,6 @@ import dev.sluice.wire.chat.StreamEvent;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,13 +68,6 @@ public final class ChatChunkWriter {
         default boolean write(byte[] frame) {
             return write(frame, 0, frame.length);
         }
-    }
-
-    /** Frames to send for one event, in order; often one, sometimes none or two. */
-    public List<byte[]> onEvent(StreamEvent event) {
-        var out = new Collected();
-        onEvent(event, out);
-        return out.frames();
     }
 
     /**
@@ -151,14 +143,10 @@ public final class ChatChunkWriter {
         return ok;
     }
 
-    /** The end of a successful stream: the usage chunk if asked for, then {@code [DONE]}. */
-    public List<byte[]> finish() {
-        var out = new Collected();
-        finish(out);
-        return out.frames();
-    }
-
-    /** Writes the end of a successful stream to {@code out}. Returns false if the sink refused a frame. */
+    /**
+     * Writes the end of a successful stream to {@code out}: the usage chunk if asked for, then {@code [DONE]}.
+     * Returns false if the sink refused a frame.
+     */
     public boolean finish(Sink out) {
         boolean ok = true;
         for (var choice : List.copyOf(pendingLogprobs.keySet())) ok &= flushLogprobs(choice, out);
@@ -421,28 +409,4 @@ public final class ChatChunkWriter {
     }
 
     private static final byte[] DATA_PREFIX = "data: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
-    /** Frames written to it, as a list; a frame ends with its blank line (JSON strings never hold a raw newline). */
-    private static final class Collected implements Sink {
-        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-
-        @Override
-        public boolean write(byte[] b, int offset, int length) {
-            bytes.write(b, offset, length);
-            return true;
-        }
-
-        List<byte[]> frames() {
-            var all = bytes.toByteArray();
-            var frames = new ArrayList<byte[]>(2);
-            int start = 0;
-            for (int i = 1; i < all.length; i++) {
-                if (all[i] == '\n' && all[i - 1] == '\n') {
-                    frames.add(java.util.Arrays.copyOfRange(all, start, i + 1));
-                    start = i + 1;
-                }
-            }
-            return frames;
-        }
-    }
 }

@@ -140,8 +140,9 @@ public final class EventStreamResponse {
     public boolean flush() {
         if (ended) return false;
         if (batch == null) return channel.isActive();
+        boolean onLoop = channel.eventLoop().inEventLoop();
         // On the event loop nothing may wait: a relay there stops reading its upstream instead (Exchange.whenWritable).
-        if (!channel.eventLoop().inEventLoop() && !state.awaitWritable()) return false;
+        if (!onLoop && !state.awaitWritable()) return false;
         if (!channel.isActive() || belowEncoder == null) return false;
         lastWriteNanos = System.nanoTime();
         var chunk = takeBatch();
@@ -150,7 +151,7 @@ public final class EventStreamResponse {
             chunk.release();
             return true;
         }
-        if (!channel.eventLoop().inEventLoop()) {
+        if (!onLoop) {
             belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
             return true;
         }

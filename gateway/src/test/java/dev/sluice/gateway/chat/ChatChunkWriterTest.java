@@ -14,6 +14,44 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Text chunks are assembled from pre-encoded bytes; they must be exactly what Jackson writes for the same object. */
 class ChatChunkWriterTest {
 
+    /** The frames one event makes, in order. */
+    private static List<byte[]> frames(ChatChunkWriter writer, StreamEvent event) {
+        var out = new Collected();
+        writer.onEvent(event, out);
+        return out.frames();
+    }
+
+    /** The frames that end a successful stream. */
+    private static List<byte[]> finishFrames(ChatChunkWriter writer) {
+        var out = new Collected();
+        writer.finish(out);
+        return out.frames();
+    }
+
+    /** What a sink was given, split into frames at their blank lines (JSON strings never hold a raw newline). */
+    private static final class Collected implements ChatChunkWriter.Sink {
+        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+
+        @Override
+        public boolean write(byte[] b, int offset, int length) {
+            bytes.write(b, offset, length);
+            return true;
+        }
+
+        List<byte[]> frames() {
+            var all = bytes.toByteArray();
+            var frames = new ArrayList<byte[]>(2);
+            int start = 0;
+            for (int i = 1; i < all.length; i++) {
+                if (all[i] == '\n' && all[i - 1] == '\n') {
+                    frames.add(java.util.Arrays.copyOfRange(all, start, i + 1));
+                    start = i + 1;
+                }
+            }
+            return frames;
+        }
+    }
+
     private static String json(byte[] frame) {
         var text = new String(frame, StandardCharsets.UTF_8);
         assertThat(text).startsWith("data: ").endsWith("\n\n");
@@ -26,10 +64,10 @@ class ChatChunkWriterTest {
     void textChunksAreByteForByteWhatJacksonWrites(String text) {
         for (boolean includeUsage : new boolean[] {false, true}) {
             var writer = new ChatChunkWriter("gpt-x", includeUsage);
-            writer.onEvent(new StreamEvent.Metadata("chatcmpl-1", "gpt-4o-2024", 1700000000, "fp_1", null));
+            frames(writer, new StreamEvent.Metadata("chatcmpl-1", "gpt-4o-2024", 1700000000, "fp_1", null));
             var frames = new ArrayList<byte[]>();
-            frames.addAll(writer.onEvent(new StreamEvent.TextDelta(0, "first")));
-            frames.addAll(writer.onEvent(new StreamEvent.TextDelta(0, text)));
+            frames.addAll(frames(writer, new StreamEvent.TextDelta(0, "first")));
+            frames.addAll(frames(writer, new StreamEvent.TextDelta(0, text)));
             var last = json(frames.getLast());
             var tree = Json.parse(last);
             assertThat(Json.write(tree)).isEqualTo(last); // same escaping and field order as the generator
@@ -44,10 +82,10 @@ class ChatChunkWriterTest {
     @Test
     void aFingerprintLearnedLaterIsInTheChunksAfterIt() {
         var writer = new ChatChunkWriter("gpt-x", false);
-        writer.onEvent(new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, null, null));
-        var before = json(writer.onEvent(new StreamEvent.TextDelta(1, "a")).getLast());
-        writer.onEvent(new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, "fp_late", null));
-        var after = json(writer.onEvent(new StreamEvent.TextDelta(1, "b")).getLast());
+        frames(writer, new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, null, null));
+        var before = json(frames(writer, new StreamEvent.TextDelta(1, "a")).getLast());
+        frames(writer, new StreamEvent.Metadata("chatcmpl-2", "m", 1700000000, "fp_late", null));
+        var after = json(frames(writer, new StreamEvent.TextDelta(1, "b")).getLast());
         assertThat(Json.parse(before).has("system_fingerprint")).isFalse();
         assertThat(Json.parse(after).path("system_fingerprint").asText()).isEqualTo("fp_late");
         assertThat(Json.parse(after).path("choices").get(0).path("index").asInt()).isEqualTo(1);
@@ -75,10 +113,10 @@ class ChatChunkWriterTest {
             return true;
         };
         for (var event : events) {
-            byFrames.onEvent(event).forEach(expected::writeBytes);
+            frames(byFrames, event).forEach(expected::writeBytes);
             assertThat(bySink.onEvent(event, sink)).isTrue();
         }
-        byFrames.finish().forEach(expected::writeBytes);
+        finishFrames(byFrames).forEach(expected::writeBytes);
         assertThat(bySink.finish(sink)).isTrue();
         assertThat(written.toString(StandardCharsets.UTF_8)).isEqualTo(expected.toString(StandardCharsets.UTF_8))
                 .contains("\"index\":12", "\"finish_reason\":\"tool_calls\"", "data: [DONE]");
@@ -88,7 +126,7 @@ class ChatChunkWriterTest {
         ChatChunkWriter.Sink gone = (b, off, len) -> false;
         assertThat(writer.onEvent(new StreamEvent.TextDelta(0, "a"), gone)).isFalse();
         assertThat(writer.onEvent(new StreamEvent.Finish(0, "stop"), gone)).isFalse();
-        assertThat(writer.onEvent(new StreamEvent.TextDelta(0, "after the end"))).as("nothing follows a finish chunk").isEmpty();
+        assertThat(frames(writer, new StreamEvent.TextDelta(0, "after the end"))).as("nothing follows a finish chunk").isEmpty();
         assertThat(writer.finish(gone)).isFalse();
     }
 }
