@@ -1,12 +1,12 @@
 package dev.sluice.gateway.upstream;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
@@ -14,10 +14,12 @@ import java.util.List;
 import javax.net.ssl.SNIHostName;
 
 /**
- * One upstream connection: its pipeline ([TLS] → byte watch → HTTP codec → this) and the exchange currently
- * using it, if any. Events for a connection without an exchange (data or an error while pooled) close it.
+ * One upstream connection: its pipeline ([TLS] → request encoder → this), the response decoder, and the exchange
+ * currently using it, if any. Events for a connection without an exchange (data or an error while pooled) close it.
+ * Responses are decoded here, from the bytes as read, rather than by a codec handler of their own: one pipeline
+ * hop and no message objects per relayed chunk.
  */
-final class Connection extends ChannelInboundHandlerAdapter {
+final class Connection extends ChannelInboundHandlerAdapter implements ResponseDecoder.Sink {
 
     private final UpstreamHttp.Target target;
     private final SslContext ssl;
@@ -25,6 +27,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private Channel channel;
     private SslHandler sslHandler;
     private Exchange exchange;
+    private final ResponseDecoder decoder = new ResponseDecoder(this);
     /** System.nanoTime() when it went back to the pool. */
     long idleSince;
 
@@ -62,19 +65,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             sslHandler.setHandshakeTimeoutMillis(0);
             pipeline.addLast("tls", sslHandler);
         }
-        pipeline.addLast("bytes", new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                // Below the codec: a partial head counts as a response byte (the request reached the server).
-                var ex = exchange;
-                if (ex != null) ex.onBytes();
-                ctx.fireChannelRead(msg);
-            }
-        });
-        pipeline.addLast("http", new HttpClientCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(8 * 1024)
-                .setMaxHeaderSize(64 * 1024)
-                .setMaxChunkSize(64 * 1024), false, false));
+        pipeline.addLast("http", new HttpRequestEncoder());
         pipeline.addLast("exchange", this);
     }
 
@@ -91,8 +82,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
         return sslHandler;
     }
 
-    void bind(Exchange ex) {
+    /** The exchange whose response comes next, to a HEAD request (a head and no body) or not. */
+    void bind(Exchange ex, boolean headRequest) {
         exchange = ex;
+        decoder.expect(headRequest);
     }
 
     void unbind() {
@@ -110,17 +103,50 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            return;
+        }
         try {
             var ex = exchange;
-            if (ex != null) {
-                ex.onMessage(this, (HttpObject) msg);
-            } else {
+            if (ex == null || decoder.idle()) {
                 // A pooled connection has nothing to say; whatever it says makes it unusable.
                 ctx.close();
+                return;
             }
+            ex.onBytes(); // a partial head counts as a response byte: the request reached the server
+            decoder.decode(in);
+            // Left over: bytes after the response's end, which belong to no request, or after the exchange stopped.
+            if (in.isReadable()) ctx.close();
         } finally {
-            ReferenceCountUtil.release(msg);
+            in.release();
         }
+    }
+
+    // ---- from the decoder ---------------------------------------------------------------------------------
+
+    @Override
+    public boolean head(HttpResponse head) {
+        var ex = exchange;
+        return ex != null && ex.onHead(this, head);
+    }
+
+    @Override
+    public boolean content(ByteBuf slice) {
+        var ex = exchange;
+        return ex != null && ex.onContent(this, slice);
+    }
+
+    @Override
+    public void end() {
+        var ex = exchange;
+        if (ex != null) ex.onBodyEnd(this);
+    }
+
+    @Override
+    public void malformed(String message) {
+        var ex = exchange;
+        if (ex != null) ex.onMalformed(this, message);
     }
 
     @Override
@@ -132,7 +158,8 @@ final class Connection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         var ex = exchange;
-        if (ex != null) ex.onClosed(this);
+        // A body framed by the connection's close ends here; any other response was cut short.
+        if (ex != null && !decoder.closed()) ex.onClosed(this);
     }
 
     @Override

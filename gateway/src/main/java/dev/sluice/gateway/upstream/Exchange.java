@@ -2,25 +2,22 @@ package dev.sluice.gateway.upstream;
 
 import dev.sluice.client.StreamTimeoutException;
 import dev.sluice.client.StreamTimeoutException.Kind;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
-import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -71,7 +68,6 @@ final class Exchange implements UpstreamHttp.Call {
     private boolean reused;
     private boolean sawBytes;
     private boolean written;
-    private boolean informational;
     private boolean headSeen;
     private boolean keepAlive;
     private boolean contentSinceReadComplete;
@@ -220,8 +216,8 @@ final class Exchange implements UpstreamHttp.Call {
     private void use(Connection c, boolean reused) {
         conn = c;
         this.reused = reused;
-        sawBytes = written = informational = headSeen = keepAlive = contentSinceReadComplete = false;
-        c.bind(this);
+        sawBytes = written = headSeen = keepAlive = contentSinceReadComplete = false;
+        c.bind(this, method.equals(HttpMethod.HEAD));
         if (paused) c.channel().config().setAutoRead(false);
         var body = request.body() == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(request.body());
         var req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path, body, headers, EmptyHttpHeaders.INSTANCE);
@@ -242,29 +238,16 @@ final class Exchange implements UpstreamHttp.Call {
         lastReadNanos = System.nanoTime();
     }
 
-    void onMessage(Connection c, HttpObject msg) {
-        if (conn != c || done) return;
-        if (msg.decoderResult().isFailure()) {
-            var cause = msg.decoderResult().cause();
-            onFailure(c, cause instanceof PrematureChannelClosureException
-                    ? new IOException("upstream " + where() + " closed the connection before the response ended", cause)
-                    : new IOException("malformed response from upstream " + where() + ": " + cause.getMessage(), cause));
-            return;
-        }
-        if (msg instanceof HttpResponse head && !onHead(c, head)) return;
-        if (msg instanceof HttpContent content) onContent(c, content);
-    }
-
     /** False when the exchange is over (or cancelled from the listener). */
-    private boolean onHead(Connection c, HttpResponse head) {
+    boolean onHead(Connection c, HttpResponse head) {
+        if (conn != c || done) return false;
         var status = head.status().code();
         if (status < 200) {
             if (status == 101) {
                 onFailure(c, new IOException("upstream " + where() + " switched protocols (101) without being asked to"));
                 return false;
             }
-            informational = true; // its empty LastHttpContent follows; the final head comes after
-            return true;
+            return true; // informational: the final head comes after
         }
         headSeen = true;
         keepAlive = requestKeepAlive && HttpUtil.isKeepAlive(head);
@@ -281,22 +264,26 @@ final class Exchange implements UpstreamHttp.Call {
         return !done;
     }
 
-    private void onContent(Connection c, HttpContent content) {
-        if (informational) {
-            if (content instanceof LastHttpContent) informational = false;
-            return;
+    /** False when the exchange is over (or cancelled from the listener). */
+    boolean onContent(Connection c, ByteBuf content) {
+        if (conn != c || done) return false;
+        if (!content.isReadable()) return true;
+        contentSinceReadComplete = true;
+        try {
+            listener.onContent(content);
+        } catch (RuntimeException e) {
+            listenerFailed("onContent", e);
         }
-        var buf = content.content();
-        if (buf.isReadable()) {
-            contentSinceReadComplete = true;
-            try {
-                listener.onContent(buf);
-            } catch (RuntimeException e) {
-                listenerFailed("onContent", e);
-            }
-            if (done) return;
-        }
-        if (content instanceof LastHttpContent) end(c);
+        return !done;
+    }
+
+    void onBodyEnd(Connection c) {
+        if (conn != c || done) return;
+        end(c);
+    }
+
+    void onMalformed(Connection c, String message) {
+        onFailure(c, new IOException("malformed response from upstream " + where() + ": " + message));
     }
 
     void onReadComplete(Connection c) {
@@ -338,7 +325,7 @@ final class Exchange implements UpstreamHttp.Call {
         conn = null;
         // Pooled before onEnd, so a follow-up sent from onEnd can reuse it (send always starts in a later task,
         // after anything left in this read was seen and made the connection unusable).
-        if (keepAlive && written && !client.isClosed()) {
+        if (keepAlive && written && c.isActive() && !client.isClosed()) {
             if (paused) c.channel().config().setAutoRead(true); // a pooled connection must notice the server closing it
             client.pool(loop).release(c);
         } else {

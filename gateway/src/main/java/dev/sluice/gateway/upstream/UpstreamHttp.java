@@ -123,6 +123,7 @@ public final class UpstreamHttp implements AutoCloseable {
                 .group(loop)
                 .channel(channelClass)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, LoopReadBuffer.INSTANCE)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
                 .handler(connection.initializer())
                 .connect(new InetSocketAddress(address, connection.target().port()));
@@ -188,7 +189,7 @@ public final class UpstreamHttp implements AutoCloseable {
         /** After each batch of socket reads that delivered content (channelReadComplete), so a relay can flush once per read. */
         default void onReadComplete() {}
 
-        /** The body ended normally (LastHttpContent). */
+        /** The body ended normally: its length, the chunked body's last chunk, or the close that frames it. */
         void onEnd();
 
         /**
