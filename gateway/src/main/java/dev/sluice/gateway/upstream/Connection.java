@@ -5,7 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
@@ -14,7 +13,7 @@ import java.util.List;
 import javax.net.ssl.SNIHostName;
 
 /**
- * One upstream connection: its pipeline ([TLS] → request encoder → this), the response decoder, and the exchange
+ * One upstream connection: its pipeline ([TLS] → this), the response decoder, and the exchange
  * currently using it, if any. Events for a connection without an exchange (data or an error while pooled) close it.
  * Responses are decoded here, from the bytes as read, rather than by a codec handler of their own: one pipeline
  * hop and no message objects per relayed chunk.
@@ -65,7 +64,6 @@ final class Connection extends ChannelInboundHandlerAdapter implements ResponseD
             sslHandler.setHandshakeTimeoutMillis(0);
             pipeline.addLast("tls", sslHandler);
         }
-        pipeline.addLast("http", new HttpRequestEncoder());
         pipeline.addLast("exchange", this);
     }
 

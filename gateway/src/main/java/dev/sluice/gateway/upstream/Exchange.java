@@ -8,16 +8,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -43,10 +35,8 @@ final class Exchange implements UpstreamHttp.Call {
     private final UpstreamHttp.Target target;
     private final UpstreamHttp.Request request;
     private final UpstreamHttp.Listener listener;
-    private final HttpMethod method;
-    private final String path;
-    private final HttpHeaders headers;
-    private final boolean requestKeepAlive;
+    private final boolean headRequest;
+    private final RequestHead head;
     private final long sentNanos = System.nanoTime();
     private final long idleNanos;
     private final Runnable idleCheck = this::checkIdle;
@@ -91,40 +81,12 @@ final class Exchange implements UpstreamHttp.Call {
         positive(request.total(), "total");
         this.idleNanos = request.idle() == null ? 0 : nanos(request.idle());
         if (request.method() == null || request.method().isEmpty()) throw new IllegalArgumentException("no method");
-        this.method = HttpMethod.valueOf(request.method());
+        this.headRequest = request.method().equals("HEAD");
         var uri = request.uri();
         var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-        this.path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
-        this.headers = headers(request, target);
-        this.requestKeepAlive = !headers.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true);
-    }
-
-    /** Host unless given, the caller's headers, and the framing: this class owns Content-Length and never chunks. */
-    private static HttpHeaders headers(UpstreamHttp.Request request, UpstreamHttp.Target target) {
-        var given = request.headers() == null ? java.util.Map.<String, String>of() : request.headers();
-        var h = new DefaultHttpHeaders(); // validates names
-        boolean hostGiven = false;
-        for (var name : given.keySet()) hostGiven |= HttpHeaderNames.HOST.contentEqualsIgnoreCase(name);
-        if (!hostGiven) h.add(HttpHeaderNames.HOST, target.hostHeader());
-        for (var e : given.entrySet()) {
-            var value = e.getValue();
-            if (value == null || !safe(value)) {
-                throw new IllegalArgumentException("header " + e.getKey() + " has a null value or one with CR, LF or NUL");
-            }
-            h.add(e.getKey(), value);
-        }
-        h.remove(HttpHeaderNames.TRANSFER_ENCODING);
-        h.remove(HttpHeaderNames.CONTENT_LENGTH);
-        if (request.body() != null) h.set(HttpHeaderNames.CONTENT_LENGTH, request.body().length);
-        return h;
-    }
-
-    private static boolean safe(String value) {
-        for (int i = 0; i < value.length(); i++) {
-            char c = value.charAt(i);
-            if (c == '\r' || c == '\n' || c == 0) return false;
-        }
-        return true;
+        var path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
+        this.head = RequestHead.of(request.method(), path, request.headers() == null ? java.util.Map.of() : request.headers(),
+                target.hostHeader(), request.body() == null ? null : request.body().length);
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------
@@ -217,10 +179,10 @@ final class Exchange implements UpstreamHttp.Call {
         conn = c;
         this.reused = reused;
         sawBytes = written = headSeen = keepAlive = contentSinceReadComplete = false;
-        c.bind(this, method.equals(HttpMethod.HEAD));
+        c.bind(this, headRequest);
         if (paused) c.channel().config().setAutoRead(false);
-        var body = request.body() == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(request.body());
-        var req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path, body, headers, EmptyHttpHeaders.INSTANCE);
+        var req = request.body() == null ? Unpooled.wrappedBuffer(head.bytes())
+                : Unpooled.wrappedBuffer(head.bytes(), request.body());
         c.channel().writeAndFlush(req).addListener(f -> {
             if (conn != c) return;
             if (f.isSuccess()) {
@@ -250,7 +212,7 @@ final class Exchange implements UpstreamHttp.Call {
             return true; // informational: the final head comes after
         }
         headSeen = true;
-        keepAlive = requestKeepAlive && HttpUtil.isKeepAlive(head);
+        keepAlive = this.head.keepAlive() && HttpUtil.isKeepAlive(head);
         cancel(firstByteTimer);
         if (request.idle() != null) {
             lastReadNanos = System.nanoTime();

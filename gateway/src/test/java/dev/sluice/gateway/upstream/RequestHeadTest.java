@@ -1,0 +1,63 @@
+package dev.sluice.gateway.upstream;
+
+import static java.nio.charset.StandardCharsets.ISO_8859_1;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class RequestHeadTest {
+
+    private static Map<String, String> headers(String... nameValues) {
+        var m = new LinkedHashMap<String, String>();
+        for (int i = 0; i < nameValues.length; i += 2) m.put(nameValues[i], nameValues[i + 1]);
+        return m;
+    }
+
+    @Test
+    void aRequestHeadIsTheRequestLineHostTheHeadersInOrderAndTheLength() {
+        var head = RequestHead.of("POST", "/v1/chat/completions?x=1", headers("Authorization", "Bearer sk-test", "Content-Type", "application/json"),
+                "api.example.com:8443", 15);
+        assertThat(new String(head.bytes(), ISO_8859_1)).isEqualTo("POST /v1/chat/completions?x=1 HTTP/1.1\r\n"
+                + "Host: api.example.com:8443\r\n"
+                + "Authorization: Bearer sk-test\r\n"
+                + "Content-Type: application/json\r\n"
+                + "Content-Length: 15\r\n"
+                + "\r\n");
+        assertThat(head.keepAlive()).isTrue();
+    }
+
+    @Test
+    void aGivenHostIsKeptAndGivenFramingHeadersAreReplacedByTheBodysLength() {
+        var head = RequestHead.of("POST", "/", headers("host", "proxy.internal", "Content-Length", "999", "Transfer-Encoding", "chunked"),
+                "127.0.0.1:1", 2);
+        assertThat(new String(head.bytes(), ISO_8859_1)).isEqualTo("POST / HTTP/1.1\r\nhost: proxy.internal\r\nContent-Length: 2\r\n\r\n");
+        var get = RequestHead.of("GET", "/v1/models", Map.of(), "h", null);
+        assertThat(new String(get.bytes(), ISO_8859_1)).as("no body, no length").isEqualTo("GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n");
+    }
+
+    @Test
+    void connectionCloseAskedForIsNoKeepAlive() {
+        assertThat(RequestHead.of("GET", "/", headers("Connection", "Upgrade, CLOSE"), "h", null).keepAlive()).isFalse();
+        assertThat(RequestHead.of("GET", "/", headers("Connection", "keep-alive"), "h", null).keepAlive()).isTrue();
+    }
+
+    @Test
+    void whatCannotBeSentSafelyIsRefused() {
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GET", "/", headers("X-Evil", "a\r\nHost: b"), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GET", "/", headers("X-Nul", "a\0b"), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GET", "/", headers("Bad Name", "x"), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GET", "/", headers("X-Null", null), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GET", "/", headers("X-Emoji", "🦊"), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("GE T", "/", Map.of(), "h", null));
+        assertThatIllegalArgumentException().isThrownBy(() -> RequestHead.of("", "/", Map.of(), "h", null));
+    }
+
+    @Test
+    void latin1ValuesAreSentAsTheirBytes() {
+        var head = RequestHead.of("GET", "/", headers("X-Name", "Köln"), "h", null);
+        assertThat(new String(head.bytes(), ISO_8859_1)).contains("X-Name: Köln\r\n");
+    }
+}
