@@ -13,10 +13,10 @@ import java.util.List;
 import javax.net.ssl.SNIHostName;
 
 /**
- * One upstream connection: its pipeline ([TLS] → this), the response decoder, and the exchange
- * currently using it, if any. Events for a connection without an exchange (data or an error while pooled) close it.
- * Responses are decoded here, from the bytes as read, rather than by a codec handler of their own: one pipeline
- * hop and no message objects per relayed chunk.
+ * One upstream connection: its pipeline ([TLS] → this), its response decoder, and the exchange currently using
+ * it, if any. Events for a connection without an exchange (data or an error while pooled) close it. Responses are
+ * decoded here, from the bytes as read, and requests go out as bytes ({@link RequestHead}), rather than through
+ * codec handlers: one pipeline hop and no message objects per relayed chunk.
  */
 final class Connection extends ChannelInboundHandlerAdapter implements ResponseDecoder.Sink {
 
@@ -102,7 +102,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements ResponseD
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (!(msg instanceof ByteBuf in)) {
-            io.netty.util.ReferenceCountUtil.release(msg);
+            ReferenceCountUtil.release(msg);
             return;
         }
         try {
