@@ -47,6 +47,16 @@ class ResponseDecoderTest {
         }
     }
 
+    /** A decoder expecting a response to a non-HEAD request, fed {@code bytes} in one read. */
+    private static ResponseDecoder fed(Recorder r, String bytes) {
+        var d = new ResponseDecoder(r);
+        d.expect(false);
+        var in = Unpooled.copiedBuffer(bytes, ISO_8859_1);
+        d.decode(in);
+        in.release();
+        return d;
+    }
+
     private static Recorder decodeWhole(String response, boolean headRequest) {
         var r = new Recorder();
         var d = new ResponseDecoder(r);
@@ -144,11 +154,7 @@ class ResponseDecoderTest {
         for (var head : List.of("HTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n")) {
             var r = new Recorder();
-            var d = new ResponseDecoder(r);
-            d.expect(false);
-            var in = Unpooled.copiedBuffer(head + "until the end", ISO_8859_1);
-            d.decode(in);
-            in.release();
+            var d = fed(r, head + "until the end");
             assertThat(r.events).as(head).containsExactly("head 200", "content");
             assertThat(d.closed()).as("the close ends it").isTrue();
             assertThat(r.events.getLast()).isEqualTo("end");
@@ -159,11 +165,7 @@ class ResponseDecoderTest {
     @Test
     void aCloseThatCutsAFramedBodyShortIsNotAnEnd() {
         var r = new Recorder();
-        var d = new ResponseDecoder(r);
-        d.expect(false);
-        var in = Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: ", ISO_8859_1);
-        d.decode(in);
-        in.release();
+        var d = fed(r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: ");
         assertThat(d.closed()).isFalse();
         assertThat(r.events).doesNotContain("end");
     }
