@@ -35,7 +35,6 @@ final class Exchange implements UpstreamHttp.Call {
     private final UpstreamHttp.Target target;
     private final UpstreamHttp.Request request;
     private final UpstreamHttp.Listener listener;
-    private final boolean headRequest;
     private final RequestHead head;
     private final long sentNanos = System.nanoTime();
     private final long idleNanos;
@@ -81,7 +80,6 @@ final class Exchange implements UpstreamHttp.Call {
         positive(request.total(), "total");
         this.idleNanos = request.idle() == null ? 0 : nanos(request.idle());
         if (request.method() == null || request.method().isEmpty()) throw new IllegalArgumentException("no method");
-        this.headRequest = request.method().equals("HEAD");
         var uri = request.uri();
         var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
         var path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
@@ -179,7 +177,7 @@ final class Exchange implements UpstreamHttp.Call {
         conn = c;
         this.reused = reused;
         sawBytes = written = headSeen = keepAlive = contentSinceReadComplete = false;
-        c.bind(this, headRequest);
+        c.bind(this, request.method().equals("HEAD"));
         if (paused) c.channel().config().setAutoRead(false);
         var req = request.body() == null ? Unpooled.wrappedBuffer(head.bytes())
                 : Unpooled.wrappedBuffer(head.bytes(), request.body());

@@ -68,11 +68,8 @@ final class ResponseDecoder {
     /** Expects a new response, to a request that was a HEAD (no body whatever the head says) or not. */
     void expect(boolean headRequest) {
         this.headRequest = headRequest;
-        state = State.STATUS;
+        state = State.STATUS; // the status line sets up the rest of a head's state
         lineLength = 0;
-        headerBytes = 0;
-        headers = null;
-        lastName = null;
     }
 
     /** True between responses: any byte now is one nobody asked for. */

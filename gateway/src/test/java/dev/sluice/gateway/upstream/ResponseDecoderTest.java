@@ -47,10 +47,10 @@ class ResponseDecoderTest {
         }
     }
 
-    /** A decoder expecting a response to a non-HEAD request, fed {@code bytes} in one read. */
-    private static ResponseDecoder fed(Recorder r, String bytes) {
+    /** A decoder expecting a response to a HEAD request or not, fed {@code bytes} in one read. */
+    private static ResponseDecoder fed(Recorder r, String bytes, boolean headRequest) {
         var d = new ResponseDecoder(r);
-        d.expect(false);
+        d.expect(headRequest);
         var in = Unpooled.copiedBuffer(bytes, ISO_8859_1);
         d.decode(in);
         in.release();
@@ -59,11 +59,7 @@ class ResponseDecoderTest {
 
     private static Recorder decodeWhole(String response, boolean headRequest) {
         var r = new Recorder();
-        var d = new ResponseDecoder(r);
-        d.expect(headRequest);
-        var in = Unpooled.copiedBuffer(response, ISO_8859_1);
-        d.decode(in);
-        in.release();
+        fed(r, response, headRequest);
         return r;
     }
 
@@ -154,7 +150,7 @@ class ResponseDecoderTest {
         for (var head : List.of("HTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n")) {
             var r = new Recorder();
-            var d = fed(r, head + "until the end");
+            var d = fed(r, head + "until the end", false);
             assertThat(r.events).as(head).containsExactly("head 200", "content");
             assertThat(d.closed()).as("the close ends it").isTrue();
             assertThat(r.events.getLast()).isEqualTo("end");
@@ -165,7 +161,7 @@ class ResponseDecoderTest {
     @Test
     void aCloseThatCutsAFramedBodyShortIsNotAnEnd() {
         var r = new Recorder();
-        var d = fed(r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: ");
+        var d = fed(r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: ", false);
         assertThat(d.closed()).isFalse();
         assertThat(r.events).doesNotContain("end");
     }
