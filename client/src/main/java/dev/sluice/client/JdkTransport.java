@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
@@ -58,13 +59,10 @@ final class JdkTransport implements HttpTransport {
             if (wait <= 0) throw new TimeoutException();
             return wait == Long.MAX_VALUE ? future.get() : future.get(wait, TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            // Cancelling the future aborts the exchange; the channel may already hold the subscription.
-            future.cancel(true);
-            channel.cancel();
+            abort(future, channel);
             throw StreamTimeoutException.expired(StreamTimeoutException.Kind.FIRST_BYTE, firstByte, total, call.deadline());
         } catch (InterruptedException e) {
-            future.cancel(true);
-            channel.cancel();
+            abort(future, channel);
             Thread.currentThread().interrupt();
             var io = new InterruptedIOException("interrupted while waiting for the response");
             io.initCause(e);
@@ -82,6 +80,16 @@ final class JdkTransport implements HttpTransport {
             if (cause instanceof IOException) throw new ConnectionFailure(cause);
             throw new IOException(cause);
         }
+    }
+
+    /**
+     * The future completes some time after the body: a short body may be parsed, and its connection back in
+     * the pool, while the response is still on its way here. Cancelling the future then closes that pooled
+     * connection, under the next request sent on it ("header parser received no bytes"). So once the body is
+     * subscribed the body cancels itself (nothing, if it has ended); only an exchange without one is aborted.
+     */
+    private static void abort(Future<?> future, ResponseBody channel) {
+        if (!channel.cancelSubscribed()) future.cancel(true);
     }
 
     /**

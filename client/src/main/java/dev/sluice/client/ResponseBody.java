@@ -56,10 +56,12 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
 
     @Override
     public void onSubscribe(Flow.Subscription s) {
+        boolean cancel;
         synchronized (lock) {
             subscription = s;
+            cancel = cancelled;
         }
-        if (cancelled) s.cancel();
+        if (cancel) s.cancel();
         else s.request(1);
     }
 
@@ -130,14 +132,24 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
     /** Cancels the exchange: the connection is closed and a blocked reader is woken. Any thread; idempotent. */
     @Override
     public void cancel() {
-        if (ended || cancelled || upstreamDone) return;
-        cancelled = true;
+        cancelSubscribed();
+    }
+
+    /**
+     * Cancels as {@link #cancel} does; returns false when the HTTP client has not subscribed this body yet,
+     * so that only the exchange itself can be aborted. A subscription that comes later is cancelled at once,
+     * before any byte of the body is parsed: that connection never reaches the pool.
+     */
+    boolean cancelSubscribed() {
         Flow.Subscription s;
         synchronized (lock) {
             s = subscription;
+            if (ended || cancelled || upstreamDone) return s != null;
+            cancelled = true;
         }
         if (s != null) s.cancel();
         queue.add(CANCELLED);
+        return s != null;
     }
 
     /**
