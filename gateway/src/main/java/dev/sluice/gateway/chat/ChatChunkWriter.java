@@ -59,7 +59,8 @@ public final class ChatChunkWriter {
 
     /**
      * Where frames go: whole, or a text chunk in the pieces it is assembled from, which the sink appends in
-     * order. Returns false once the client is gone.
+     * order. The bytes are lent for the call only (the writer reuses a buffer for them): a sink copies what it
+     * keeps. Returns false once the client is gone.
      */
     @FunctionalInterface
     public interface Sink {
@@ -261,13 +262,35 @@ public final class ChatChunkWriter {
      */
     private boolean contentChunk(int choice, String text, Sink out) {
         var head = sharedHead();
-        var quoted = com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(text);
         var tail = includeUsage ? CONTENT_TAIL_USAGE : CONTENT_TAIL;
         boolean ok = out.write(head);
         ok &= choice >= 0 && choice < DIGITS.length ? out.write(DIGITS[choice]) : out.write(ascii(Integer.toString(choice)));
         ok &= out.write(CONTENT_MID);
-        ok &= out.write(quoted);
+        int plain = plainAscii(text);
+        ok &= plain >= 0 ? out.write(scratch, 0, plain)
+                : out.write(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(text));
         return ok & out.write(tail);
+    }
+
+    /** Deltas longer than this take Jackson's encoder; a token is a few characters. */
+    private static final int PLAIN_MAX = 128;
+    /** A plain delta's bytes, reused for every chunk of the answer (the sink copies what it is given). */
+    private final byte[] scratch = new byte[PLAIN_MAX];
+
+    /**
+     * Copies {@code text} into {@link #scratch} and returns its length when it is printable ASCII without a quote
+     * or backslash (nearly every token): then its JSON string content is its characters as they are, exactly
+     * what Jackson would write, with no buffers allocated per chunk. Otherwise -1, and Jackson escapes it.
+     */
+    private int plainAscii(String text) {
+        int n = text.length();
+        if (n > PLAIN_MAX) return -1;
+        for (int i = 0; i < n; i++) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return -1;
+            scratch[i] = (byte) c;
+        }
+        return n;
     }
 
     private static final byte[][] DIGITS = new byte[10][];

@@ -60,7 +60,9 @@ class ChatChunkWriterTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"Hello", "", "quote \" and \\ backslash", "line\nbreak\ttab\r", "\u0000\u0001\u001f control", "héllo wörld",
-            "emoji 😀 and CJK 漢字", "</script>", "\u2028\u2029"})
+            "emoji 😀 and CJK 漢字", "</script>", "\u2028\u2029", "del \u007f", " ~ plain ASCII, every printable: !#$%&'()*+,-./0-9:;<=>?@A-Z[]^_`a-z{|}",
+            "a plain delta longer than the writer's scratch buffer, 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789",
+            "ends in a quote \""})
     void textChunksAreByteForByteWhatJacksonWrites(String text) {
         for (boolean includeUsage : new boolean[] {false, true}) {
             var writer = new ChatChunkWriter("gpt-x", includeUsage);
