@@ -24,7 +24,9 @@ record RequestHead(byte[] bytes, boolean keepAlive) {
         var out = new ByteArrayOutputStream(256);
         ascii(out, method);
         out.write(' ');
-        ascii(out, pathAndQuery);
+        // UTF-8, as Netty's request encoder and the SDK's transport write it: a URI's raw path may hold non-ASCII
+        // characters, which ASCII encoding would turn into '?'.
+        out.writeBytes(pathAndQuery.getBytes(StandardCharsets.UTF_8));
         ascii(out, " HTTP/1.1\r\n");
         boolean hostGiven = false;
         boolean close = false;

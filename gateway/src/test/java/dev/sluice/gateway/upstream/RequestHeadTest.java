@@ -56,6 +56,12 @@ class RequestHeadTest {
     }
 
     @Test
+    void aNonAsciiPathIsSentAsUtf8() {
+        var head = RequestHead.of("GET", "/v1/köln?q=ü", Map.of(), "h", null);
+        assertThat(new String(head.bytes(), java.nio.charset.StandardCharsets.UTF_8)).startsWith("GET /v1/köln?q=ü HTTP/1.1\r\n");
+    }
+
+    @Test
     void latin1ValuesAreSentAsTheirBytes() {
         var head = RequestHead.of("GET", "/", headers("X-Name", "Köln"), "h", null);
         assertThat(new String(head.bytes(), ISO_8859_1)).contains("X-Name: Köln\r\n");
