@@ -35,7 +35,7 @@ final class Exchange implements UpstreamHttp.Call {
     private final UpstreamHttp.Target target;
     private final UpstreamHttp.Request request;
     private final UpstreamHttp.Listener listener;
-    private final RequestHead head;
+    private final RequestHead requestHead;
     private final long sentNanos = System.nanoTime();
     private final long idleNanos;
     private final Runnable idleCheck = this::checkIdle;
@@ -83,7 +83,7 @@ final class Exchange implements UpstreamHttp.Call {
         var uri = request.uri();
         var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
         var path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
-        this.head = RequestHead.of(request.method(), path, request.headers() == null ? java.util.Map.of() : request.headers(),
+        this.requestHead = RequestHead.of(request.method(), path, request.headers() == null ? java.util.Map.of() : request.headers(),
                 target.hostHeader(), request.body() == null ? null : request.body().length);
     }
 
@@ -179,8 +179,8 @@ final class Exchange implements UpstreamHttp.Call {
         sawBytes = written = headSeen = keepAlive = contentSinceReadComplete = false;
         c.bind(this, request.method().equals("HEAD"));
         if (paused) c.channel().config().setAutoRead(false);
-        var req = request.body() == null ? Unpooled.wrappedBuffer(head.bytes())
-                : Unpooled.wrappedBuffer(head.bytes(), request.body());
+        var req = request.body() == null ? Unpooled.wrappedBuffer(requestHead.bytes())
+                : Unpooled.wrappedBuffer(requestHead.bytes(), request.body());
         c.channel().writeAndFlush(req).addListener(f -> {
             if (conn != c) return;
             if (f.isSuccess()) {
@@ -210,7 +210,7 @@ final class Exchange implements UpstreamHttp.Call {
             return true; // informational: the final head comes after
         }
         headSeen = true;
-        keepAlive = this.head.keepAlive() && HttpUtil.isKeepAlive(head);
+        keepAlive = requestHead.keepAlive() && HttpUtil.isKeepAlive(head);
         cancel(firstByteTimer);
         if (request.idle() != null) {
             lastReadNanos = System.nanoTime();
