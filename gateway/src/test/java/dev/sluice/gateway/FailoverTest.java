@@ -22,7 +22,14 @@ class FailoverTest {
     static final RecordedUsage usage = new RecordedUsage();
     static FakeUpstream dying;
     static FakeUpstream healthy;
+    static FakeUpstream dyingEarly;
+    static FakeUpstream restarting;
     static TestGateway gw;
+
+    static String chunk(String id, String delta, String finish) {
+        return "data: {\"id\":\"" + id + "\",\"object\":\"chat.completion.chunk\",\"created\":5,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+                + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+    }
 
     /** An upstream that streams the first words of the answer and then drops the connection. */
     static byte[] partialBody(String model) {
@@ -46,10 +53,18 @@ class FailoverTest {
                     + "data: [DONE]\n\n";
             return FakeUpstream.Reply.sse(sse.getBytes(StandardCharsets.UTF_8), 64, 0);
         });
+        // Two words, then the connection ends; the next deployment ignores the prefill and starts its answer over.
+        dyingEarly = new FakeUpstream(body -> FakeUpstream.Reply.sse((chunk("chatcmpl-early", "{\"role\":\"assistant\",\"content\":\"\"}", "null")
+                + chunk("chatcmpl-early", "{\"content\":\"Hi\"}", "null")).getBytes(StandardCharsets.UTF_8), 1000, 0));
+        restarting = new FakeUpstream(body -> FakeUpstream.Reply.sse((chunk("chatcmpl-again", "{\"role\":\"assistant\",\"content\":\"\"}", "null")
+                + chunk("chatcmpl-again", "{\"content\":\"H\"}", "null") + chunk("chatcmpl-again", "{\"content\":\"i there, friend.\"}", "null")
+                + chunk("chatcmpl-again", "{}", "\"stop\"") + "data: [DONE]\n\n").getBytes(StandardCharsets.UTF_8), 1000, 0));
         gw = new TestGateway(new ConfigLoader(k -> null).parse("""
                 providers:
                   dying: {type: openai, base_url: "%s"}
                   healthy: {type: openai, base_url: "%s"}
+                  dying_early: {type: openai, base_url: "%s"}
+                  restarting: {type: openai, base_url: "%s"}
                   sim_a: {type: sim}
                   sim_b: {type: sim}
                 models:
@@ -66,7 +81,11 @@ class FailoverTest {
                     deployments:
                       - {provider: sim_a, model: echo, ttft_ms: 0, tokens_per_second: 0, fail_after_tokens: 4}
                       - {provider: sim_b, model: echo, ttft_ms: 0, tokens_per_second: 0}
-                """.formatted(dying.baseUrl(), healthy.baseUrl()), "test.yaml"), usage);
+                  - name: restarts
+                    deployments:
+                      - {provider: dying_early, model: m1}
+                      - {provider: restarting, model: m2}
+                """.formatted(dying.baseUrl(), healthy.baseUrl(), dyingEarly.baseUrl(), restarting.baseUrl()), "test.yaml"), usage);
     }
 
     @AfterAll
@@ -74,6 +93,8 @@ class FailoverTest {
         gw.close();
         dying.close();
         healthy.close();
+        dyingEarly.close();
+        restarting.close();
     }
 
     static String chat(String model, boolean stream) {
@@ -137,5 +158,16 @@ class FailoverTest {
         var record = usage.await(r.headers().firstValue("x-request-id").orElseThrow());
         assertThat(record.attempts()).isEqualTo(3); // sim_a ok, sim_a failed mid-stream, sim_b ok
         assertThat(record.outcome()).isEqualTo("completed");
+    }
+
+    @Test
+    void aContinuationThatRestartsAShortPartialAnswerIsTrimmed() throws Exception {
+        var r = gw.stream(chat("restarts", true));
+        assertThat(r.endsWithDone()).isTrue();
+        var text = new StringBuilder();
+        for (var c : r.chunks()) if (!c.get("choices").isEmpty()) text.append(c.at("/choices/0/delta/content").asText(""));
+        assertThat(text.toString()).isEqualTo("Hi there, friend.");
+        var continued = restarting.seen.getLast().body;
+        assertThat(continued.at("/messages/1/content").asText()).isEqualTo("Hi");
     }
 }

@@ -31,7 +31,6 @@ import java.util.function.BiFunction;
 public final class ResilientStream implements UpstreamStream {
 
     static final int MAX_SWITCHES = 2;
-    static final int MIN_DEDUPE_CHARS = 8;
 
     private final RoutePolicy policy;
     private final List<Route.Target> plan;
@@ -283,7 +282,9 @@ public final class ResilientStream implements UpstreamStream {
             currentTarget = opened.target();
             switches++;
             attempt = new UsageTracker();
-            dedupeTarget = partial.length() >= MIN_DEDUPE_CHARS ? partial : null;
+            // Even a one-word partial: a model that restarts its answer repeats it exactly, while one that continues
+            // it almost never begins with the very same text.
+            dedupeTarget = partial.isEmpty() ? null : partial;
             dedupeBuffer.setLength(0);
         } catch (UpstreamFailure f) {
             ended = true;
