@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * The client's side of one chat answer: canonical events in, either SSE chunks or one {@code chat.completion}
@@ -24,13 +25,30 @@ abstract sealed class ChatAnswer {
     private static final System.Logger LOG = System.getLogger(ChatAnswer.class.getName());
 
     final Exchange ex;
+    /** The x-sluice-* headers, as of now: an error answered after more attempts names them all. */
+    final Supplier<Map<String, String>> headers;
     final UsageTracker tracker = new UsageTracker();
     private final Progress progress = new Progress();
     private String outcome = "error";
 
-    ChatAnswer(Exchange ex) {
+    ChatAnswer(Exchange ex, Supplier<Map<String, String>> headers) {
         this.ex = ex;
+        this.headers = headers;
     }
+
+    /** An error answer carrying the x-sluice-* headers. */
+    final ApiError withHeaders(ApiError error) {
+        for (var h : headers.get().entrySet()) error = error.withHeader(h.getKey(), h.getValue());
+        return error;
+    }
+
+    /** A failure of the connection to the upstream, as an error status. */
+    static ApiError failure(IOException e) {
+        boolean timeout = UpstreamErrors.isTimeout(e);
+        return ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error");
+    }
+
+    static final String INCOMPLETE = "The upstream closed the stream before the answer was complete.";
 
     /** How the answer ended: completed, error or client_cancelled. */
     String outcome() {
@@ -76,15 +94,20 @@ abstract sealed class ChatAnswer {
         /** The writer's frames go straight into the response's batch (one sink per answer, not one per event). */
         private final ChatChunkWriter.Sink toClient;
 
-        Streamed(Exchange ex, String model, boolean includeUsage, Map<String, String> headers, Limits limits) {
-            super(ex);
+        Streamed(Exchange ex, String model, boolean includeUsage, Supplier<Map<String, String>> headers, Limits limits) {
+            super(ex, headers);
             this.writer = new ChatChunkWriter(model, includeUsage);
-            this.sse = ex.startEventStream(headers, limits.keepAlive());
+            // The head waits for the first chunk (or keep-alive): an answer that fails before it is an error status
+            // the client's SDK knows (a 429 it backs off from, a 502), not a 200 whose stream holds only an error.
+            this.sse = ex.startEventStream(headers.get(), limits.keepAlive(), true);
             this.toClient = sse::queue;
         }
 
         @Override
         boolean write(StreamEvent event) {
+            if (event instanceof StreamEvent.Error e && ex.sendErrorInstead(sse, withHeaders(UpstreamErrors.toApiError(e.error())))) {
+                return over("error");
+            }
             if (!writer.onEvent(event, toClient)) return over("client_cancelled"); // closing the upstream is the caller's job
             if (event instanceof StreamEvent.Error) return over("error");
             return true;
@@ -97,7 +120,9 @@ abstract sealed class ChatAnswer {
 
         @Override
         void incomplete() {
-            sse.queue(writer.error(StreamError.of("The upstream closed the stream before the answer was complete.", "server_error", "upstream_incomplete")));
+            if (!ex.sendErrorInstead(sse, withHeaders(ApiError.server(502, INCOMPLETE, "upstream_incomplete")))) {
+                sse.queue(writer.error(StreamError.of(INCOMPLETE, "server_error", "upstream_incomplete")));
+            }
             over("error");
         }
 
@@ -108,7 +133,9 @@ abstract sealed class ChatAnswer {
 
         @Override
         void fail(IOException e) {
-            if (sse.isOpen()) {
+            if (sse.isOpen() && ex.sendErrorInstead(sse, withHeaders(failure(e)))) {
+                LOG.log(System.Logger.Level.WARNING, "upstream failed before the answer's first chunk: " + e.getMessage());
+            } else if (sse.isOpen()) {
                 LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
                 boolean timeout = UpstreamErrors.isTimeout(e);
                 sse.queue(writer.error(StreamError.of(UpstreamErrors.describe(e), timeout ? "timeout_error" : "server_error",
@@ -125,20 +152,18 @@ abstract sealed class ChatAnswer {
 
     static final class Whole extends ChatAnswer {
         private final String model;
-        private final Map<String, String> headers;
         private final ChatAccumulator acc = new ChatAccumulator();
 
-        Whole(Exchange ex, String model, Map<String, String> headers) {
-            super(ex);
+        Whole(Exchange ex, String model, Supplier<Map<String, String>> headers) {
+            super(ex, headers);
             this.model = model;
-            this.headers = headers;
         }
 
         @Override
         boolean write(StreamEvent event) {
             acc.accept(event);
             if (event instanceof StreamEvent.Error e) {
-                ex.sendError(UpstreamErrors.toApiError(e.error()));
+                ex.sendError(withHeaders(UpstreamErrors.toApiError(e.error())));
                 return over("error");
             }
             return true;
@@ -155,7 +180,7 @@ abstract sealed class ChatAnswer {
                 over("client_cancelled");
                 return;
             }
-            ex.sendError(ApiError.server(502, "The upstream closed the stream before the answer was complete.", "upstream_incomplete"));
+            ex.sendError(withHeaders(ApiError.server(502, INCOMPLETE, "upstream_incomplete")));
             over("error");
         }
 
@@ -171,16 +196,13 @@ abstract sealed class ChatAnswer {
                         r.created() != 0 ? r.created() : System.currentTimeMillis() / 1000, r.model() != null ? r.model() : model,
                         r.systemFingerprint(), r.serviceTier(), r.choices(), r.usage(), r.extras());
             }
-            ex.sendJson(200, r::writeTo, headers);
+            ex.sendJson(200, r::writeTo, headers.get());
             over("completed");
         }
 
         @Override
         void fail(IOException e) {
-            if (ex.isOpen()) {
-                boolean timeout = UpstreamErrors.isTimeout(e);
-                ex.sendError(ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error"));
-            }
+            if (ex.isOpen()) ex.sendError(withHeaders(failure(e)));
             over("error");
         }
 

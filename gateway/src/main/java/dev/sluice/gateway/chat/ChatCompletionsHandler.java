@@ -147,7 +147,8 @@ public final class ChatCompletionsHandler implements HttpHandler {
 
     /** The relay from an opened upstream to the client, which records usage when it ends. */
     private ChatRelay relay(Exchange ex, Accepted a, ResilientStream upstream, Runnable after) {
-        var headers = Map.of("x-sluice-deployment", upstream.target().label(), "x-sluice-attempts", Attempt.describe(upstream.attempts()));
+        java.util.function.Supplier<Map<String, String>> headers = () -> Map.of("x-sluice-deployment", upstream.target().label(),
+                "x-sluice-attempts", Attempt.describe(upstream.attempts()));
         boolean includeUsage = a.body().path("stream_options").path("include_usage").asBoolean(false);
         ChatAnswer answer = a.stream() ? new ChatAnswer.Streamed(ex, a.model(), includeUsage, headers, limits)
                 : new ChatAnswer.Whole(ex, a.model(), headers);

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.http.HttpTimeoutException;
 import java.util.LinkedHashMap;
+import java.util.regex.Pattern;
 
 /** Maps upstream failures to what the client is told: OpenAI-shaped errors with a status that says whose fault it is. */
 public final class UpstreamErrors {
@@ -48,9 +49,12 @@ public final class UpstreamErrors {
         };
     }
 
-    /** An error the upstream reported inside its stream, answered to a non-streaming client. */
+    /**
+     * An error the upstream reported inside its stream, answered as an error status (to a non-streaming client, or
+     * to a streaming one before its first chunk): the status the error names, else the one its type or code means.
+     */
     public static ApiError toApiError(StreamError error) {
-        int status = 502;
+        int status = 0;
         var raw = error.raw();
         var candidates = new String[] {error.code(), raw == null ? null : Json.text(raw.get("status_code")), raw == null ? null : Json.text(raw.get("status"))};
         for (var c : candidates) {
@@ -59,8 +63,21 @@ public final class UpstreamErrors {
                 break;
             }
         }
+        if (status == 0) status = statusOf(error.type(), error.code());
         var type = error.type() != null ? error.type() : status < 500 ? "invalid_request_error" : "server_error";
         return new ApiError(status, error.message(), type, error.param(), error.code(), null);
+    }
+
+    /** OpenAI's error types and codes (and Anthropic's overload) by the status OpenAI sends them with; 502 for the rest. */
+    private static int statusOf(String type, String code) {
+        if ("rate_limit_exceeded".equals(code) || "insufficient_quota".equals(code) || "rate_limit_error".equals(type)) return 429;
+        if ("invalid_api_key".equals(code) || "authentication_error".equals(type)) return 401;
+        if ("permission_error".equals(type)) return 403;
+        if ("model_not_found".equals(code) || "not_found_error".equals(type)) return 404;
+        if ("context_length_exceeded".equals(code) || "invalid_request_error".equals(type)) return 400;
+        if ("overloaded_error".equals(type)) return 503;
+        if ("upstream_timeout".equals(code) || "timeout_error".equals(type)) return 504;
+        return 502;
     }
 
     public static boolean isTimeout(IOException e) {
@@ -70,6 +87,30 @@ public final class UpstreamErrors {
 
     public static String describe(IOException e) {
         var what = isTimeout(e) ? "The upstream stopped sending data (timeout)" : "The connection to the upstream failed";
-        return e.getMessage() == null ? what + "." : what + ": " + e.getMessage();
+        return what + ": " + reason(e);
+    }
+
+    /** Netty's native transport prefixes the system call: "recvAddress(..) failed: Connection reset by peer". */
+    private static final Pattern NATIVE_CALL = Pattern.compile("\\b\\w+\\(\\.\\.\\) failed: ");
+    /** A nested exception's toString(): "java.lang.IllegalStateException: ...". */
+    private static final Pattern CLASS_NAME = Pattern.compile("\\b(?:[a-z_][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)\\b:? ?");
+
+    /**
+     * A failure's message as a client may read it: the first line, without exception class names or the native
+     * call that failed. The whole exception goes to the gateway's log, not to the client.
+     */
+    public static String reason(Throwable e) {
+        var message = e.getMessage();
+        if (message != null) {
+            message = CLASS_NAME.matcher(NATIVE_CALL.matcher(message).replaceAll("")).replaceAll("").strip();
+            message = message.lines().findFirst().orElse("").strip();
+        }
+        if (message != null && !message.isEmpty()) return message;
+        return switch (e) {
+            case java.net.ConnectException c -> "connection refused";
+            case java.nio.channels.ClosedChannelException c -> "the connection was closed";
+            case HttpTimeoutException t -> "timed out";
+            default -> "I/O error";
+        };
     }
 }

@@ -14,6 +14,8 @@ import io.netty.util.concurrent.FastThreadLocal;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An open {@code text/event-stream} response. Each {@link #send} is flushed at once; {@link #queue} collects
@@ -40,6 +42,17 @@ public final class EventStreamResponse {
     private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
     private final Channel channel;
+    private final HttpResponse head;
+    /**
+     * Whether the head may still be withdrawn ({@link #discard}): a deferred head waits for the first frame or
+     * keep-alive, so that an answer failing before either can still be an HTTP error status. Set by whichever
+     * thread commits first; {@link #headWritten} says whether the loop has written it yet.
+     */
+    private final AtomicInteger headState;
+    private static final int PENDING = 0, COMMITTED = 1, DISCARDED = 2;
+    private boolean headWritten; // on the event loop only
+    /** Whether a thread off the loop has queued the head's write (one task, not one per flush). */
+    private final AtomicBoolean headQueued;
     /** Where a framed chunk enters the pipeline: writes from here skip the HTTP encoder. */
     private final ChannelHandlerContext belowEncoder;
     private final ChannelState state;
@@ -70,8 +83,12 @@ public final class EventStreamResponse {
     /** A batch buffer grown larger than this goes back to the pool rather than to {@link #SPARE}. */
     private static final int MAX_SPARE = 64 * 1024;
 
-    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
+    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection,
+            boolean deferHead, Runnable onDone) {
         this.channel = channel;
+        this.head = head;
+        this.headState = new AtomicInteger(deferHead ? PENDING : COMMITTED);
+        this.headQueued = new AtomicBoolean(!deferHead); // the constructor's task writes an eager head
         // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
         this.belowEncoder = channel.pipeline().context(HttpServerCodec.class);
         this.state = state;
@@ -80,13 +97,41 @@ public final class EventStreamResponse {
         long interval = Math.max(1, keepAlive.toMillis());
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
         Exchange.onEventLoop(channel, () -> {
-            channel.writeAndFlush(head, channel.voidPromise());
+            if (!deferHead) {
+                writeHead();
+                channel.flush();
+            }
             // A client gone before this ran needs no timer (channelInactive has run, or runs after this and cancels it).
             if (channel.isActive() && !ended) {
                 keepAliveTask = channel.eventLoop().scheduleAtFixedRate(this::keepAlive, interval, interval, TimeUnit.MILLISECONDS);
             }
         });
         state.onClose(this::cancelKeepAlive);
+    }
+
+    /** True once the head is (or is about to be) the response's: false if it was discarded. */
+    private boolean commit() {
+        return headState.compareAndSet(PENDING, COMMITTED) || headState.get() == COMMITTED;
+    }
+
+    // On the event loop only: the head goes out before anything else, once.
+    private void writeHead() {
+        if (headWritten) return;
+        headWritten = true;
+        channel.write(head, channel.voidPromise());
+    }
+
+    /**
+     * Withdraws a deferred head while nothing at all was written to this stream (no frame queued, no keep-alive
+     * due): the response is then not this stream's, and the exchange may answer otherwise. Whether an answer
+     * that started becomes an error status must not depend on how the upstream's bytes fell into reads, so once
+     * anything was queued this is false, as it is once the head is committed.
+     */
+    boolean discard() {
+        if (batch != null || !headState.compareAndSet(PENDING, DISCARDED)) return false;
+        ended = true;
+        Exchange.onEventLoop(channel, this::cancelKeepAlive);
+        return true;
     }
 
     // On the event loop only.
@@ -102,7 +147,13 @@ public final class EventStreamResponse {
             return;
         }
         if (System.nanoTime() - lastWriteNanos >= intervalNanos - TimeUnit.MILLISECONDS.toNanos(5)) {
+            // A head still deferred is committed now: the client (and any proxy between) must see bytes.
+            if (!commit()) {
+                cancelKeepAlive();
+                return;
+            }
             lastWriteNanos = System.nanoTime();
+            writeHead();
             channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)), channel.voidPromise());
         }
     }
@@ -151,10 +202,17 @@ public final class EventStreamResponse {
             chunk.release();
             return true;
         }
+        if (!commit()) {
+            chunk.release();
+            return false;
+        }
         if (!onLoop) {
+            // Tasks run in order on the loop: the head (when it is still to go) before this chunk.
+            if (headQueued.compareAndSet(false, true)) Exchange.onEventLoop(channel, this::writeHead);
             belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
             return true;
         }
+        writeHead(); // the head and the first frames leave in one write
         // On the loop the write runs now: if the socket takes it all, Netty releases its reference before this
         // returns and ours is the only one left, so the buffer can carry the loop's next batch. If it is still
         // queued (the client reads slowly), it is Netty's to free.
@@ -194,9 +252,11 @@ public final class EventStreamResponse {
         state.clearCloseActions();
         // The last frames and the end of the chunked body leave together.
         var last = batch == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(takeBatch());
+        boolean committed = commit();
         Exchange.onEventLoop(channel, () -> {
             cancelKeepAlive();
-            if (channel.isActive()) {
+            if (channel.isActive() && committed) {
+                writeHead();
                 Exchange.writeLast(channel, last, keepAliveConnection);
             } else {
                 last.release();

@@ -208,6 +208,14 @@ public final class Exchange {
      * comments are sent every {@code keepAlive} while nothing else is written.
      */
     public EventStreamResponse startEventStream(Map<String, String> headers, Duration keepAlive) {
+        return startEventStream(headers, keepAlive, false);
+    }
+
+    /**
+     * With {@code deferHead}, the head waits for the first frames or the first keep-alive: until then
+     * {@link #sendErrorInstead} can still answer with an HTTP error status.
+     */
+    public EventStreamResponse startEventStream(Map<String, String> headers, Duration keepAlive, boolean deferHead) {
         if (answered) throw new IllegalStateException("already answered");
         answered = true;
         var response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -219,7 +227,18 @@ public final class Exchange {
         common(h, headers);
         boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone);
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, deferHead, onDone);
+    }
+
+    /**
+     * Answers with {@code error} instead of the event stream, when the stream's deferred head has not gone out;
+     * false when it has (the client then learns of the error in the stream).
+     */
+    public boolean sendErrorInstead(EventStreamResponse stream, ApiError error) {
+        if (!stream.discard()) return false;
+        answered = false;
+        sendError(error);
+        return true;
     }
 
     private void common(HttpHeaders h, Map<String, String> headers) {

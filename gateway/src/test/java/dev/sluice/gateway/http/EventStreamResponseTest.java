@@ -27,7 +27,7 @@ class EventStreamResponseTest {
         var channel = new EmbeddedChannel(new HttpServerCodec());
         var head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        var sse = new EventStreamResponse(channel, new ChannelState(channel), head, Duration.ofSeconds(15), true, () -> {});
+        var sse = new EventStreamResponse(channel, new ChannelState(channel), head, Duration.ofSeconds(15), true, false, () -> {});
         for (var frame : new String[] {"data: one\n\n", "data: two\n\n", "data: three\n\n"}) {
             assertThat(sse.queue(frame.getBytes(StandardCharsets.UTF_8))).isTrue();
             assertThat(sse.flush()).isTrue();

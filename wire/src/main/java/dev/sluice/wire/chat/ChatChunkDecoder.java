@@ -599,8 +599,15 @@ public final class ChatChunkDecoder {
         }
     }
 
+    /**
+     * Says what was wrong in words a client can be shown: the parser's first line (its second names its input
+     * source and location settings), and a sample of the data only when it is text (not compressed or binary bytes).
+     */
     private static StreamError malformed(String data, String why) {
+        var reason = why == null ? "invalid JSON" : why.lines().findFirst().orElse("invalid JSON");
         var sample = data.length() > 200 ? data.substring(0, 200) + "..." : data;
-        return StreamError.of("Malformed chunk from upstream (" + why + "): " + sample, "upstream_error", "bad_upstream_response");
+        boolean text = sample.chars().allMatch(c -> c >= 0x20 && c != 0x7f && c != 0xfffd || c == '\t');
+        return StreamError.of("Malformed chunk from upstream (" + reason + ")" + (text ? ": " + sample : "; its data is not text"),
+                "upstream_error", "bad_upstream_response");
     }
 }

@@ -40,7 +40,8 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private boolean opened, bodyEnded, ended, failedBeforeOpen;
     private IOException failure;
     private final ArrayDeque<StreamEvent> events = new ArrayDeque<>();
-    private final ChatBodyDecoder decoder = new ChatBodyDecoder(events::add);
+    private final Secrets secrets;
+    private final ChatBodyDecoder decoder;
     /**
      * Where a read's bytes are copied for the parser (the loop's buffers are direct). One per loop thread: the
      * parser keeps no reference to its input once feed() returns, and a loop runs one feed at a time.
@@ -54,10 +55,12 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private Runnable onData;
     private volatile boolean closed;
 
-    LoopAnswer(EventLoop loop, boolean openWhenWhole, EventLoopProvider.Opening opening) {
+    LoopAnswer(EventLoop loop, boolean openWhenWhole, EventLoopProvider.Opening opening, Secrets secrets) {
         this.loop = loop;
         this.openWhenWhole = openWhenWhole;
         this.opening = opening;
+        this.secrets = secrets;
+        this.decoder = new ChatBodyDecoder(secrets.isEmpty() ? events::add : e -> events.add(secrets.redact(e)));
     }
 
     void started(UpstreamHttp.Call call) {
@@ -153,7 +156,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         if (closed) return;
         if (status < 200 || status > 299) {
             if (whole.size() >= ApiException.MAX_BODY_BYTES) call.cancel();
-            failBeforeOpen(OpenAiProvider.refused(ApiException.of(status, jdkHeaders(headers), whole.bytes())));
+            failBeforeOpen(OpenAiProvider.refused(ApiException.of(status, jdkHeaders(headers), whole.bytes()), secrets));
             return;
         }
         if (whole != null) {

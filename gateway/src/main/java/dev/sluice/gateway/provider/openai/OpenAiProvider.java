@@ -4,6 +4,7 @@ import dev.sluice.client.ApiException;
 import dev.sluice.client.EventStream;
 import dev.sluice.client.RequestOptions;
 import dev.sluice.client.SluiceClient;
+import dev.sluice.gateway.chat.UpstreamErrors;
 import dev.sluice.gateway.config.GatewayConfig.ProviderConfig;
 import dev.sluice.gateway.provider.EventLoopProvider;
 import dev.sluice.gateway.provider.UpstreamException;
@@ -29,9 +30,12 @@ public final class OpenAiProvider implements EventLoopProvider {
     private final SluiceClient client;
     /** The same requests, sent and read on the client connection's event loop ({@link #openOn}). */
     private final UpstreamHttp loopHttp;
+    /** What the upstream must not be able to make the gateway repeat to its clients. */
+    private final Secrets secrets;
 
     public OpenAiProvider(ProviderConfig config) {
         this.config = config;
+        this.secrets = Secrets.of(config);
         var t = config.timeouts();
         var builder = SluiceClient.builder()
                 // Upstreams are read on the request's virtual thread: blocking sockets spare every read the
@@ -59,30 +63,31 @@ public final class OpenAiProvider implements EventLoopProvider {
         boolean whole = whole(request);
         try {
             var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
-            return whole ? Whole.read(events) : new Stream(events);
+            return whole ? Whole.read(events, secrets) : new Stream(events, secrets);
         } catch (ApiException e) {
-            throw refused(e);
+            throw refused(e, secrets);
         } catch (IOException e) {
             throw failed(e);
         }
     }
 
-    /** An upstream's error status, as the SDK read it. */
-    static UpstreamException refused(ApiException e) {
-        return UpstreamException.http(e.status(), e.getMessage(), e.body(), e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null));
+    /** An upstream's error status, as the SDK read it, without the credentials it may quote. */
+    static UpstreamException refused(ApiException e, Secrets secrets) {
+        return secrets.redact(UpstreamException.http(e.status(), e.getMessage(), e.body(),
+                e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null)));
     }
 
     /** No answer: a timeout, or the connection failed. */
     static UpstreamException failed(IOException e) {
-        if (e instanceof HttpTimeoutException) return UpstreamException.timeout(e.getMessage());
-        return UpstreamException.connection(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
+        if (e instanceof HttpTimeoutException) return UpstreamException.timeout(UpstreamErrors.reason(e));
+        return UpstreamException.connection(UpstreamErrors.reason(e), e);
     }
 
     @Override
     public Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening) {
         boolean whole = whole(request);
         var prepared = client.prepareChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
-        var answer = new LoopAnswer(loop, whole, opening);
+        var answer = new LoopAnswer(loop, whole, opening, secrets);
         var call = loopHttp.send(loop, new UpstreamHttp.Request(prepared.method(), prepared.uri(), prepared.headers(), prepared.body(),
                 prepared.firstByte(), prepared.idle(), prepared.total()), answer);
         answer.started(call);
@@ -141,10 +146,10 @@ public final class OpenAiProvider implements EventLoopProvider {
             this.completed = completed;
         }
 
-        static Whole read(EventStream stream) throws IOException {
+        static Whole read(EventStream stream, Secrets secrets) throws IOException {
             try (stream) {
                 var events = new java.util.ArrayList<StreamEvent>();
-                for (StreamEvent e; (e = stream.next()) != null; ) events.add(e);
+                for (StreamEvent e; (e = stream.next()) != null; ) events.add(secrets.redact(e));
                 return new Whole(events, stream.completed());
             }
         }
@@ -173,10 +178,11 @@ public final class OpenAiProvider implements EventLoopProvider {
         public void close() {}
     }
 
-    private record Stream(EventStream events) implements UpstreamStream {
+    private record Stream(EventStream events, Secrets secrets) implements UpstreamStream {
         @Override
         public StreamEvent next() throws IOException {
-            return events.next();
+            var event = events.next();
+            return event == null ? null : secrets.redact(event);
         }
 
         @Override

@@ -1,0 +1,131 @@
+package dev.sluice.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.json.Json;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a client is told when an upstream misbehaves: never the gateway's upstream key, an error status
+ * (not a 200 stream holding only an error) when nothing of the answer was sent yet, and words rather than
+ * parser or socket internals.
+ */
+class UpstreamErrorsTest {
+
+    static final String KEY = "sk-test-0123456789abcdef";
+    static final AtomicReference<Function<JsonNode, FakeUpstream.Reply>> next = new AtomicReference<>();
+    static FakeUpstream upstream;
+    static TestGateway gw;
+
+    static final String CONTENT = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
+
+    @BeforeAll
+    static void start() throws Exception {
+        upstream = new FakeUpstream(body -> next.get().apply(body));
+        gw = TestGateway.yaml("""
+                providers:
+                  keyed:
+                    type: openai
+                    base_url: %s
+                    api_key: %s
+                    headers: {X-Api-Key: "%s-extra"}
+                  down:
+                    type: openai
+                    base_url: http://127.0.0.1:1/v1
+                """.formatted(upstream.baseUrl(), KEY, KEY));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        gw.close();
+        upstream.close();
+    }
+
+    static String chat(boolean stream) {
+        return "{\"model\":\"keyed/m\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    }
+
+    static FakeUpstream.Reply sse(String body) {
+        return FakeUpstream.Reply.sse(body.getBytes(StandardCharsets.UTF_8), 4096, 0);
+    }
+
+    @Test
+    void anUpstreamQuotingTheGatewaysKeyNeverShowsItToTheClient() throws Exception {
+        // Upstreams that put the Authorization header they were sent into their errors, in every place one can.
+        List<Function<JsonNode, FakeUpstream.Reply>> echoes = List.of(
+                b -> FakeUpstream.Reply.json(401, "{\"error\":{\"message\":\"Incorrect API key provided: Bearer " + KEY
+                        + "\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}", Map.of()),
+                b -> new FakeUpstream.Reply(500, Map.of("Content-Type", "text/html"),
+                        List.of(new FakeUpstream.Piece(("<html>Authorization: Bearer " + KEY + " X-Api-Key: " + KEY + "-extra</html>").getBytes(StandardCharsets.UTF_8), 0)), false),
+                b -> sse("data: {\"error\":{\"message\":\"auth broke: Bearer " + KEY + "\",\"type\":\"server_error\",\"code\":\"" + KEY + "\"}}\n\n"),
+                b -> sse(CONTENT + "data: {\"error\":{\"message\":\"auth broke: " + KEY + "\",\"type\":\"invalid_request_error\"}}\n\n"));
+        for (var echo : echoes) {
+            next.set(echo);
+            for (boolean stream : new boolean[] {false, true}) {
+                var r = gw.post("/chat/completions", chat(stream));
+                assertThat(r.statusCode()).as(r.body()).isNotEqualTo(0);
+                assertThat(r.body()).doesNotContain(KEY).contains("[redacted]");
+                assertThat(r.headers().map().toString()).doesNotContain(KEY);
+            }
+        }
+    }
+
+    @Test
+    void anErrorBeforeTheFirstChunkIsAnErrorStatusWithTheAttempts() throws Exception {
+        // A 200 stream whose first event is an error, and a JSON error body where a stream was asked for.
+        next.set(b -> sse("data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"));
+        var r = gw.post("/chat/completions", chat(true));
+        assertThat(r.statusCode()).isEqualTo(429);
+        assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/json"));
+        assertThat(Json.parse(r.body()).at("/error/code").asText()).isEqualTo("rate_limit_exceeded");
+        assertThat(r.headers().firstValue("x-sluice-attempts")).hasValueSatisfying(a -> assertThat(a).contains("keyed/m"));
+        assertThat(r.headers().firstValue("x-sluice-deployment")).hasValue("keyed/m");
+
+        next.set(b -> FakeUpstream.Reply.json(200, "{\"error\":{\"message\":\"bad model\",\"type\":\"invalid_request_error\",\"param\":\"model\",\"code\":null}}", Map.of()));
+        r = gw.post("/chat/completions", chat(true));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(Json.parse(r.body()).at("/error/param").asText()).isEqualTo("model");
+
+        // A stream that ends before any of the answer: 502, not a 200 holding an error event.
+        next.set(b -> sse(": just a comment\n\n"));
+        r = gw.post("/chat/completions", chat(true));
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(Json.parse(r.body()).at("/error/code").asText()).isEqualTo("upstream_incomplete");
+
+        // Once a chunk went out, the error comes in the stream, as before.
+        next.set(b -> sse(CONTENT + "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n"));
+        var s = gw.stream(chat(true));
+        assertThat(s.status()).isEqualTo(200);
+        assertThat(Json.parse(s.events().getLast().data()).at("/error/message").asText()).isEqualTo("boom");
+        var text = new StringBuilder();
+        for (var c : s.chunks()) if (!c.path("choices").isEmpty()) text.append(c.at("/choices/0/delta/content").asText(""));
+        assertThat(text.toString()).isEqualTo("Hel");
+    }
+
+    @Test
+    void failuresAreDescribedWithoutJavaOrParserInternals() throws Exception {
+        var refused = gw.post("/chat/completions", "{\"model\":\"down/m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(refused.statusCode()).isEqualTo(502);
+        assertThat(Json.parse(refused.body()).at("/error/message").asText())
+                .containsIgnoringCase("refused").doesNotContain("(..)").doesNotContain("Exception");
+
+        next.set(b -> sse(CONTENT + "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\n\n"));
+        var malformed = gw.stream(chat(true));
+        var message = Json.parse(malformed.events().getLast().data()).at("/error/message").asText();
+        assertThat(message).startsWith("Malformed chunk from upstream").doesNotContain("Source").doesNotContain("StreamReadFeature").doesNotContain("\n");
+
+        // Bytes that are not text (a compressed body the gateway did not ask for) are not pasted into the message.
+        next.set(b -> sse(CONTENT + "data: \u0001\u0002\u0003\ufffd\n\n"));
+        malformed = gw.stream(chat(true));
+        message = Json.parse(malformed.events().getLast().data()).at("/error/message").asText();
+        assertThat(message).contains("not text").doesNotContain("\u0001").doesNotContain("\ufffd");
+    }
+}
