@@ -149,12 +149,25 @@ describe('errors mid-stream', () => {
     ['openrouter-docs-midstream-error', /Provider disconnected unexpectedly/, false],
   ];
   for (const [name, message, hasChunksFirst] of FIXTURE_ERRORS) {
-    test(`${name}: the iterator throws an APIError carrying the upstream's message`, async () => {
-      const stream = await client().chat.completions.create({ model: `fake/${name}`, messages: USER, stream: true });
-      const { chunks, error } = await readUntilError(stream);
+    test(`${name}: ${hasChunksFirst ? 'the iterator throws' : 'create() rejects with'} an APIError carrying the upstream's message`, async () => {
+      // An error before any chunk is an HTTP error status (create() rejects, as for a refusal); after chunks,
+      // an error event that the iterator throws, with no status.
+      let chunks = [];
+      let error;
+      try {
+        const stream = await client().chat.completions.create({ model: `fake/${name}`, messages: USER, stream: true });
+        ({ chunks, error } = await readUntilError(stream));
+      } catch (e) {
+        error = e;
+      }
       assert.ok(error instanceof OpenAI.APIError, `got ${error?.constructor?.name}: ${error?.message}`);
       assert.match(error.message, message);
-      if (hasChunksFirst) assert.ok(chunks.length > 0, 'the chunks before the error arrived');
+      if (hasChunksFirst) {
+        assert.ok(chunks.length > 0, 'the chunks before the error arrived');
+        assert.equal(error.status, undefined, 'a mid-stream error has no HTTP status');
+      } else {
+        assert.ok(error.status >= 400, `an error before the first chunk has an error status, got ${error.status}`);
+      }
     });
 
     test(`${name}: without stream, an APIError carrying the upstream's message`, async () => {
