@@ -25,6 +25,13 @@ public final class TestGateway implements AutoCloseable {
             return events.stream().filter(e -> !e.data().equals("[DONE]")).map(e -> Json.parse(e.data())).toList();
         }
 
+        /** Choice 0's text, as the chunks carried it. */
+        public String text() {
+            var text = new StringBuilder();
+            for (var c : chunks()) if (!c.path("choices").isEmpty()) text.append(c.at("/choices/0/delta/content").asText(""));
+            return text.toString();
+        }
+
         public boolean endsWithDone() {
             return !events.isEmpty() && events.getLast().data().equals("[DONE]");
         }
