@@ -2,6 +2,7 @@ package dev.sluice.gateway.runs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
@@ -16,11 +17,11 @@ public final class Requests {
         if (ex.body() == null || ex.body().length == 0) return Json.object();
         JsonNode node;
         try {
-            node = Json.parse(ex.body());
+            node = Json.parseRequest(ex.body());
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("We could not parse the JSON body of your request. The API expects a JSON payload.", null);
+            throw new ApiException(ApiError.invalidJson());
         }
-        if (!node.isObject()) throw ApiException.badRequest("The request body must be a JSON object.", null);
+        if (!node.isObject()) throw new ApiException(ApiError.notAnObject());
         return (ObjectNode) node;
     }
 
