@@ -87,4 +87,56 @@ class RequestValidationTest {
         };
         assertThat(gw.post(path, body + " \r\n\t ").statusCode()).isEqualTo(200);
     }
+
+    // ------------------------------------------------------------------ integers beyond 64 bits
+
+    /** asLong() reduces a JSON integer beyond 64 bits mod 2^64: 2^64+3 passed as n=3, 2^64 was reported as "got 0". */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            "n":18446744073709551619                    | n                     | integer_above_max_value | 18446744073709551619
+            "n":18446744073709551616                    | n                     | integer_above_max_value | 18446744073709551616
+            "n":-18446744073709551615                   | n                     | integer_below_min_value | -18446744073709551615
+            "max_tokens":18446744073709551617           | max_tokens            | integer_above_max_value | 18446744073709551617
+            "max_tokens":99999999999999999999999        | max_tokens            | integer_above_max_value | 99999999999999999999999
+            "max_completion_tokens":18446744073709551617| max_completion_tokens | integer_above_max_value | 18446744073709551617
+            "seed":99999999999999999999999              | seed                  | integer_above_max_value | 99999999999999999999999
+            "seed":-9223372036854775809                 | seed                  | integer_below_min_value | -9223372036854775809
+            "logprobs":true,"top_logprobs":18446744073709551616 | top_logprobs  | integer_above_max_value | 18446744073709551616
+            """)
+    void chatIntegersBeyond64BitsAreRejectedWithTheirRealValue(String field, String param, String code, String value) throws Exception {
+        var error = error("/chat/completions", "{" + M + "," + field + "}");
+        assertThat(param(error)).isEqualTo(param);
+        assertThat(error.get("code").asText()).isEqualTo(code);
+        assertThat(error.get("message").asText()).contains("but got " + value + " instead");
+    }
+
+    @org.junit.jupiter.api.Test
+    void seedAtTheEdgesOf64BitsIsStillAccepted() throws Exception {
+        assertThat(gw.post("/chat/completions", "{" + M + ",\"seed\":9223372036854775807}").statusCode()).isEqualTo(200);
+        assertThat(gw.post("/chat/completions", "{" + M + ",\"seed\":-9223372036854775808}").statusCode()).isEqualTo(200);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"18446744073709551617", "99999999999999999999999"})
+    void responsesMaxOutputTokensBeyond64BitsIsRejectedWithItsRealValue(String value) throws Exception {
+        var error = error("/responses", "{\"model\":\"sim/echo\",\"input\":\"hi\",\"max_output_tokens\":" + value + "}");
+        assertThat(param(error)).isEqualTo("max_output_tokens");
+        assertThat(error.get("code").asText()).isEqualTo("integer_above_max_value");
+        assertThat(error.get("message").asText()).contains("but got " + value + " instead");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            "max_completion_tokens":18446744073709551872              | max_completion_tokens            | integer_above_max_value
+            "max_prompt_tokens":-18446744073709551360                 | max_prompt_tokens                | integer_below_min_value
+            "truncation_strategy":{"type":"last_messages","last_messages":4294967297} | truncation_strategy.last_messages | integer_above_max_value
+            "truncation_strategy":{"type":"last_messages","last_messages":18446744073709551617} | truncation_strategy.last_messages | integer_above_max_value
+            """)
+    void runIntegersBeyondTheirRangeAreRejected(String field, String param, String code) throws Exception {
+        var assistant = Json.parse(gw.post("/assistants", "{\"model\":\"sim/echo\"}").body()).get("id").asText();
+        var thread = Json.parse(gw.post("/threads", "{}").body()).get("id").asText();
+        var error = error("/threads/" + thread + "/runs", "{\"assistant_id\":\"" + assistant + "\"," + field + "}");
+        assertThat(param(error)).isEqualTo(param);
+        assertThat(error.get("code").asText()).isEqualTo(code);
+    }
 }

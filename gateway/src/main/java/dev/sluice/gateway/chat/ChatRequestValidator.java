@@ -3,6 +3,7 @@ package dev.sluice.gateway.chat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.IntegerParams;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -181,9 +182,8 @@ public final class ChatRequestValidator {
         var v = body.get(field);
         if (v == null || v.isNull()) return;
         if (!v.isIntegralNumber()) throw type(field, "an integer", v);
-        long value = v.asLong();
-        if (value < min) throw invalid(field, "Invalid '" + field + "': integer below minimum value. Expected a value >= " + min + ", but got " + value + " instead.", "integer_below_min_value");
-        if (value > max) throw invalid(field, "Invalid '" + field + "': integer above maximum value. Expected a value <= " + max + ", but got " + value + " instead.", "integer_above_max_value");
+        var outOfRange = IntegerParams.outOfRange(field, v, min, max);
+        if (outOfRange.isPresent()) throw new Invalid(outOfRange.get());
     }
 
     private static void number(JsonNode body, String field, double min, double max) throws Invalid {
