@@ -139,4 +139,63 @@ class RequestValidationTest {
         assertThat(param(error)).isEqualTo(param);
         assertThat(error.get("code").asText()).isEqualTo(code);
     }
+
+    // ------------------------------------------------------------------ content parts
+
+    private static String message(String role, String content) {
+        var extra = role.equals("tool") ? ",\"tool_call_id\":\"call_1\"" : "";
+        return "{\"model\":\"sim/echo\",\"messages\":[{\"role\":\"" + role + "\",\"content\":" + content + extra + "}]}";
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            user      | []                                                    | messages[0].content                      | empty_array
+            user      | [1]                                                   | messages[0].content[0]                   | invalid_type
+            user      | ["hi"]                                                | messages[0].content[0]                   | invalid_type
+            user      | [{}]                                                  | messages[0].content[0].type              | missing_required_parameter
+            user      | [{"type":7}]                                          | messages[0].content[0].type              | invalid_type
+            user      | [{"type":"text"}]                                     | messages[0].content[0].text              | missing_required_parameter
+            user      | [{"type":"text","text":5}]                            | messages[0].content[0].text              | invalid_type
+            user      | [{"type":"bogus","text":"x"}]                         | messages[0].content[0].type              | invalid_value
+            user      | [{"type":"refusal","refusal":"x"}]                    | messages[0].content[0].type              | invalid_value
+            user      | [{"type":"text","text":"a"},{"type":"image_url"}]     | messages[0].content[1].image_url         | missing_required_parameter
+            user      | [{"type":"image_url","image_url":"http://x/a.png"}]   | messages[0].content[0].image_url         | invalid_type
+            user      | [{"type":"image_url","image_url":{}}]                 | messages[0].content[0].image_url.url     | missing_required_parameter
+            user      | [{"type":"image_url","image_url":{"url":5}}]          | messages[0].content[0].image_url.url     | invalid_type
+            user      | [{"type":"image_url","image_url":{"url":"http://x/a.png","detail":"ultra"}}] | messages[0].content[0].image_url.detail | invalid_value
+            user      | [{"type":"input_audio"}]                              | messages[0].content[0].input_audio       | missing_required_parameter
+            user      | [{"type":"input_audio","input_audio":{"data":"AAAA"}}] | messages[0].content[0].input_audio.format | missing_required_parameter
+            user      | [{"type":"input_audio","input_audio":{"data":"AAAA","format":"ogg"}}] | messages[0].content[0].input_audio.format | invalid_value
+            user      | [{"type":"file"}]                                     | messages[0].content[0].file              | missing_required_parameter
+            user      | [{"type":"file","file":{"file_id":5}}]                | messages[0].content[0].file.file_id      | invalid_type
+            system    | [{"type":"image_url","image_url":{"url":"http://x/a.png"}}] | messages[0]                        | invalid_value
+            system    | [{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}] | messages[0].content[0].type | invalid_value
+            developer | [{"type":"file","file":{"file_id":"file-1"}}]         | messages[0].content[0].type              | invalid_value
+            tool      | [{"type":"refusal","refusal":"no"}]                   | messages[0].content[0].type              | invalid_value
+            assistant | [{"type":"image_url","image_url":{"url":"http://x/a.png"}}] | messages[0]                        | invalid_value
+            assistant | [{"type":"refusal"}]                                  | messages[0].content[0].refusal           | missing_required_parameter
+            assistant | []                                                    | messages[0].content                      | empty_array
+            """)
+    void badContentPartsAreRejected(String role, String content, String param, String code) throws Exception {
+        var error = error("/chat/completions", message(role, content));
+        assertThat(param(error)).isEqualTo(param);
+        assertThat(error.get("code").asText()).isEqualTo(code);
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            user      | [{"type":"text","text":""}]
+            user      | [{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA","detail":"low"}}]
+            user      | [{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]
+            user      | [{"type":"file","file":{"file_id":"file-1"}}]
+            user      | [{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,AAAA"}}]
+            system    | [{"type":"text","text":"be brief"}]
+            developer | [{"type":"text","text":"be brief"}]
+            assistant | [{"type":"text","text":"ok"},{"type":"refusal","refusal":"no"}]
+            tool      | [{"type":"text","text":"42"}]
+            """)
+    void contentPartsOpenAiAcceptsAreAccepted(String role, String content) throws Exception {
+        var r = gw.post("/chat/completions", message(role, content));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
 }

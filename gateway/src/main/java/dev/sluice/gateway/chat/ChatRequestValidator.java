@@ -145,6 +145,90 @@ public final class ChatRequestValidator {
         if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
             throw type(where + ".content", "a string or array of content parts", content);
         }
+        // A function message's content is a string in OpenAI's spec; its arrays are left to the upstream.
+        if (content != null && content.isArray() && PART_TYPES.containsKey(role.asText())) parts(content, role.asText(), where);
+    }
+
+    /** The content part types each role may send, in the order OpenAI's errors list them. */
+    private static final java.util.Map<String, List<String>> PART_TYPES = java.util.Map.of(
+            "user", List.of("text", "image_url", "input_audio", "file"),
+            "system", List.of("text"),
+            "developer", List.of("text"),
+            "assistant", List.of("text", "refusal"),
+            "tool", List.of("text"));
+
+    private static void parts(JsonNode content, String role, String where) throws Invalid {
+        if (content.isEmpty()) {
+            throw invalid(where + ".content", "Invalid '" + where + ".content': empty array. Expected an array with minimum length 1, but got an empty array instead.", "empty_array");
+        }
+        var allowed = PART_TYPES.get(role);
+        for (int i = 0; i < content.size(); i++) {
+            var part = content.get(i);
+            var at = where + ".content[" + i + "]";
+            if (!part.isObject()) throw type(at, "an object", part);
+            var type = part.get("type");
+            if (type == null || type.isNull()) throw missing(at + ".type");
+            if (!type.isTextual()) throw type(at + ".type", "a string", type);
+            // OpenAI singles images out with its own message, naming the message rather than the part.
+            if (type.asText().equals("image_url") && !role.equals("user")) {
+                throw invalid(where, "Invalid '" + where + "'. Image URLs are only allowed for messages with role 'user', but this message with role '"
+                        + role + "' contains an image URL.", "invalid_value");
+            }
+            if (!allowed.contains(type.asText())) {
+                throw invalid(at + ".type", "Invalid value: '" + type.asText() + "'. Supported values are: " + quoted(allowed) + ".", "invalid_value");
+            }
+            switch (type.asText()) {
+                case "text" -> requiredString(part, "text", at);
+                case "refusal" -> requiredString(part, "refusal", at);
+                case "image_url" -> {
+                    var image = requiredObject(part, "image_url", at);
+                    requiredString(image, "url", at + ".image_url");
+                    oneOf(image, "detail", at + ".image_url", List.of("auto", "low", "high"));
+                }
+                case "input_audio" -> {
+                    var audio = requiredObject(part, "input_audio", at);
+                    requiredString(audio, "data", at + ".input_audio");
+                    requiredString(audio, "format", at + ".input_audio");
+                    oneOf(audio, "format", at + ".input_audio", List.of("wav", "mp3"));
+                }
+                case "file" -> {
+                    var file = requiredObject(part, "file", at);
+                    for (var field : List.of("filename", "file_data", "file_id")) string(file, field, at + ".file." + field);
+                }
+                default -> throw new IllegalStateException("a part type allowed but not checked: " + type.asText());
+            }
+        }
+    }
+
+    private static JsonNode requiredObject(JsonNode parent, String field, String where) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) throw missing(where + "." + field);
+        if (!v.isObject()) throw type(where + "." + field, "an object", v);
+        return v;
+    }
+
+    private static void requiredString(JsonNode parent, String field, String where) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) throw missing(where + "." + field);
+        if (!v.isTextual()) throw type(where + "." + field, "a string", v);
+    }
+
+    /** An optional string field with a fixed set of values. */
+    private static void oneOf(JsonNode parent, String field, String where, List<String> values) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) return;
+        if (!v.isTextual()) throw type(where + "." + field, "a string", v);
+        if (!values.contains(v.asText())) {
+            throw invalid(where + "." + field, "Invalid value: '" + v.asText() + "'. Supported values are: " + quoted(values) + ".", "invalid_value");
+        }
+    }
+
+    /** 'a', 'b', and 'c', as OpenAI lists supported values. */
+    private static String quoted(List<String> values) {
+        var q = values.stream().map(v -> "'" + v + "'").toList();
+        if (q.size() == 1) return q.getFirst();
+        if (q.size() == 2) return q.get(0) + " and " + q.get(1);
+        return String.join(", ", q.subList(0, q.size() - 1)) + ", and " + q.getLast();
     }
 
     private static void tool(JsonNode tool, String where) throws Invalid {
@@ -174,8 +258,12 @@ public final class ChatRequestValidator {
     }
 
     private static void string(JsonNode body, String field) throws Invalid {
+        string(body, field, field);
+    }
+
+    private static void string(JsonNode body, String field, String param) throws Invalid {
         var v = body.get(field);
-        if (v != null && !v.isNull() && !v.isTextual()) throw type(field, "a string", v);
+        if (v != null && !v.isNull() && !v.isTextual()) throw type(param, "a string", v);
     }
 
     private static void integer(JsonNode body, String field, long min, long max) throws Invalid {
