@@ -198,4 +198,40 @@ class RequestValidationTest {
         var r = gw.post("/chat/completions", message(role, content));
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     }
+
+    // ------------------------------------------------------------------ tools and tool_choice
+
+    static final String F = "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}";
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            "tool_choice":"required"                                                     | tool_choice        | 'tool_choice' is only allowed when 'tools' are specified
+            "tool_choice":"required","tools":[]                                          | tool_choice        | 'tool_choice' is only allowed when 'tools' are specified
+            "tool_choice":{"type":"function","function":{"name":"missing"}}              | tool_choice        | 'tool_choice' is only allowed when 'tools' are specified
+            "tools":[F],"tool_choice":{"type":"function","function":{"name":"missing"}}  | tool_choice        | 'missing' not found in 'tools'
+            "tools":[F],"tool_choice":{"type":"function","function":{}}                  | tool_choice.function.name | Missing required parameter
+            "tools":[F],"tool_choice":{"type":"function"}                                | tool_choice.function | Missing required parameter
+            "tools":[F],"tool_choice":{"type":"bogus"}                                   | tool_choice.type   | Invalid value: 'bogus'
+            "tools":[F],"tool_choice":{"type":"custom","custom":{"name":"f"}}            | tool_choice        | 'f' not found in 'tools'
+            "tools":[{"type":"bogus","function":{"name":"f"}}]                           | tools[0].type      | Invalid value: 'bogus'. Supported values are: 'function' and 'custom'.
+            "tools":[F,{"type":"custom"}]                                                | tools[1].custom    | Missing required parameter
+            """)
+    void toolChoiceMustMatchTheTools(String fields, String param, String message) throws Exception {
+        var error = error("/chat/completions", "{" + M + "," + fields.replace("[F", "[" + F) + "}");
+        assertThat(param(error)).isEqualTo(param);
+        assertThat(error.get("message").asText()).contains(message);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {
+            "\"tool_choice\":\"none\"",
+            "\"tool_choice\":\"auto\"",
+            "\"tools\":[F],\"tool_choice\":\"required\"",
+            "\"tools\":[F],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}",
+            "\"tools\":[F,{\"type\":\"custom\",\"custom\":{\"name\":\"g\"}}],\"tool_choice\":{\"type\":\"custom\",\"custom\":{\"name\":\"g\"}}",
+            "\"tools\":[F],\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"auto\",\"tools\":[]}}"})
+    void toolChoicesOpenAiAcceptsAreAccepted(String fields) throws Exception {
+        var r = gw.post("/chat/completions", "{" + M + "," + fields.replace("[F", "[" + F) + ",\"sim\":{\"ttft_ms\":0,\"tokens_per_second\":0}}");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.IntegerParams;
+import dev.sluice.wire.json.Json;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -91,15 +92,7 @@ public final class ChatRequestValidator {
             for (int i = 0; i < tools.size(); i++) tool(tools.get(i), "tools[" + i + "]");
         }
         var toolChoice = body.get("tool_choice");
-        if (toolChoice != null && !toolChoice.isNull()) {
-            if (toolChoice.isTextual()) {
-                if (!List.of("none", "auto", "required").contains(toolChoice.asText())) {
-                    throw invalid("tool_choice", "Invalid value: '" + toolChoice.asText() + "'. Supported values are: 'none', 'auto', and 'required'.", "invalid_value");
-                }
-            } else if (!toolChoice.isObject()) {
-                throw type("tool_choice", "a string or object", toolChoice);
-            }
-        }
+        if (toolChoice != null && !toolChoice.isNull()) toolChoice(toolChoice, tools == null || !tools.isArray() ? Json.NODES.arrayNode() : tools);
         var format = body.get("response_format");
         if (format != null && !format.isNull()) {
             if (!format.isObject()) throw type("response_format", "an object", format);
@@ -234,18 +227,54 @@ public final class ChatRequestValidator {
     private static void tool(JsonNode tool, String where) throws Invalid {
         if (!tool.isObject()) throw type(where, "an object", tool);
         var type = tool.path("type").asText("");
-        if (type.equals("function")) {
-            var fn = tool.get("function");
-            if (fn == null || !fn.isObject()) throw missing(where + ".function");
-            var name = fn.get("name");
-            if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
-            if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
-                throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+        switch (type) {
+            case "function" -> {
+                var fn = tool.get("function");
+                if (fn == null || !fn.isObject()) throw missing(where + ".function");
+                var name = fn.get("name");
+                if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
+                if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
+                    throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+                }
             }
-        } else if (type.isEmpty()) {
-            throw missing(where + ".type");
+            case "custom" -> requiredString(requiredObject(tool, "custom", where), "name", where + ".custom");
+            case "" -> throw missing(where + ".type");
+            // The spec knows only these two; an upstream would refuse any other, so the gateway does first.
+            default -> throw invalid(where + ".type", "Invalid value: '" + type + "'. Supported values are: 'function' and 'custom'.", "invalid_value");
         }
-        // Other tool types (custom, provider-specific) pass through for the upstream to judge.
+    }
+
+    /**
+     * A mode, or a named tool that must be one of {@code tools}. Without tools, only 'none' and 'auto' make
+     * sense (they are what OpenAI defaults to anyway): 'required' or a named tool cannot be honoured.
+     */
+    private static void toolChoice(JsonNode choice, JsonNode tools) throws Invalid {
+        if (choice.isTextual()) {
+            if (!List.of("none", "auto", "required").contains(choice.asText())) {
+                throw invalid("tool_choice", "Invalid value: '" + choice.asText() + "'. Supported values are: 'none', 'auto', and 'required'.", "invalid_value");
+            }
+        } else if (!choice.isObject()) {
+            throw type("tool_choice", "a string or object", choice);
+        }
+        if (tools.isEmpty() && !List.of("none", "auto").contains(choice.asText())) {
+            throw invalid("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "invalid_value");
+        }
+        if (choice.isTextual()) return;
+        var type = choice.get("type");
+        if (type == null || type.isNull()) throw missing("tool_choice.type");
+        if (!type.isTextual()) throw type("tool_choice.type", "a string", type);
+        switch (type.asText()) {
+            case "function", "custom" -> {
+                var kind = type.asText();
+                requiredString(requiredObject(choice, kind, "tool_choice"), "name", "tool_choice." + kind);
+                var name = choice.get(kind).get("name").asText();
+                boolean declared = false;
+                for (var tool : tools) declared |= tool.path("type").asText().equals(kind) && tool.path(kind).path("name").asText().equals(name);
+                if (!declared) throw invalid("tool_choice", "Invalid value for 'tool_choice': tool choice '" + name + "' not found in 'tools' parameter.", "invalid_value");
+            }
+            case "allowed_tools" -> requiredObject(choice, "allowed_tools", "tool_choice");
+            default -> throw invalid("tool_choice.type", "Invalid value: '" + type.asText() + "'. Supported values are: 'function', 'custom', and 'allowed_tools'.", "invalid_value");
+        }
     }
 
     private static void bool(JsonNode body, String field) throws Invalid {
