@@ -234,4 +234,35 @@ class RequestValidationTest {
         var r = gw.post("/chat/completions", "{" + M + "," + fields.replace("[F", "[" + F) + ",\"sim\":{\"ttft_ms\":0,\"tokens_per_second\":0}}");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     }
+
+    // ------------------------------------------------------------------ thread messages
+
+    /** A message posted on its own is the body: its params have no prefix (they used to start with a dot). */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            {"role":"bogus","content":"x"}           | role
+            {"content":"x"}                          | role
+            {"role":"user","content":5}              | content
+            {"role":"user","content":[]}             | content
+            {"role":"user"}                          | content
+            {"role":"user","content":[{"type":"bogus"}]} | content[0].type
+            {"role":"user","content":[{"type":"text"}]}  | content[0].text
+            """)
+    void threadMessageErrorsNameTheParamWithoutALeadingDot(String body, String param) throws Exception {
+        var thread = Json.parse(gw.post("/threads", "{}").body()).get("id").asText();
+        var error = error("/threads/" + thread + "/messages", body);
+        assertThat(param(error)).isEqualTo(param);
+        assertThat(error.get("message").asText()).doesNotContainPattern("'\\.[a-z]");
+    }
+
+    /** Inside a thread or a run the same errors keep their prefix. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            {"messages":[{"role":"user","content":"x"},{"content":"x"}]}          | messages[1].role
+            {"messages":[{"role":"bogus","content":"x"}]}                         | messages[0].role
+            {"messages":[{"role":"user","content":[{"type":"bogus"}]}]}           | messages[0].content[0].type
+            """)
+    void messagesInsideAThreadKeepTheirPrefix(String body, String param) throws Exception {
+        assertThat(param(error("/threads", body))).isEqualTo(param);
+    }
 }
