@@ -77,6 +77,19 @@ class RequestValidationTest {
         assertThat(param(error)).isNull();
     }
 
+    /** Strict parsing must not turn an empty or non-object chat body into anything but the 400s it was. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            ''     | invalid_body
+            '  '   | invalid_body
+            7      | invalid_body
+            [] []  | invalid_json
+            """)
+    void emptyAndNonObjectChatBodies(String body, String code) throws Exception {
+        var error = error("/chat/completions", body);
+        assertThat(error.get("code").asText()).isEqualTo(code);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"/chat/completions", "/responses", "/assistants"})
     void trailingWhitespaceIsStillFine(String path) throws Exception {
