@@ -74,15 +74,14 @@ public final class ChatCompletionsHandler implements HttpHandler {
     private Accepted accept(Exchange ex) {
         ObjectNode body;
         try {
-            var node = Json.parse(ex.body());
+            var node = Json.parseRequest(ex.body());
             if (!node.isObject()) {
-                ex.sendError(ApiError.invalidRequest("The request body must be a JSON object.", null, "invalid_body"));
+                ex.sendError(ApiError.notAnObject());
                 return null;
             }
             body = (ObjectNode) node;
         } catch (IllegalArgumentException e) {
-            ex.sendError(ApiError.invalidRequest("We could not parse the JSON body of your request. The API expects a JSON payload: "
-                    + e.getCause().getMessage().lines().findFirst().orElse(""), null, "invalid_json"));
+            ex.sendError(ApiError.invalidJson());
             return null;
         }
         var invalid = ChatRequestValidator.validate(body);

@@ -3,6 +3,8 @@ package dev.sluice.gateway.chat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.http.IntegerParams;
+import dev.sluice.wire.json.Json;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -90,15 +92,7 @@ public final class ChatRequestValidator {
             for (int i = 0; i < tools.size(); i++) tool(tools.get(i), "tools[" + i + "]");
         }
         var toolChoice = body.get("tool_choice");
-        if (toolChoice != null && !toolChoice.isNull()) {
-            if (toolChoice.isTextual()) {
-                if (!List.of("none", "auto", "required").contains(toolChoice.asText())) {
-                    throw invalid("tool_choice", "Invalid value: '" + toolChoice.asText() + "'. Supported values are: 'none', 'auto', and 'required'.", "invalid_value");
-                }
-            } else if (!toolChoice.isObject()) {
-                throw type("tool_choice", "a string or object", toolChoice);
-            }
-        }
+        if (toolChoice != null && !toolChoice.isNull()) toolChoice(toolChoice, tools == null || !tools.isArray() ? Json.NODES.arrayNode() : tools);
         var format = body.get("response_format");
         if (format != null && !format.isNull()) {
             if (!format.isObject()) throw type("response_format", "an object", format);
@@ -144,23 +138,143 @@ public final class ChatRequestValidator {
         if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
             throw type(where + ".content", "a string or array of content parts", content);
         }
+        // A function message's content is a string in OpenAI's spec; its arrays are left to the upstream.
+        if (content != null && content.isArray() && PART_TYPES.containsKey(role.asText())) parts(content, role.asText(), where);
+    }
+
+    /** The content part types each role may send, in the order OpenAI's errors list them. */
+    private static final java.util.Map<String, List<String>> PART_TYPES = java.util.Map.of(
+            "user", List.of("text", "image_url", "input_audio", "file"),
+            "system", List.of("text"),
+            "developer", List.of("text"),
+            "assistant", List.of("text", "refusal"),
+            "tool", List.of("text"));
+
+    private static void parts(JsonNode content, String role, String where) throws Invalid {
+        if (content.isEmpty()) {
+            throw invalid(where + ".content", "Invalid '" + where + ".content': empty array. Expected an array with minimum length 1, but got an empty array instead.", "empty_array");
+        }
+        var allowed = PART_TYPES.get(role);
+        for (int i = 0; i < content.size(); i++) {
+            var part = content.get(i);
+            var at = where + ".content[" + i + "]";
+            if (!part.isObject()) throw type(at, "an object", part);
+            var type = part.get("type");
+            if (type == null || type.isNull()) throw missing(at + ".type");
+            if (!type.isTextual()) throw type(at + ".type", "a string", type);
+            // OpenAI singles images out with its own message, naming the message rather than the part.
+            if (type.asText().equals("image_url") && !role.equals("user")) {
+                throw invalid(where, "Invalid '" + where + "'. Image URLs are only allowed for messages with role 'user', but this message with role '"
+                        + role + "' contains an image URL.", "invalid_value");
+            }
+            if (!allowed.contains(type.asText())) {
+                throw invalid(at + ".type", "Invalid value: '" + type.asText() + "'. Supported values are: " + quoted(allowed) + ".", "invalid_value");
+            }
+            switch (type.asText()) {
+                case "text" -> requiredString(part, "text", at);
+                case "refusal" -> requiredString(part, "refusal", at);
+                case "image_url" -> {
+                    var image = requiredObject(part, "image_url", at);
+                    requiredString(image, "url", at + ".image_url");
+                    oneOf(image, "detail", at + ".image_url", List.of("auto", "low", "high"));
+                }
+                case "input_audio" -> {
+                    var audio = requiredObject(part, "input_audio", at);
+                    requiredString(audio, "data", at + ".input_audio");
+                    requiredString(audio, "format", at + ".input_audio");
+                    oneOf(audio, "format", at + ".input_audio", List.of("wav", "mp3"));
+                }
+                case "file" -> {
+                    var file = requiredObject(part, "file", at);
+                    for (var field : List.of("filename", "file_data", "file_id")) string(file, field, at + ".file." + field);
+                }
+                default -> throw new IllegalStateException("a part type allowed but not checked: " + type.asText());
+            }
+        }
+    }
+
+    private static JsonNode requiredObject(JsonNode parent, String field, String where) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) throw missing(where + "." + field);
+        if (!v.isObject()) throw type(where + "." + field, "an object", v);
+        return v;
+    }
+
+    private static void requiredString(JsonNode parent, String field, String where) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) throw missing(where + "." + field);
+        if (!v.isTextual()) throw type(where + "." + field, "a string", v);
+    }
+
+    /** An optional string field with a fixed set of values. */
+    private static void oneOf(JsonNode parent, String field, String where, List<String> values) throws Invalid {
+        var v = parent.get(field);
+        if (v == null || v.isNull()) return;
+        if (!v.isTextual()) throw type(where + "." + field, "a string", v);
+        if (!values.contains(v.asText())) {
+            throw invalid(where + "." + field, "Invalid value: '" + v.asText() + "'. Supported values are: " + quoted(values) + ".", "invalid_value");
+        }
+    }
+
+    /** 'a', 'b', and 'c', as OpenAI lists supported values. */
+    private static String quoted(List<String> values) {
+        var q = values.stream().map(v -> "'" + v + "'").toList();
+        if (q.size() == 1) return q.getFirst();
+        if (q.size() == 2) return q.get(0) + " and " + q.get(1);
+        return String.join(", ", q.subList(0, q.size() - 1)) + ", and " + q.getLast();
     }
 
     private static void tool(JsonNode tool, String where) throws Invalid {
         if (!tool.isObject()) throw type(where, "an object", tool);
         var type = tool.path("type").asText("");
-        if (type.equals("function")) {
-            var fn = tool.get("function");
-            if (fn == null || !fn.isObject()) throw missing(where + ".function");
-            var name = fn.get("name");
-            if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
-            if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
-                throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+        switch (type) {
+            case "function" -> {
+                var fn = tool.get("function");
+                if (fn == null || !fn.isObject()) throw missing(where + ".function");
+                var name = fn.get("name");
+                if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
+                if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
+                    throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+                }
             }
-        } else if (type.isEmpty()) {
-            throw missing(where + ".type");
+            case "custom" -> requiredString(requiredObject(tool, "custom", where), "name", where + ".custom");
+            case "" -> throw missing(where + ".type");
+            // The spec knows only these two; an upstream would refuse any other, so the gateway does first.
+            default -> throw invalid(where + ".type", "Invalid value: '" + type + "'. Supported values are: 'function' and 'custom'.", "invalid_value");
         }
-        // Other tool types (custom, provider-specific) pass through for the upstream to judge.
+    }
+
+    /**
+     * A mode, or a named tool that must be one of {@code tools}. Without tools, only 'none' and 'auto' make
+     * sense (they are what OpenAI defaults to anyway): 'required' or a named tool cannot be honoured.
+     */
+    private static void toolChoice(JsonNode choice, JsonNode tools) throws Invalid {
+        if (choice.isTextual()) {
+            if (!List.of("none", "auto", "required").contains(choice.asText())) {
+                throw invalid("tool_choice", "Invalid value: '" + choice.asText() + "'. Supported values are: 'none', 'auto', and 'required'.", "invalid_value");
+            }
+        } else if (!choice.isObject()) {
+            throw type("tool_choice", "a string or object", choice);
+        }
+        if (tools.isEmpty() && !List.of("none", "auto").contains(choice.asText())) {
+            throw invalid("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "invalid_value");
+        }
+        if (choice.isTextual()) return;
+        var type = choice.get("type");
+        if (type == null || type.isNull()) throw missing("tool_choice.type");
+        if (!type.isTextual()) throw type("tool_choice.type", "a string", type);
+        switch (type.asText()) {
+            case "function", "custom" -> {
+                var kind = type.asText();
+                requiredString(requiredObject(choice, kind, "tool_choice"), "name", "tool_choice." + kind);
+                var name = choice.get(kind).get("name").asText();
+                boolean declared = false;
+                for (var tool : tools) declared |= tool.path("type").asText().equals(kind) && tool.path(kind).path("name").asText().equals(name);
+                if (!declared) throw invalid("tool_choice", "Invalid value for 'tool_choice': tool choice '" + name + "' not found in 'tools' parameter.", "invalid_value");
+            }
+            case "allowed_tools" -> requiredObject(choice, "allowed_tools", "tool_choice");
+            default -> throw invalid("tool_choice.type", "Invalid value: '" + type.asText() + "'. Supported values are: 'function', 'custom', and 'allowed_tools'.", "invalid_value");
+        }
     }
 
     private static void bool(JsonNode body, String field) throws Invalid {
@@ -173,17 +287,20 @@ public final class ChatRequestValidator {
     }
 
     private static void string(JsonNode body, String field) throws Invalid {
+        string(body, field, field);
+    }
+
+    private static void string(JsonNode body, String field, String param) throws Invalid {
         var v = body.get(field);
-        if (v != null && !v.isNull() && !v.isTextual()) throw type(field, "a string", v);
+        if (v != null && !v.isNull() && !v.isTextual()) throw type(param, "a string", v);
     }
 
     private static void integer(JsonNode body, String field, long min, long max) throws Invalid {
         var v = body.get(field);
         if (v == null || v.isNull()) return;
         if (!v.isIntegralNumber()) throw type(field, "an integer", v);
-        long value = v.asLong();
-        if (value < min) throw invalid(field, "Invalid '" + field + "': integer below minimum value. Expected a value >= " + min + ", but got " + value + " instead.", "integer_below_min_value");
-        if (value > max) throw invalid(field, "Invalid '" + field + "': integer above maximum value. Expected a value <= " + max + ", but got " + value + " instead.", "integer_above_max_value");
+        var outOfRange = IntegerParams.outOfRange(field, v, min, max);
+        if (outOfRange.isPresent()) throw new Invalid(outOfRange.get());
     }
 
     private static void number(JsonNode body, String field, double min, double max) throws Invalid {

@@ -18,6 +18,19 @@ public record ApiError(int status, String message, String type, String param, St
         return new ApiError(400, message, "invalid_request_error", param, code, null);
     }
 
+    /**
+     * A request body that is not JSON (or has something after its JSON value), in OpenAI's words: what the
+     * parser would say (feature names, source locations) is no business of the client's.
+     */
+    public static ApiError invalidJson() {
+        return invalidRequest("We could not parse the JSON body of your request. The API expects a JSON payload.", null, "invalid_json");
+    }
+
+    /** A request body that is JSON but not an object. */
+    public static ApiError notAnObject() {
+        return invalidRequest("The request body must be a JSON object.", null, "invalid_body");
+    }
+
     public static ApiError notFound(String message, String param, String code) {
         return new ApiError(404, message, "invalid_request_error", param, code, null);
     }

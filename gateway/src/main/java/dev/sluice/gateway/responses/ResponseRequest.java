@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.http.IntegerParams;
 import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.gateway.runs.Requests;
 import dev.sluice.wire.json.Json;
@@ -67,9 +68,10 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         var node = body.get("max_output_tokens");
         if (node == null || node.isNull()) return Json.NODES.nullNode();
         if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for 'max_output_tokens': expected an integer.", "max_output_tokens");
-        if (node.asLong() < 16) {
-            throw ApiException.badRequest("Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got " + node.asLong() + " instead.", "max_output_tokens");
-        }
+        // No maximum in OpenAI's spec; the bound is the chat parameter's the value becomes upstream (max_tokens).
+        IntegerParams.outOfRange("max_output_tokens", node, 16, Integer.MAX_VALUE).ifPresent(e -> {
+            throw new ApiException(e);
+        });
         return node;
     }
 

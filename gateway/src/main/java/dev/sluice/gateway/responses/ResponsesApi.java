@@ -188,7 +188,7 @@ public final class ResponsesApi implements AutoCloseable {
 
     private static ObjectNode safeParse(byte[] body) {
         try {
-            var node = Json.parse(body);
+            var node = Json.parseRequest(body);
             return node.isObject() ? (ObjectNode) node : null;
         } catch (IllegalArgumentException e) {
             return null;

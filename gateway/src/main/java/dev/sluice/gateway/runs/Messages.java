@@ -12,15 +12,22 @@ final class Messages {
 
     private Messages() {}
 
-    /** A user or assistant message from a create-message request (also used for thread.messages and additional_messages). */
+    /**
+     * A user or assistant message from a create-message request (also used for thread.messages and
+     * additional_messages). {@code param} is where the message sits in the request: empty when it is the
+     * whole body, so its fields are named {@code role}, not {@code .role}.
+     */
     static StoredObject fromRequest(String threadId, JsonNode request, String param) {
         if (!request.isObject()) throw ApiException.badRequest("Invalid type for '" + param + "': expected an object.", param);
         var r = (ObjectNode) request;
-        var role = Requests.requiredString(r, "role");
-        if (!role.equals("user") && !role.equals("assistant")) {
-            throw ApiException.badRequest("Invalid value for '" + param + ".role': '" + role + "'. Supported values are: 'user' and 'assistant'.", param + ".role");
+        var roleParam = field(param, "role");
+        var roleNode = r.get("role");
+        if (roleNode == null || roleNode.isNull()) throw ApiException.badRequest("Missing required parameter: '" + roleParam + "'.", roleParam);
+        var role = roleNode.asText();
+        if (!roleNode.isTextual() || !role.equals("user") && !role.equals("assistant")) {
+            throw ApiException.badRequest("Invalid value for '" + roleParam + "': '" + role + "'. Supported values are: 'user' and 'assistant'.", roleParam);
         }
-        var content = content(r.get("content"), param + ".content");
+        var content = content(r.get("content"), field(param, "content"));
         var m = create(Ids.next("msg_"), threadId, role, null, null, "completed");
         m.set("content", content);
         var attachments = r.get("attachments");
@@ -28,6 +35,11 @@ final class Messages {
         m.set("metadata", Requests.metadata(r, "metadata"));
         m.put("completed_at", m.get("created_at").asLong());
         return stored(m);
+    }
+
+    /** {@code prefix.name}, or just {@code name} when the object is the request body itself. */
+    private static String field(String prefix, String name) {
+        return prefix.isEmpty() ? name : prefix + "." + name;
     }
 
     static ObjectNode create(String id, String threadId, String role, String assistantId, String runId, String status) {

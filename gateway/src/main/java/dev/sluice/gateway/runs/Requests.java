@@ -2,7 +2,9 @@ package dev.sluice.gateway.runs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
+import dev.sluice.gateway.http.IntegerParams;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
 
@@ -16,11 +18,11 @@ public final class Requests {
         if (ex.body() == null || ex.body().length == 0) return Json.object();
         JsonNode node;
         try {
-            node = Json.parse(ex.body());
+            node = Json.parseRequest(ex.body());
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("We could not parse the JSON body of your request. The API expects a JSON payload.", null);
+            throw new ApiException(ApiError.invalidJson());
         }
-        if (!node.isObject()) throw ApiException.badRequest("The request body must be a JSON object.", null);
+        if (!node.isObject()) throw new ApiException(ApiError.notAnObject());
         return (ObjectNode) node;
     }
 
@@ -68,7 +70,11 @@ public final class Requests {
         var node = body.get(field);
         if (node == null || node.isNull()) return Json.NODES.nullNode();
         if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected an integer.", field);
-        if (node.asLong() < min) throw ApiException.badRequest("Invalid '" + field + "': must be at least " + min + ".", field);
+        // Compared exactly: asLong() would take 2^64+300 for 300. The maximum is the gateway's own (OpenAI's spec
+        // has none); the run's token budgets are counted in longs.
+        IntegerParams.outOfRange(field, node, min, Integer.MAX_VALUE).ifPresent(e -> {
+            throw new ApiException(e);
+        });
         return node;
     }
 
@@ -126,7 +132,11 @@ public final class Requests {
         out.put("type", type);
         var last = node.get("last_messages");
         if (last != null && !last.isNull()) {
-            if (!last.isIntegralNumber() || last.asInt() < 1) throw ApiException.badRequest("Invalid 'truncation_strategy.last_messages': must be at least 1.", "truncation_strategy.last_messages");
+            if (!last.isIntegralNumber()) throw ApiException.badRequest("Invalid type for 'truncation_strategy.last_messages': expected an integer.", "truncation_strategy.last_messages");
+            // Checked exactly before asInt(), which would read 2^32+1 as 1.
+            IntegerParams.outOfRange("truncation_strategy.last_messages", last, 1, Integer.MAX_VALUE).ifPresent(e -> {
+                throw new ApiException(e);
+            });
             out.put("last_messages", last.asInt());
         } else {
             if (type.equals("last_messages")) throw ApiException.badRequest("Missing required parameter: 'truncation_strategy.last_messages'.", "truncation_strategy.last_messages");

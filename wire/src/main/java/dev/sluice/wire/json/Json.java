@@ -2,8 +2,10 @@ package dev.sluice.wire.json;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -14,6 +16,13 @@ public final class Json {
     public static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder().recyclerPool(new BufferPool()).build());
     public static final JsonFactory FACTORY = MAPPER.getFactory();
     public static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    /**
+     * For a client's request body, which must be one JSON value and nothing else: without this, Jackson stops
+     * after the first value and {@code {...} garbage} or {@code {...}{...}} would pass as the first object alone.
+     * Only for request bodies; streams from upstreams are read value by value elsewhere.
+     */
+    private static final ObjectReader REQUEST_READER = MAPPER.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private Json() {}
 
@@ -32,6 +41,18 @@ public final class Json {
     public static JsonNode parse(byte[] bytes) {
         try {
             return MAPPER.readTree(bytes);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A client's request body: like {@link #parse(byte[])}, but anything other than whitespace after the value
+     * is invalid too. The exception's message is the parser's, for logs, not for the client.
+     */
+    public static JsonNode parseRequest(byte[] bytes) {
+        try {
+            return REQUEST_READER.readTree(bytes);
         } catch (java.io.IOException e) {
             throw new IllegalArgumentException("invalid JSON: " + e.getMessage(), e);
         }
