@@ -77,6 +77,48 @@ public final class Exchange {
         return path;
     }
 
+    /**
+     * A 400 naming the query parameter whose name or value has a malformed percent escape ({@code %zz}, a lone
+     * {@code %}), else null. Checked before any handler runs: the decoder throws on such a query, which would
+     * otherwise surface from {@link #query} as a 500.
+     */
+    ApiError queryError() {
+        var uri = request.uri();
+        int q = uri.indexOf('?');
+        if (q < 0 || uri.indexOf('%', q) < 0) return null;
+        int end = uri.indexOf('#', q);
+        var query = uri.substring(q + 1, end < 0 ? uri.length() : end);
+        // Split as QueryStringDecoder does (on '&' and ';'), to name the parameter at fault.
+        for (var pair : query.split("[&;]")) {
+            int eq = pair.indexOf('=');
+            var rawName = eq < 0 ? pair : pair.substring(0, eq);
+            String name;
+            try {
+                name = QueryStringDecoder.decodeComponent(rawName);
+            } catch (IllegalArgumentException malformed) {
+                return malformedQuery(rawName);
+            }
+            if (eq >= 0) {
+                try {
+                    QueryStringDecoder.decodeComponent(pair.substring(eq + 1));
+                } catch (IllegalArgumentException malformed) {
+                    return malformedQuery(name);
+                }
+            }
+        }
+        try {
+            new QueryStringDecoder(uri).parameters();
+            return null;
+        } catch (IllegalArgumentException malformed) {
+            return malformedQuery(null);
+        }
+    }
+
+    private static ApiError malformedQuery(String param) {
+        var what = param == null ? "the query string" : "query parameter '" + param + "'";
+        return ApiError.invalidRequest("Invalid " + what + ": malformed percent-encoding (a '%' must be followed by two hex digits).", param, "invalid_value");
+    }
+
     /** The first value of query parameter {@code name}, or null. */
     public String query(String name) {
         var values = new QueryStringDecoder(request.uri()).parameters().get(name);

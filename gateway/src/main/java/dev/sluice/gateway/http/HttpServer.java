@@ -156,6 +156,11 @@ public final class HttpServer implements AutoCloseable {
             byte[] body = ByteBufUtil.getBytes(request.content());
             var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
             request.content().release();
+            var queryError = exchange.queryError();
+            if (queryError != null) {
+                exchange.sendError(queryError);
+                return;
+            }
             boolean taken;
             try {
                 taken = handler.handleOnEventLoop(exchange);

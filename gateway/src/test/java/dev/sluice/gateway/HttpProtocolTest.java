@@ -1,0 +1,82 @@
+package dev.sluice.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.wire.json.Json;
+import dev.sluice.wire.openapi.OpenApiValidator;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** HTTP/1.1 protocol edges, over raw sockets: what a client may send that java.net.http never would. */
+class HttpProtocolTest {
+
+    static TestGateway gw;
+
+    @BeforeAll
+    static void start() throws Exception {
+        gw = TestGateway.yaml("""
+                limits:
+                  max_body_bytes: 4096
+                """);
+    }
+
+    @AfterAll
+    static void stop() {
+        gw.close();
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            /v1/assistants?limit=%zz                                | limit
+            /v1/assistants?after=%                                  | after
+            /v1/assistants?limit=1%                                 | limit
+            /v1/assistants?order=asc&before=%4                      | before
+            /v1/threads/thread_x/messages?limit=%zz                 | limit
+            /v1/threads/thread_x/runs?after=%zz                     | after
+            /v1/responses/resp_x?stream=true&starting_after=%zz     | starting_after
+            /v1/responses/resp_x/input_items?after=%zz              | after
+            """)
+    void malformedPercentEscapeInTheQueryIs400NamingTheParameter(String target, String param) throws Exception {
+        var answer = exchange("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 400 ");
+        var json = errorBody(answer);
+        assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(json.at("/error/param").asText()).isEqualTo(param);
+        assertThat(json.at("/error/message").asText()).contains(param).doesNotContain("Exception");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static JsonNode errorBody(String answer) {
+        var json = Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+        assertThat(json.at("/error/message").asText()).isNotBlank().doesNotContain("at dev.").doesNotContain("io.netty");
+        return json;
+    }
+
+    static Socket connect() throws Exception {
+        var base = URI.create(gw.base());
+        var socket = new Socket(base.getHost(), base.getPort());
+        socket.setSoTimeout(10_000);
+        return socket;
+    }
+
+    /** Sends {@code request} as it is and reads until the gateway closes the connection. */
+    static String exchange(String request) throws Exception {
+        try (var socket = connect()) {
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            return readAll(socket.getInputStream());
+        }
+    }
+
+    static String readAll(InputStream in) throws Exception {
+        return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+}
