@@ -40,7 +40,8 @@ public final class Gateway implements AutoCloseable {
         var assistants = this.assistants;
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
-        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), new HttpHandler() {
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(),
+                config.limits().requestTimeout(), config.limits().idleTimeout(), new HttpHandler() {
             @Override
             public void handle(Exchange ex) throws Exception {
                 dispatch(ex, chat, models, assistants, responses);

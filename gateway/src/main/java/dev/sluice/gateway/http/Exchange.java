@@ -47,7 +47,12 @@ public final class Exchange {
         this.body = body;
         this.state = state;
         this.onDone = onDone;
-        this.requestId = "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        this.requestId = newRequestId();
+    }
+
+    /** A request id, also for the answers the pipeline gives before a request reaches an Exchange (408, 413, 417). */
+    static String newRequestId() {
+        return "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
     }
 
     /**

@@ -49,7 +49,12 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(LOOPS) : new NioEventLoopGroup(LOOPS);
     private final Channel serverChannel;
 
-    public HttpServer(String host, int port, int maxBodyBytes, HttpHandler handler) throws InterruptedException {
+    /**
+     * @param requestTimeout longest time from a request's first byte to its last (408 past it); zero for none
+     * @param idleTimeout    longest time a kept-alive connection waits for its next request; zero for none
+     */
+    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, HttpHandler handler)
+            throws InterruptedException {
         var bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(EPOLL ? io.netty.channel.epoll.EpollServerSocketChannel.class : NioServerSocketChannel.class)
@@ -59,11 +64,13 @@ public final class HttpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        var timeouts = new RequestTimeouts(requestTimeout, idleTimeout);
                         ch.pipeline()
+                                .addLast(timeouts)
                                 .addLast(new HttpServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
                                 .addLast(new LimitedAggregator(maxBodyBytes))
-                                .addLast(new RequestHandler(handler));
+                                .addLast(new RequestHandler(handler, timeouts));
                     }
                 });
         this.serverChannel = bootstrap.bind(host, port).sync().channel();
@@ -120,12 +127,14 @@ public final class HttpServer implements AutoCloseable {
     /** Serialises a connection's requests and hands each to a virtual thread. */
     private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler handler;
+        private final RequestTimeouts timeouts;
         private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
         private ChannelState state;
         private boolean busy;
 
-        RequestHandler(HttpHandler handler) {
+        RequestHandler(HttpHandler handler, RequestTimeouts timeouts) {
             this.handler = handler;
+            this.timeouts = timeouts;
         }
 
         @Override
@@ -136,6 +145,7 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            timeouts.requestReceived();
             queue.add(request.retain());
             if (!busy) next(ctx);
         }
@@ -176,6 +186,7 @@ public final class HttpServer implements AutoCloseable {
          * not inside the one that answered; with none waiting (nearly always) there is nothing to schedule.
          */
         private void done(ChannelHandlerContext ctx) {
+            onLoop(ctx, timeouts::responseDone);
             if (ctx.executor().inEventLoop() && queue.isEmpty()) {
                 busy = false;
                 return;
@@ -184,6 +195,11 @@ public final class HttpServer implements AutoCloseable {
                 busy = false;
                 next(ctx);
             });
+        }
+
+        private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
+            if (ctx.executor().inEventLoop()) task.run();
+            else ctx.executor().execute(task);
         }
 
         @Override
