@@ -52,6 +52,42 @@ class HttpProtocolTest {
         assertThat(json.at("/error/message").asText()).contains(param).doesNotContain("Exception");
     }
 
+    static final String CHAT = "{\"model\":\"sim/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    /** Counts the responses in what was read. */
+    static int responses(String answer) {
+        return answer.split("HTTP/1\\.[01] \\d{3} ", -1).length - 1;
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            Content-Length: 5\\r\\nTransfer-Encoding: chunked  | 400 | invalid_framing
+            Transfer-Encoding: chunked\\r\\nContent-Length: 5  | 400 | invalid_framing
+            Transfer-Encoding: gzip                             | 400 | invalid_framing
+            Transfer-Encoding: chunked, gzip                    | 400 | invalid_framing
+            Transfer-Encoding: xchunked                         | 501 | unsupported_transfer_encoding
+            Transfer-Encoding: chunked\\r\\nTransfer-Encoding: x  | 501 | unsupported_transfer_encoding
+            """)
+    void ambiguousFramingIsRefusedAndTheConnectionCloses(String framing, int status, String code) throws Exception {
+        // A request hidden in the body: a server that reads the body as chunked and keeps the connection would answer it.
+        var smuggled = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+        var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + framing.replace("\\r\\n", "\r\n") + "\r\n\r\n0\r\n\r\n" + smuggled);
+        assertThat(answer).startsWith("HTTP/1.1 " + status + " ").containsIgnoringCase("connection: close");
+        assertThat(responses(answer)).isEqualTo(1);
+        var json = errorBody(answer);
+        assertThat(json.at("/error/code").asText()).isEqualTo(code);
+        assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aChunkedBodyAloneIsStillAccepted() throws Exception {
+        var chunked = Integer.toHexString(CHAT.length()) + "\r\n" + CHAT + "\r\n0\r\n\r\n";
+        var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked);
+        assertThat(answer).startsWith("HTTP/1.1 200 ");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.time.Duration;
@@ -73,7 +72,7 @@ public final class EventStreamResponse {
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
         this.channel = channel;
         // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
-        this.belowEncoder = channel.pipeline().context(HttpServerCodec.class);
+        this.belowEncoder = channel.pipeline().context(ServerCodec.class);
         this.state = state;
         this.keepAliveConnection = keepAliveConnection;
         this.onDone = onDone;

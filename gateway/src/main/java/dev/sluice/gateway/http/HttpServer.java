@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
@@ -67,7 +66,7 @@ public final class HttpServer implements AutoCloseable {
                         var timeouts = new RequestTimeouts(requestTimeout, idleTimeout);
                         ch.pipeline()
                                 .addLast(timeouts)
-                                .addLast(new HttpServerCodec(8192, 64 * 1024, 8192))
+                                .addLast(new ServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
                                 .addLast(new LimitedAggregator(maxBodyBytes))
                                 .addLast(new RequestHandler(handler, timeouts));
@@ -156,7 +155,10 @@ public final class HttpServer implements AutoCloseable {
             busy = true;
             if (!request.decoderResult().isSuccess()) {
                 request.release();
-                var error = ApiError.invalidRequest("Malformed HTTP request.", null, null);
+                var error = request.decoderResult().cause() instanceof ServerCodec.BadFraming framing
+                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null,
+                                framing.status == 501 ? "unsupported_transfer_encoding" : "invalid_framing", null)
+                        : ApiError.invalidRequest("Malformed HTTP request.", null, null);
                 var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                         io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
                 exchange.sendError(error.withHeader("Connection", "close"));
