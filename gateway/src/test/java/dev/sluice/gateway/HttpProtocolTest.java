@@ -88,6 +88,39 @@ class HttpProtocolTest {
         assertThat(answer).startsWith("HTTP/1.1 200 ");
     }
 
+    @org.junit.jupiter.api.Test
+    void anOversizedBodyAnnouncedWithExpectGetsTheJson413() throws Exception {
+        var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 10000\r\nExpect: 100-continue\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 413 ").containsIgnoringCase("x-request-id: req_").containsIgnoringCase("connection: close");
+        var json = errorBody(answer);
+        assertThat(json.at("/error/code").asText()).isEqualTo("request_too_large");
+        assertThat(json.at("/error/message").asText()).contains("4096");
+    }
+
+    @org.junit.jupiter.api.Test
+    void anUnknownExpectationGetsAJson417() throws Exception {
+        var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 2\r\nExpect: 200-ok\r\n\r\n{}");
+        assertThat(answer).startsWith("HTTP/1.1 417 ").containsIgnoringCase("x-request-id: req_");
+        assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("expectation_failed");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aBodyWithinTheLimitAnnouncedWithExpectGets100ContinueThenItsAnswer() throws Exception {
+        try (var socket = connect()) {
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    + "Content-Length: " + CHAT.length() + "\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            var interim = new byte[25];
+            int n = socket.getInputStream().readNBytes(interim, 0, interim.length);
+            assertThat(new String(interim, 0, n, StandardCharsets.ISO_8859_1)).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+            out.write(CHAT.getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(readAll(socket.getInputStream())).startsWith("HTTP/1.1 200 ").contains("chat.completion");
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

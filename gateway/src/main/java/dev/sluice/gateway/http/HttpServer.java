@@ -17,6 +17,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -102,24 +103,54 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
+    /**
+     * An error answered from the pipeline, before a request reaches an {@link Exchange} (413, 417, 408): OpenAI's
+     * shape, a request id as every answer has, and the connection closes after it.
+     */
+    static DefaultFullHttpResponse closingError(ApiError error) {
+        var body = Json.bytes(error.toJson());
+        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        response.headers().set(HttpHeaderNames.CONNECTION, "close");
+        response.headers().set("x-request-id", Exchange.newRequestId());
+        return response;
+    }
+
     private static final class LimitedAggregator extends HttpObjectAggregator {
         private final int max;
 
         LimitedAggregator(int max) {
-            super(max);
+            // Close after refusing an Expect: the client may send the body anyway, as it does after a plain 413.
+            super(max, true);
             this.max = max;
+        }
+
+        private ApiError tooLarge() {
+            return new ApiError(413, "Request body too large: the limit is " + max + " bytes.", "invalid_request_error", null, "request_too_large", null);
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            var error = ApiError.invalidRequest("Request body too large: the limit is " + max + " bytes.", null, "request_too_large");
-            var body = Json.bytes(new ApiError(413, error.message(), error.type(), null, error.code(), null).toJson());
-            var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
-            response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-            response.headers().set(HttpHeaderNames.CONNECTION, "close");
             // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(closingError(tooLarge())).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        /**
+         * Netty refuses an {@code Expect: 100-continue} whose Content-Length is over the limit (413), and any other
+         * expectation (417), with empty bodies: they get the same OpenAI-shaped answers as the rest.
+         */
+        @Override
+        protected Object newContinueResponse(HttpMessage start, int maxContentLength, io.netty.channel.ChannelPipeline pipeline) {
+            var response = super.newContinueResponse(start, maxContentLength, pipeline);
+            if (response instanceof FullHttpResponse refused && refused.status().code() >= 400) {
+                int status = refused.status().code();
+                refused.release();
+                return closingError(status == 413 ? tooLarge()
+                        : new ApiError(417, "Unsupported expectation: only 'Expect: 100-continue' is supported.", "invalid_request_error", null,
+                                "expectation_failed", null));
+            }
+            return response;
         }
     }
 

@@ -1,15 +1,9 @@
 package dev.sluice.gateway.http;
 
-import dev.sluice.wire.json.Json;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -95,14 +89,8 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
         if (inFlight > 0 || !partial || !ctx.channel().isActive()) return;
         var error = new ApiError(408, "The request was not received in time: the limit is " + Duration.ofNanos(requestNanos).toSeconds()
                 + " seconds from its first byte to its last.", "invalid_request_error", null, "request_timeout", null);
-        var body = Json.bytes(error.toJson());
-        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT, Unpooled.wrappedBuffer(body));
-        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-        response.headers().set(HttpHeaderNames.CONNECTION, "close");
-        response.headers().set("x-request-id", Exchange.newRequestId());
         // From the pipeline's tail, through the HTTP encoder (this handler sits below it).
-        ctx.channel().writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        ctx.channel().writeAndFlush(HttpServer.closingError(error)).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** Replaces the running timer, if any; a bound configured as zero (off) arms none. */
