@@ -121,6 +121,45 @@ class HttpProtocolTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void headIsAnsweredAsGetWithoutABody() throws Exception {
+        // HEAD then GET on one connection: the HEAD's answer must carry no body, or the GET's answer would be misread.
+        var answer = exchange("HEAD /v1/models HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200 ");
+        assertThat(responses(answer)).isEqualTo(2);
+        int headEnd = answer.indexOf("\r\n\r\n") + 4;
+        var head = answer.substring(0, headEnd);
+        assertThat(head).containsIgnoringCase("content-type: application/json").containsIgnoringCase("content-length: ");
+        assertThat(answer.substring(headEnd)).startsWith("HTTP/1.1 200 ");
+        assertThat(Json.parse(answer.substring(answer.indexOf("\r\n\r\n", headEnd) + 4)).at("/object").asText()).isEqualTo("list");
+        // A HEAD of a GET route that answers an error is bodiless too.
+        var missing = exchange("HEAD /v1/responses/resp_missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(missing).startsWith("HTTP/1.1 404 ").endsWith("\r\n\r\n");
+    }
+
+    @ParameterizedTest(name = "{0} {1} -> Allow: {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            POST   | /v1/models                              | GET, HEAD
+            GET    | /v1/chat/completions                    | POST
+            HEAD   | /v1/chat/completions                    | POST
+            DELETE | /v1/assistants                          | GET, HEAD, POST
+            PUT    | /v1/assistants/asst_1                   | GET, HEAD, POST, DELETE
+            GET    | /v1/threads                             | POST
+            PUT    | /v1/threads/thread_1/messages           | GET, HEAD, POST
+            GET    | /v1/threads/thread_1/runs/run_1/cancel  | POST
+            POST   | /v1/threads/thread_1/runs/run_1/steps   | GET, HEAD
+            PUT    | /v1/responses                           | POST
+            POST   | /v1/responses/resp_1                    | GET, HEAD, DELETE
+            POST   | /v1/responses/resp_1/input_items        | GET, HEAD
+            """)
+    void methodNotAllowedSaysWhatIsAllowed(String method, String target, String allow) throws Exception {
+        var answer = exchange(method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 405 ");
+        var head = answer.substring(0, answer.indexOf("\r\n\r\n") + 2);
+        assertThat(head).containsIgnoringCase("\r\nallow: " + allow + "\r\n");
+        if (!method.equals("HEAD")) assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("method_not_allowed");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

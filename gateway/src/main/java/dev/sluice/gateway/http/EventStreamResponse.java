@@ -70,6 +70,12 @@ public final class EventStreamResponse {
     private static final int MAX_SPARE = 64 * 1024;
 
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
+        this(channel, state, head, keepAlive, keepAliveConnection, onDone, false);
+    }
+
+    /** {@code headOnly}: the answer to a HEAD, ended once its head is written; every send reports the stream closed. */
+    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone,
+            boolean headOnly) {
         this.channel = channel;
         // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
         this.belowEncoder = channel.pipeline().context(ServerCodec.class);
@@ -78,6 +84,16 @@ public final class EventStreamResponse {
         this.onDone = onDone;
         long interval = Math.max(1, keepAlive.toMillis());
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
+        if (headOnly) {
+            ended = true;
+            state.clearCloseActions();
+            Exchange.onEventLoop(channel, () -> {
+                channel.write(head, channel.voidPromise());
+                Exchange.writeLast(channel, LastHttpContent.EMPTY_LAST_CONTENT, keepAliveConnection);
+                onDone.run();
+            });
+            return;
+        }
         Exchange.onEventLoop(channel, () -> {
             channel.writeAndFlush(head, channel.voidPromise());
             // A client gone before this ran needs no timer (channelInactive has run, or runs after this and cancels it).

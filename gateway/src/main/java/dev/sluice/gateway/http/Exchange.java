@@ -266,7 +266,8 @@ public final class Exchange {
         common(h, headers);
         boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone);
+        // HEAD: the head a GET would get and nothing more (the events are written below the codec, which would not drop them).
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone, request.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD));
     }
 
     private void common(HttpHeaders h, Map<String, String> headers) {
