@@ -160,6 +160,62 @@ class HttpProtocolTest {
         if (!method.equals("HEAD")) assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("method_not_allowed");
     }
 
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            /v1/chat/completions | text/plain
+            /v1/chat/completions | application/x-www-form-urlencoded
+            /v1/chat/completions | multipart/form-data; boundary=xyz
+            /v1/chat/completions | application/xml
+            /v1/threads          | text/plain; charset=utf-8
+            /v1/responses        | text/plain
+            """)
+    void aNonJsonContentTypeIs400UnsupportedContentType(String path, String contentType) throws Exception {
+        var r = gw.http.send(java.net.http.HttpRequest.newBuilder(URI.create(gw.base().replace("/v1", "") + path))
+                .header("Content-Type", contentType).POST(java.net.http.HttpRequest.BodyPublishers.ofString(CHAT)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(400);
+        var json = Json.parse(r.body());
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+        var media = contentType.contains(";") ? contentType.substring(0, contentType.indexOf(';')) : contentType;
+        assertThat(json.at("/error/message").asText()).isEqualTo("Unsupported content type: '" + media + "'. This API method only accepts "
+                + "'application/json' requests, but you specified the header 'Content-Type: " + contentType + "'. Please try again with a supported content type.");
+        assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(json.at("/error/code").asText()).isEqualTo("unsupported_content_type");
+        assertThat(json.at("/error/param").isNull()).isTrue();
+    }
+
+    @ParameterizedTest(name = "[{0}]")
+    @CsvSource(delimiter = '|', textBlock = """
+            Content-Type: application/json; charset=utf-8\\r\\n
+            Content-Type: Application/JSON\\r\\n
+            ''
+            Content-Type: application/json\\r\\nContent-Encoding: identity\\r\\n
+            """)
+    void jsonAndAMissingContentTypeAreAccepted(String headers) throws Exception {
+        var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " + CHAT.length() + "\r\n"
+                + headers.replace("\\r\\n", "\r\n") + "\r\n" + CHAT);
+        assertThat(answer).startsWith("HTTP/1.1 200 ");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCompressedBodyIs415() throws Exception {
+        var gzipped = new java.io.ByteArrayOutputStream();
+        try (var gz = new java.util.zip.GZIPOutputStream(gzipped)) {
+            gz.write(CHAT.getBytes(StandardCharsets.UTF_8));
+        }
+        var gzip = gw.http.send(java.net.http.HttpRequest.newBuilder(URI.create(gw.base() + "/chat/completions"))
+                .header("Content-Type", "application/json").header("Content-Encoding", "gzip")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray())).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(gzip.statusCode()).isEqualTo(415);
+        assertThat(gzip.headers().firstValue("Accept-Encoding")).hasValue("identity");
+        assertThat(Json.parse(gzip.body()).at("/error/code").asText()).isEqualTo("unsupported_content_encoding");
+        var br = gw.post("/chat/completions", CHAT, java.util.Map.of("Content-Encoding", "br"));
+        assertThat(br.statusCode()).isEqualTo(415);
+        var json = Json.parse(br.body());
+        if (OpenApiValidator.available()) OpenApiValidator.shared().assertValid("ErrorResponse", json);
+        assertThat(json.at("/error/message").asText()).contains("'br'");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

@@ -119,6 +119,28 @@ public final class Exchange {
         }
     }
 
+    /**
+     * An error for a body this server does not read, else null. Any Content-Encoding but identity is 415: no
+     * OpenAI client compresses requests, and decoding one would let a small body inflate past the body limit
+     * (the limit applies to what is received) on the event loop. A POST whose Content-Type is given and is not
+     * JSON is 400 with OpenAI's own wording and code; one without a Content-Type is read as JSON, as simple
+     * clients (curl -d without -H) send none.
+     */
+    ApiError entityError() {
+        var encoding = request.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+            return new ApiError(415, "Unsupported content encoding: '" + encoding.trim() + "'. Request bodies must not be compressed (Content-Encoding: identity).",
+                    "invalid_request_error", null, "unsupported_content_encoding", Map.of("Accept-Encoding", "identity"));
+        }
+        var type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        if (type == null || !request.method().equals(io.netty.handler.codec.http.HttpMethod.POST)) return null;
+        int semicolon = type.indexOf(';');
+        var mediaType = (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
+        if (mediaType.equalsIgnoreCase("application/json")) return null;
+        return ApiError.invalidRequest("Unsupported content type: '" + mediaType + "'. This API method only accepts 'application/json' requests, but you specified the header 'Content-Type: "
+                + type.trim() + "'. Please try again with a supported content type.", null, "unsupported_content_type");
+    }
+
     private static ApiError malformedQuery(String param) {
         var what = param == null ? "the query string" : "query parameter '" + param + "'";
         return ApiError.invalidRequest("Invalid " + what + ": malformed percent-encoding (a '%' must be followed by two hex digits).", param, "invalid_value");

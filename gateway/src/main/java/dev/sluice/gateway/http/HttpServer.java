@@ -199,9 +199,10 @@ public final class HttpServer implements AutoCloseable {
             byte[] body = ByteBufUtil.getBytes(request.content());
             var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
             request.content().release();
-            var queryError = exchange.queryError();
-            if (queryError != null) {
-                exchange.sendError(queryError);
+            var refused = exchange.queryError();
+            if (refused == null) refused = exchange.entityError();
+            if (refused != null) {
+                exchange.sendError(refused);
                 return;
             }
             boolean taken;
