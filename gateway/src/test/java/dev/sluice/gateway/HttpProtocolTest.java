@@ -216,6 +216,25 @@ class HttpProtocolTest {
         assertThat(json.at("/error/message").asText()).contains("'br'");
     }
 
+    @ParameterizedTest(name = "[{0}]")
+    @CsvSource(delimiter = '|', textBlock = """
+            ''
+            'Connection: keep-alive\\r\\n'
+            """)
+    void aStreamToAnHttp10ClientIsDelimitedByClosingTheConnection(String connection) throws Exception {
+        var body = "{\"model\":\"sim/echo\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"one two three\"}]}";
+        var answer = exchange("POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + connection.replace("\\r\\n", "\r\n") + "Content-Length: " + body.length() + "\r\n\r\n" + body);
+        assertThat(answer).startsWith("HTTP/1.1 200 ");
+        int headEnd = answer.indexOf("\r\n\r\n") + 4;
+        var head = answer.substring(0, headEnd).toLowerCase(java.util.Locale.ROOT);
+        assertThat(head).doesNotContain("transfer-encoding").doesNotContain("content-length").contains("connection: close").contains("text/event-stream");
+        // The raw SSE bytes, no chunk-size lines between them.
+        var events = answer.substring(headEnd);
+        assertThat(events).startsWith("data: {").endsWith("data: [DONE]\n\n");
+        for (var frame : events.split("\n\n")) assertThat(frame).matches("(?s)(data: |: ).*");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

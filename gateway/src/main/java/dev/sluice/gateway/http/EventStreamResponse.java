@@ -43,6 +43,8 @@ public final class EventStreamResponse {
     private final ChannelHandlerContext belowEncoder;
     private final ChannelState state;
     private final boolean keepAliveConnection;
+    /** Batches are framed as HTTP chunks here; false for a close-delimited body, whose bytes go as they are. */
+    private final boolean chunked;
     private final Runnable onDone;
     private volatile ScheduledFuture<?> keepAliveTask; // set and cancelled on the event loop
     private final long intervalNanos;
@@ -70,12 +72,16 @@ public final class EventStreamResponse {
     private static final int MAX_SPARE = 64 * 1024;
 
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
-        this(channel, state, head, keepAlive, keepAliveConnection, onDone, false);
+        this(channel, state, head, keepAlive, keepAliveConnection, onDone, false, true);
     }
 
-    /** {@code headOnly}: the answer to a HEAD, ended once its head is written; every send reports the stream closed. */
+    /**
+     * {@code headOnly}: the answer to a HEAD, ended once its head is written; every send reports the stream closed.
+     * {@code chunked} false: the body is delimited by closing the connection (HTTP/1.0), batches leave unframed.
+     */
     EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone,
-            boolean headOnly) {
+            boolean headOnly, boolean chunked) {
+        this.chunked = chunked;
         this.channel = channel;
         // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
         this.belowEncoder = channel.pipeline().context(ServerCodec.class);
@@ -167,13 +173,13 @@ public final class EventStreamResponse {
             return true;
         }
         if (!onLoop) {
-            belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
+            belowEncoder.writeAndFlush(chunked ? framed(chunk) : chunk, channel.voidPromise());
             return true;
         }
         // On the loop the write runs now: if the socket takes it all, Netty releases its reference before this
         // returns and ours is the only one left, so the buffer can carry the loop's next batch. If it is still
         // queued (the client reads slowly), it is Netty's to free.
-        belowEncoder.writeAndFlush(framed(chunk.retain()), channel.voidPromise());
+        belowEncoder.writeAndFlush(chunked ? framed(chunk.retain()) : chunk.retain(), channel.voidPromise());
         if (chunk.refCnt() == 1 && chunk.capacity() <= MAX_SPARE && SPARE.get() == null) {
             SPARE.set(chunk);
         } else {

@@ -284,12 +284,16 @@ public final class Exchange {
         h.set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         h.set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
         h.set("X-Accel-Buffering", "no");
-        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1 forbids sending it one): its stream is
+        // delimited by closing the connection instead, with neither Transfer-Encoding nor Content-Length.
+        boolean chunked = !request.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        if (chunked) h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         common(h, headers);
-        boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
+        boolean keepAliveConnection = chunked && HttpUtil.isKeepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         // HEAD: the head a GET would get and nothing more (the events are written below the codec, which would not drop them).
-        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone, request.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD));
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone,
+                request.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD), chunked);
     }
 
     private void common(HttpHeaders h, Map<String, String> headers) {
