@@ -52,6 +52,7 @@ class RequestTimeoutTest {
         assertThat(answer).startsWith("HTTP/1.1 408 ").containsIgnoringCase("connection: close").containsIgnoringCase("x-request-id: req_");
         var json = HttpProtocolTest.errorBody(answer);
         assertThat(json.at("/error/code").asText()).isEqualTo("request_timeout");
+        assertThat(json.at("/error/message").asText()).contains("500 ms");
         assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
     }
 

@@ -72,7 +72,7 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
         if (inFlight > 0) inFlight--;
         if (inFlight > 0 || ctx == null) return;
         if (!partial) arm(idleNanos, this::idleExpired);
-        else if (requestNanos > 0) arm(requestNanos - (System.nanoTime() - requestStarted), this::requestExpired);
+        else if (requestNanos > 0) arm(Math.max(1, requestNanos - (System.nanoTime() - requestStarted)), this::requestExpired);
     }
 
     @Override
@@ -87,8 +87,9 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
 
     private void requestExpired() {
         if (inFlight > 0 || !partial || !ctx.channel().isActive()) return;
-        var error = new ApiError(408, "The request was not received in time: the limit is " + Duration.ofNanos(requestNanos).toSeconds()
-                + " seconds from its first byte to its last.", "invalid_request_error", null, "request_timeout", null);
+        var limit = Duration.ofNanos(requestNanos);
+        var error = new ApiError(408, "The request was not received in time: the limit is "
+                + (limit.toMillis() % 1000 == 0 ? limit.toSeconds() + " s" : limit.toMillis() + " ms") + " from its first byte to its last.", "invalid_request_error", null, "request_timeout", null);
         // From the pipeline's tail, through the HTTP encoder (this handler sits below it).
         ctx.channel().writeAndFlush(HttpServer.closingError(error)).addListener(ChannelFutureListener.CLOSE);
     }
@@ -97,7 +98,7 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
     private void arm(long nanos, Runnable action) {
         cancel();
         if (nanos == 0) return;
-        timer = ctx.executor().schedule(action, Math.max(0, nanos), TimeUnit.NANOSECONDS);
+        timer = ctx.executor().schedule(action, nanos, TimeUnit.NANOSECONDS);
     }
 
     private void cancel() {
