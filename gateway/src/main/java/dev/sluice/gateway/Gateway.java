@@ -40,7 +40,8 @@ public final class Gateway implements AutoCloseable {
         var assistants = this.assistants;
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
-        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(), new HttpHandler() {
+        this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(),
+                config.limits().requestTimeout(), config.limits().idleTimeout(), new HttpHandler() {
             @Override
             public void handle(Exchange ex) throws Exception {
                 dispatch(ex, chat, models, assistants, responses);
@@ -70,10 +71,10 @@ public final class Gateway implements AutoCloseable {
         var method = ex.method();
         if (route.equals("/chat/completions")) {
             if (method.equals("POST")) chat.handle(ex);
-            else methodNotAllowed(ex);
+            else ex.sendError(ApiError.methodNotAllowed(method, path, "POST"));
         } else if (route.equals("/models") || route.startsWith("/models/")) {
-            if (method.equals("GET")) models.handle(ex);
-            else methodNotAllowed(ex);
+            if (method.equals("GET") || method.equals("HEAD")) models.handle(ex); // HEAD: the codec drops the body
+            else ex.sendError(ApiError.methodNotAllowed(method, path, "GET"));
         } else if (responses.handles(route)) {
             responses.handle(ex, route);
         } else if (assistants.handles(route)) {
@@ -90,10 +91,6 @@ public final class Gateway implements AutoCloseable {
     /** Clients differ on whether the base URL ends in /v1; both forms are served. */
     private static String route(String path) {
         return path.startsWith("/v1/") ? path.substring(3) : path;
-    }
-
-    private static void methodNotAllowed(Exchange ex) {
-        ex.sendError(new ApiError(405, "Method " + ex.method() + " is not allowed on " + ex.path() + ".", "invalid_request_error", null, "method_not_allowed", null));
     }
 
     public int port() {

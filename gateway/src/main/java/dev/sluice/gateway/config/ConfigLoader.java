@@ -109,7 +109,9 @@ public final class ConfigLoader {
         var limits = new Limits(
                 l.has("max_body_bytes") ? l.get("max_body_bytes").asInt() : Limits.DEFAULTS.maxBodyBytes(),
                 l.has("keepalive") ? duration(l.get("keepalive"), source + ": limits.keepalive") : Limits.DEFAULTS.keepAlive(),
-                l.has("max_concurrent_streams") ? l.get("max_concurrent_streams").asInt() : Limits.DEFAULTS.maxConcurrentStreams());
+                l.has("max_concurrent_streams") ? l.get("max_concurrent_streams").asInt() : Limits.DEFAULTS.maxConcurrentStreams(),
+                l.has("request_timeout") ? duration(l.get("request_timeout"), source + ": limits.request_timeout") : Limits.DEFAULTS.requestTimeout(),
+                l.has("idle_timeout") ? duration(l.get("idle_timeout"), source + ": limits.idle_timeout") : Limits.DEFAULTS.idleTimeout());
 
         var providers = new LinkedHashMap<>(base.providers());
         var p = root.path("providers");

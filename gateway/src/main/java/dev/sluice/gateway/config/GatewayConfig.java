@@ -54,9 +54,24 @@ public record GatewayConfig(
      * @param maxBodyBytes     largest request body accepted (413 above)
      * @param keepAlive        interval of SSE keep-alive comments while the upstream is silent
      * @param maxConcurrentStreams concurrent chat requests; more get 429
+     * @param requestTimeout   longest time from a request's first byte to its last; past it 408 and the connection
+     *                         closes (slow or stalled clients). Zero turns it off. Never applies while answering
+     * @param idleTimeout      how long a kept-alive connection may wait for its next request before it is closed.
+     *                         Longer than the 60 s idle timeouts of common load balancers and proxies in front,
+     *                         so they close first and never reuse a connection the gateway is closing
      */
-    public record Limits(int maxBodyBytes, Duration keepAlive, int maxConcurrentStreams) {
-        public static final Limits DEFAULTS = new Limits(8 * 1024 * 1024, Duration.ofSeconds(15), 10_000);
+    public record Limits(int maxBodyBytes, Duration keepAlive, int maxConcurrentStreams, Duration requestTimeout, Duration idleTimeout) {
+        public static final Limits DEFAULTS = new Limits(8 * 1024 * 1024, Duration.ofSeconds(15), 10_000, Duration.ofSeconds(60), Duration.ofMinutes(3));
+
+        public Limits {
+            if (requestTimeout == null) requestTimeout = Duration.ofSeconds(60);
+            if (idleTimeout == null) idleTimeout = Duration.ofMinutes(3);
+        }
+
+        /** The default request and idle timeouts. */
+        public Limits(int maxBodyBytes, Duration keepAlive, int maxConcurrentStreams) {
+            this(maxBodyBytes, keepAlive, maxConcurrentStreams, null, null);
+        }
     }
 
     /**

@@ -39,6 +39,20 @@ public record ApiError(int status, String message, String type, String param, St
         return new ApiError(status, message, status == 504 ? "timeout_error" : "server_error", null, code, null);
     }
 
+    /**
+     * 405 for a path that exists with other methods, with the Allow header RFC 9110 requires. HEAD is added
+     * wherever GET is allowed, as it is served wherever GET is.
+     */
+    public static ApiError methodNotAllowed(String method, String path, String... allowed) {
+        var methods = new java.util.ArrayList<String>();
+        for (var m : allowed) {
+            methods.add(m);
+            if (m.equals("GET")) methods.add("HEAD");
+        }
+        return new ApiError(405, "Method " + method + " is not allowed on " + path + ".", "invalid_request_error", null, "method_not_allowed",
+                Map.of("Allow", String.join(", ", methods)));
+    }
+
     public ApiError withHeader(String name, String value) {
         var copy = new java.util.LinkedHashMap<>(headers);
         copy.put(name, value);

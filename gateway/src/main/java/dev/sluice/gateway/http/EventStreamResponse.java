@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.time.Duration;
@@ -57,6 +56,8 @@ public final class EventStreamResponse {
     private final ChannelHandlerContext belowEncoder;
     private final ChannelState state;
     private final boolean keepAliveConnection;
+    /** Batches are framed as HTTP chunks here; false for a close-delimited body, whose bytes go as they are. */
+    private final boolean chunked;
     private final Runnable onDone;
     private volatile ScheduledFuture<?> keepAliveTask; // set and cancelled on the event loop
     private final long intervalNanos;
@@ -83,19 +84,40 @@ public final class EventStreamResponse {
     /** A batch buffer grown larger than this goes back to the pool rather than to {@link #SPARE}. */
     private static final int MAX_SPARE = 64 * 1024;
 
-    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection,
-            boolean deferHead, Runnable onDone) {
+    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone) {
+        this(channel, state, head, keepAlive, keepAliveConnection, onDone, false, false, true);
+    }
+
+    /**
+     * {@code deferHead}: the head waits for the first frames or keep-alive ({@link #discard} may withdraw it until then).
+     * {@code headOnly}: the answer to a HEAD, ended once its head is written; every send reports the stream closed.
+     * {@code chunked} false: the body is delimited by closing the connection (HTTP/1.0), batches leave unframed.
+     */
+    EventStreamResponse(Channel channel, ChannelState state, HttpResponse head, Duration keepAlive, boolean keepAliveConnection, Runnable onDone,
+            boolean deferHead, boolean headOnly, boolean chunked) {
+        this.chunked = chunked;
         this.channel = channel;
         this.head = head;
-        this.headState = new AtomicInteger(deferHead ? PENDING : COMMITTED);
-        this.headQueued = new AtomicBoolean(!deferHead); // the constructor's task writes an eager head
+        boolean eager = !deferHead || headOnly;
+        this.headState = new AtomicInteger(eager ? COMMITTED : PENDING);
+        this.headQueued = new AtomicBoolean(eager); // the constructor's task writes an eager head
         // Null only when the connection is already gone (its pipeline emptied): then nothing is written anyway.
-        this.belowEncoder = channel.pipeline().context(HttpServerCodec.class);
+        this.belowEncoder = channel.pipeline().context(ServerCodec.class);
         this.state = state;
         this.keepAliveConnection = keepAliveConnection;
         this.onDone = onDone;
         long interval = Math.max(1, keepAlive.toMillis());
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(interval);
+        if (headOnly) {
+            ended = true;
+            state.clearCloseActions();
+            Exchange.onEventLoop(channel, () -> {
+                channel.write(head, channel.voidPromise());
+                Exchange.writeLast(channel, LastHttpContent.EMPTY_LAST_CONTENT, keepAliveConnection);
+                onDone.run();
+            });
+            return;
+        }
         Exchange.onEventLoop(channel, () -> {
             if (!deferHead) {
                 writeHead();
@@ -209,14 +231,14 @@ public final class EventStreamResponse {
         if (!onLoop) {
             // Tasks run in order on the loop: the head (when it is still to go) before this chunk.
             if (headQueued.compareAndSet(false, true)) Exchange.onEventLoop(channel, this::writeHead);
-            belowEncoder.writeAndFlush(framed(chunk), channel.voidPromise());
+            belowEncoder.writeAndFlush(chunked ? framed(chunk) : chunk, channel.voidPromise());
             return true;
         }
         writeHead(); // the head and the first frames leave in one write
         // On the loop the write runs now: if the socket takes it all, Netty releases its reference before this
         // returns and ours is the only one left, so the buffer can carry the loop's next batch. If it is still
         // queued (the client reads slowly), it is Netty's to free.
-        belowEncoder.writeAndFlush(framed(chunk.retain()), channel.voidPromise());
+        belowEncoder.writeAndFlush(chunked ? framed(chunk.retain()) : chunk.retain(), channel.voidPromise());
         if (chunk.refCnt() == 1 && chunk.capacity() <= MAX_SPARE && SPARE.get() == null) {
             SPARE.set(chunk);
         } else {

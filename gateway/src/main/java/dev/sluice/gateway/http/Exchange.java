@@ -47,7 +47,12 @@ public final class Exchange {
         this.body = body;
         this.state = state;
         this.onDone = onDone;
-        this.requestId = "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        this.requestId = newRequestId();
+    }
+
+    /** A request id, also for the answers the pipeline gives before a request reaches an Exchange (408, 413, 417). */
+    static String newRequestId() {
+        return "req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
     }
 
     /**
@@ -75,6 +80,70 @@ public final class Exchange {
 
     public String path() {
         return path;
+    }
+
+    /**
+     * A 400 naming the query parameter whose name or value has a malformed percent escape ({@code %zz}, a lone
+     * {@code %}), else null. Checked before any handler runs: the decoder throws on such a query, which would
+     * otherwise surface from {@link #query} as a 500.
+     */
+    ApiError queryError() {
+        var uri = request.uri();
+        int q = uri.indexOf('?');
+        if (q < 0 || uri.indexOf('%', q) < 0) return null;
+        int end = uri.indexOf('#', q);
+        var query = uri.substring(q + 1, end < 0 ? uri.length() : end);
+        // Split as QueryStringDecoder does (on '&' and ';'), to name the parameter at fault.
+        for (var pair : query.split("[&;]")) {
+            int eq = pair.indexOf('=');
+            var rawName = eq < 0 ? pair : pair.substring(0, eq);
+            String name;
+            try {
+                name = QueryStringDecoder.decodeComponent(rawName);
+            } catch (IllegalArgumentException malformed) {
+                return malformedQuery(rawName);
+            }
+            if (eq >= 0) {
+                try {
+                    QueryStringDecoder.decodeComponent(pair.substring(eq + 1));
+                } catch (IllegalArgumentException malformed) {
+                    return malformedQuery(name);
+                }
+            }
+        }
+        try {
+            new QueryStringDecoder(uri).parameters();
+            return null;
+        } catch (IllegalArgumentException malformed) {
+            return malformedQuery(null);
+        }
+    }
+
+    /**
+     * An error for a body this server does not read, else null. Any Content-Encoding but identity is 415: no
+     * OpenAI client compresses requests, and decoding one would let a small body inflate past the body limit
+     * (the limit applies to what is received) on the event loop. A POST whose Content-Type is given and is not
+     * JSON is 400 with OpenAI's own wording and code; one without a Content-Type is read as JSON, as simple
+     * clients (curl -d without -H) send none.
+     */
+    ApiError entityError() {
+        var encoding = request.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+            return new ApiError(415, "Unsupported content encoding: '" + encoding.trim() + "'. Request bodies must not be compressed (Content-Encoding: identity).",
+                    "invalid_request_error", null, "unsupported_content_encoding", Map.of("Accept-Encoding", "identity"));
+        }
+        var type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        if (type == null || !request.method().equals(io.netty.handler.codec.http.HttpMethod.POST)) return null;
+        int semicolon = type.indexOf(';');
+        var mediaType = (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
+        if (mediaType.equalsIgnoreCase("application/json")) return null;
+        return ApiError.invalidRequest("Unsupported content type: '" + mediaType + "'. This API method only accepts 'application/json' requests, but you specified the header 'Content-Type: "
+                + type.trim() + "'. Please try again with a supported content type.", null, "unsupported_content_type");
+    }
+
+    private static ApiError malformedQuery(String param) {
+        var what = param == null ? "the query string" : "query parameter '" + param + "'";
+        return ApiError.invalidRequest("Invalid " + what + ": malformed percent-encoding (a '%' must be followed by two hex digits).", param, "invalid_value");
     }
 
     /** The first value of query parameter {@code name}, or null. */
@@ -223,11 +292,16 @@ public final class Exchange {
         h.set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         h.set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
         h.set("X-Accel-Buffering", "no");
-        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1 forbids sending it one): its stream is
+        // delimited by closing the connection instead, with neither Transfer-Encoding nor Content-Length.
+        boolean chunked = !request.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        if (chunked) h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         common(h, headers);
-        boolean keepAliveConnection = HttpUtil.isKeepAlive(request);
+        boolean keepAliveConnection = chunked && HttpUtil.isKeepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, deferHead, onDone);
+        // HEAD: the head a GET would get and nothing more (the events are written below the codec, which would not drop them).
+        return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone, deferHead,
+                request.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD), chunked);
     }
 
     /**

@@ -17,11 +17,11 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
@@ -49,7 +49,12 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(LOOPS) : new NioEventLoopGroup(LOOPS);
     private final Channel serverChannel;
 
-    public HttpServer(String host, int port, int maxBodyBytes, HttpHandler handler) throws InterruptedException {
+    /**
+     * @param requestTimeout longest time from a request's first byte to its last (408 past it); zero for none
+     * @param idleTimeout    longest time a kept-alive connection waits for its next request; zero for none
+     */
+    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, HttpHandler handler)
+            throws InterruptedException {
         var bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(EPOLL ? io.netty.channel.epoll.EpollServerSocketChannel.class : NioServerSocketChannel.class)
@@ -59,11 +64,13 @@ public final class HttpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        var timeouts = new RequestTimeouts(requestTimeout, idleTimeout);
                         ch.pipeline()
-                                .addLast(new HttpServerCodec(8192, 64 * 1024, 8192))
+                                .addLast(timeouts)
+                                .addLast(new ServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
                                 .addLast(new LimitedAggregator(maxBodyBytes))
-                                .addLast(new RequestHandler(handler));
+                                .addLast(new RequestHandler(handler, timeouts));
                     }
                 });
         this.serverChannel = bootstrap.bind(host, port).sync().channel();
@@ -96,36 +103,68 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
+    /**
+     * An error answered from the pipeline, before a request reaches an {@link Exchange} (413, 417, 408): OpenAI's
+     * shape, a request id as every answer has, and the connection closes after it.
+     */
+    static DefaultFullHttpResponse closingError(ApiError error) {
+        var body = Json.bytes(error.toJson());
+        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        response.headers().set(HttpHeaderNames.CONNECTION, "close");
+        response.headers().set("x-request-id", Exchange.newRequestId());
+        return response;
+    }
+
     private static final class LimitedAggregator extends HttpObjectAggregator {
         private final int max;
 
         LimitedAggregator(int max) {
-            super(max);
+            // Close after refusing an Expect: the client may send the body anyway, as it does after a plain 413.
+            super(max, true);
             this.max = max;
+        }
+
+        private ApiError tooLarge() {
+            return new ApiError(413, "Request body too large: the limit is " + max + " bytes.", "invalid_request_error", null, "request_too_large", null);
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            var error = ApiError.invalidRequest("Request body too large: the limit is " + max + " bytes.", null, "request_too_large");
-            var body = Json.bytes(new ApiError(413, error.message(), error.type(), null, error.code(), null).toJson());
-            var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
-            response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-            response.headers().set(HttpHeaderNames.CONNECTION, "close");
             // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(closingError(tooLarge())).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        /**
+         * Netty refuses an {@code Expect: 100-continue} whose Content-Length is over the limit (413), and any other
+         * expectation (417), with empty bodies: they get the same OpenAI-shaped answers as the rest.
+         */
+        @Override
+        protected Object newContinueResponse(HttpMessage start, int maxContentLength, io.netty.channel.ChannelPipeline pipeline) {
+            var response = super.newContinueResponse(start, maxContentLength, pipeline);
+            if (response instanceof FullHttpResponse refused && refused.status().code() >= 400) {
+                int status = refused.status().code();
+                refused.release();
+                return closingError(status == 413 ? tooLarge()
+                        : new ApiError(417, "Unsupported expectation: only 'Expect: 100-continue' is supported.", "invalid_request_error", null,
+                                "expectation_failed", null));
+            }
+            return response;
         }
     }
 
     /** Serialises a connection's requests and hands each to a virtual thread. */
     private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler handler;
+        private final RequestTimeouts timeouts;
         private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
         private ChannelState state;
         private boolean busy;
 
-        RequestHandler(HttpHandler handler) {
+        RequestHandler(HttpHandler handler, RequestTimeouts timeouts) {
             this.handler = handler;
+            this.timeouts = timeouts;
         }
 
         @Override
@@ -136,6 +175,7 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            timeouts.requestReceived();
             queue.add(request.retain());
             if (!busy) next(ctx);
         }
@@ -146,7 +186,10 @@ public final class HttpServer implements AutoCloseable {
             busy = true;
             if (!request.decoderResult().isSuccess()) {
                 request.release();
-                var error = ApiError.invalidRequest("Malformed HTTP request.", null, null);
+                var error = request.decoderResult().cause() instanceof ServerCodec.BadFraming framing
+                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null,
+                                framing.status == 501 ? "unsupported_transfer_encoding" : "invalid_framing", null)
+                        : ApiError.invalidRequest("Malformed HTTP request.", null, null);
                 var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                         io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
                 exchange.sendError(error.withHeader("Connection", "close"));
@@ -156,6 +199,12 @@ public final class HttpServer implements AutoCloseable {
             byte[] body = ByteBufUtil.getBytes(request.content());
             var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
             request.content().release();
+            var refused = exchange.queryError();
+            if (refused == null) refused = exchange.entityError();
+            if (refused != null) {
+                exchange.sendError(refused);
+                return;
+            }
             boolean taken;
             try {
                 taken = handler.handleOnEventLoop(exchange);
@@ -171,6 +220,7 @@ public final class HttpServer implements AutoCloseable {
          * not inside the one that answered; with none waiting (nearly always) there is nothing to schedule.
          */
         private void done(ChannelHandlerContext ctx) {
+            onLoop(ctx, timeouts::responseDone);
             if (ctx.executor().inEventLoop() && queue.isEmpty()) {
                 busy = false;
                 return;
@@ -179,6 +229,11 @@ public final class HttpServer implements AutoCloseable {
                 busy = false;
                 next(ctx);
             });
+        }
+
+        private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
+            if (ctx.executor().inEventLoop()) task.run();
+            else ctx.executor().execute(task);
         }
 
         @Override

@@ -71,14 +71,17 @@ public final class ResponsesApi implements AutoCloseable {
         try {
             var p = route.substring(1).split("/", -1);
             var method = ex.method();
+            boolean get = method.equals("GET") || method.equals("HEAD"); // HEAD is answered as GET, the codec drops the body
             int n = p.length;
             if (n == 1 && method.equals("POST")) create(ex);
-            else if (n == 2 && method.equals("GET")) get(ex, p[1]);
+            else if (n == 2 && get) get(ex, p[1]);
             else if (n == 2 && method.equals("DELETE")) delete(ex, p[1]);
             else if (n == 3 && p[2].equals("cancel") && method.equals("POST")) cancel(ex, p[1]);
-            else if (n == 3 && p[2].equals("input_items") && method.equals("GET")) inputItems(ex, p[1]);
+            else if (n == 3 && p[2].equals("input_items") && get) inputItems(ex, p[1]);
             else if (n <= 2 || (n == 3 && Set.of("cancel", "input_items").contains(p[2]))) {
-                ex.sendError(new ApiError(405, "Method " + method + " is not allowed on " + ex.path() + ".", "invalid_request_error", null, "method_not_allowed", null));
+                String[] allowed = n == 1 ? new String[] {"POST"} : n == 2 ? new String[] {"GET", "DELETE"}
+                        : p[2].equals("cancel") ? new String[] {"POST"} : new String[] {"GET"};
+                ex.sendError(ApiError.methodNotAllowed(method, ex.path(), allowed));
             } else {
                 ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + ex.path() + ")", null, null));
             }

@@ -61,7 +61,7 @@ public final class AssistantsApi implements AutoCloseable {
 
     private void dispatch(Exchange ex, String[] p, String method) throws InterruptedException {
         int n = p.length;
-        boolean get = method.equals("GET");
+        boolean get = method.equals("GET") || method.equals("HEAD"); // HEAD is answered as GET, the codec drops the body
         boolean post = method.equals("POST");
         boolean delete = method.equals("DELETE");
         if (p[0].equals("assistants")) {
@@ -70,28 +70,28 @@ public final class AssistantsApi implements AutoCloseable {
             else if (n == 2 && get) assistants.get(ex, p[1]);
             else if (n == 2 && post) assistants.modify(ex, p[1]);
             else if (n == 2 && delete) assistants.delete(ex, p[1]);
-            else notFound(ex, n <= 2);
+            else notFound(ex, n <= 2, p);
             return;
         }
         // threads
         if (n == 1) {
             if (post) threads.create(ex);
-            else notFound(ex, true);
+            else notFound(ex, true, p);
         } else if (n == 2 && p[1].equals("runs")) {
             if (post) runs.createAndRun(ex);
-            else notFound(ex, true);
+            else notFound(ex, true, p);
         } else if (n == 2) {
             if (get) threads.get(ex, p[1]);
             else if (post) threads.modify(ex, p[1]);
             else if (delete) threads.delete(ex, p[1]);
-            else notFound(ex, true);
+            else notFound(ex, true, p);
         } else if (p[2].equals("messages")) {
             if (n == 3 && post) messages.create(ex, p[1]);
             else if (n == 3 && get) messages.list(ex, p[1]);
             else if (n == 4 && get) messages.get(ex, p[1], p[3]);
             else if (n == 4 && post) messages.modify(ex, p[1], p[3]);
             else if (n == 4 && delete) messages.delete(ex, p[1], p[3]);
-            else notFound(ex, n <= 4);
+            else notFound(ex, n <= 4, p);
         } else if (p[2].equals("runs")) {
             if (n == 3 && post) runs.create(ex, p[1]);
             else if (n == 3 && get) runs.list(ex, p[1]);
@@ -102,19 +102,31 @@ public final class AssistantsApi implements AutoCloseable {
             else if (n == 5 && get && p[4].equals("steps")) runs.listSteps(ex, p[1], p[3]);
             else if (n == 5 && get && p[4].equals("events")) runs.events(ex, p[1], p[3]);
             else if (n == 6 && get && p[4].equals("steps")) runs.getStep(ex, p[1], p[3], p[5]);
-            else notFound(ex, n == 3 || n == 4 || (n == 5 && java.util.Set.of("cancel", "submit_tool_outputs", "steps", "events").contains(p[4])) || (n == 6 && p[4].equals("steps")));
+            else notFound(ex, n == 3 || n == 4 || (n == 5 && java.util.Set.of("cancel", "submit_tool_outputs", "steps", "events").contains(p[4])) || (n == 6 && p[4].equals("steps")), p);
         } else {
-            notFound(ex, false);
+            notFound(ex, false, p);
         }
     }
 
     /** 405 when the path exists with another method, else OpenAI's 404 for an unknown URL. */
-    private static void notFound(Exchange ex, boolean pathExists) {
+    private static void notFound(Exchange ex, boolean pathExists, String[] p) {
         if (pathExists) {
-            ex.sendError(new ApiError(405, "Method " + ex.method() + " is not allowed on " + ex.path() + ".", "invalid_request_error", null, "method_not_allowed", null));
+            ex.sendError(ApiError.methodNotAllowed(ex.method(), ex.path(), allowed(p)));
         } else {
             ex.sendError(ApiError.notFound("Invalid URL (" + ex.method() + " " + ex.path() + ")", null, null));
         }
+    }
+
+    /** The methods {@link #dispatch} serves on existing path {@code p}, for a 405's Allow header. Keep the two in step. */
+    private static String[] allowed(String[] p) {
+        int n = p.length;
+        if (p[0].equals("assistants")) return n == 1 ? new String[] {"GET", "POST"} : new String[] {"GET", "POST", "DELETE"};
+        if (n == 1 || (n == 2 && p[1].equals("runs"))) return new String[] {"POST"};
+        if (n == 2) return new String[] {"GET", "POST", "DELETE"};
+        if (p[2].equals("messages")) return n == 3 ? new String[] {"GET", "POST"} : new String[] {"GET", "POST", "DELETE"};
+        if (n == 3 || n == 4) return new String[] {"GET", "POST"};
+        if (n == 5 && (p[4].equals("cancel") || p[4].equals("submit_tool_outputs"))) return new String[] {"POST"};
+        return new String[] {"GET"}; // runs/{id}/steps, runs/{id}/events, runs/{id}/steps/{id}
     }
 
     public Store store() {

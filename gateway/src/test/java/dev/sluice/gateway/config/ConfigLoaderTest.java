@@ -36,6 +36,11 @@ class ConfigLoaderTest {
         assertThat(c.host()).isEqualTo("0.0.0.0");
         assertThat(c.port()).isEqualTo(9000);
         assertThat(c.limits()).isEqualTo(new GatewayConfig.Limits(1024, Duration.ofMillis(500), 3));
+        assertThat(c.limits().requestTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(c.limits().idleTimeout()).isEqualTo(Duration.ofMinutes(3));
+        var timeouts = parse("limits: {request_timeout: 30s, idle_timeout: 0}").limits();
+        assertThat(timeouts.requestTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(timeouts.idleTimeout()).isEqualTo(Duration.ZERO);
         var openai = c.providers().get("openai");
         assertThat(openai.apiKey()).isEqualTo("sk-from-env");
         assertThat(openai.headers()).containsEntry("X-Team", "search").containsEntry("X-Optional", "fallback");
@@ -65,6 +70,7 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> parse("providers: {p: {type: carrier-pigeon, base_url: x}}")).hasMessageContaining("unknown provider type");
         assertThatThrownBy(() -> parse("listen: nowhere")).hasMessageContaining("host:port");
         assertThatThrownBy(() -> parse("limits: {keepalive: soon}")).hasMessageContaining("invalid duration");
+        assertThatThrownBy(() -> parse("limits: {request_timeout: soon}")).hasMessageContaining("limits.request_timeout");
         assertThatThrownBy(() -> parse("models: [{deployments: []}]")).hasMessageContaining("name is required");
         assertThatThrownBy(() -> parse(": : :")).hasMessageContaining("invalid YAML");
     }

@@ -8,7 +8,6 @@ import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -24,10 +23,10 @@ class EventStreamResponseTest {
     @Test
     void batchesStillQueuedInTheChannelKeepTheirOwnBytes() {
         // An EmbeddedChannel keeps what is written in its outbound queue, as a socket's send buffer does when full.
-        var channel = new EmbeddedChannel(new HttpServerCodec());
+        var channel = new EmbeddedChannel(new ServerCodec(4096, 8192, 8192));
         var head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        var sse = new EventStreamResponse(channel, new ChannelState(channel), head, Duration.ofSeconds(15), true, false, () -> {});
+        var sse = new EventStreamResponse(channel, new ChannelState(channel), head, Duration.ofSeconds(15), true, () -> {});
         for (var frame : new String[] {"data: one\n\n", "data: two\n\n", "data: three\n\n"}) {
             assertThat(sse.queue(frame.getBytes(StandardCharsets.UTF_8))).isTrue();
             assertThat(sse.flush()).isTrue();
