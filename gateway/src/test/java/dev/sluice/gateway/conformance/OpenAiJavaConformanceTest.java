@@ -349,8 +349,9 @@ class OpenAiJavaConformanceTest {
     void midStreamErrorFromUpstreamFixtureIsAnSseException() {
         var thrown = catchThrowable(() -> stream(request("fake/openrouter-midstream-error", "Hello there").build()));
         assertThat(thrown).isInstanceOf(SseException.class).hasMessageContaining("Token limit reached");
+        // An error before any chunk is answered as an error status: openai-java raises its status exception.
         thrown = catchThrowable(() -> stream(request("fake/sglang-vllm-style-stream-error", "x").build()));
-        assertThat(thrown).isInstanceOf(SseException.class).hasMessageContaining("maximum context length");
+        assertThat(thrown).isInstanceOf(BadRequestException.class).hasMessageContaining("maximum context length");
     }
 
     @Test
