@@ -23,28 +23,40 @@ import java.util.concurrent.TimeUnit;
  *       {@code idle} (after {@code request} for a new connection that has not sent a byte yet, as nginx).</li>
  * </ul>
  * A zero duration turns that bound off. Event loop only.
+ *
+ * <p>One timer per connection, which looks at the connection's state when it fires: a request and its answer
+ * only update fields. Scheduling and cancelling a loop timer at each request's first byte, last byte and answer
+ * would be four priority-queue operations per request on the path every request takes. The timer sleeps at most
+ * the shorter bound, so a deadline set after it was armed is never earlier than it fires.
  */
 final class RequestTimeouts extends ChannelInboundHandlerAdapter {
 
     private final long requestNanos;
     private final long idleNanos;
+    /** The longest the timer sleeps: the shorter of the bounds that are on. */
+    private final long tickNanos;
     private ChannelHandlerContext ctx;
     private ScheduledFuture<?> timer;
     /** Bytes of a request not yet complete have arrived. */
     private boolean partial;
+    /** No byte has arrived on this connection yet. */
+    private boolean fresh = true;
     private long requestStarted;
+    private long idleSince;
     /** Requests received whole and not yet answered. */
     private int inFlight;
 
     RequestTimeouts(Duration request, Duration idle) {
         this.requestNanos = request.toNanos();
         this.idleNanos = idle.toNanos();
+        this.tickNanos = requestNanos == 0 ? idleNanos : idleNanos == 0 ? requestNanos : Math.min(requestNanos, idleNanos);
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
-        arm(requestNanos > 0 ? requestNanos : idleNanos, this::idleExpired);
+        idleSince = System.nanoTime();
+        ensureTimer();
         super.channelActive(ctx);
     }
 
@@ -52,10 +64,9 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (!partial && msg instanceof ByteBuf bytes && bytes.isReadable()) {
             partial = true;
+            fresh = false;
             requestStarted = System.nanoTime();
-            // While an answer is in progress (a pipelined request) the clock starts, the timer waits for the answer.
-            if (inFlight == 0 && requestNanos > 0) arm(requestNanos, this::requestExpired);
-            else cancel(); // the idle timer, when one runs
+            ensureTimer();
         }
         super.channelRead(ctx, msg);
     }
@@ -64,47 +75,63 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
     void requestReceived() {
         partial = false;
         inFlight++;
-        cancel();
     }
 
     /** A response is complete. */
     void responseDone() {
         if (inFlight > 0) inFlight--;
         if (inFlight > 0 || ctx == null) return;
-        if (!partial) arm(idleNanos, this::idleExpired);
-        else if (requestNanos > 0) arm(Math.max(1, requestNanos - (System.nanoTime() - requestStarted)), this::requestExpired);
+        idleSince = System.nanoTime();
+        ensureTimer();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        cancel();
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
         super.channelInactive(ctx);
     }
 
-    private void idleExpired() {
-        if (inFlight == 0 && !partial) ctx.close();
+    /**
+     * When the connection's current bound runs out, or 0 when none runs: while a request is answered (a pipelined
+     * one's clock starts then, but waits for the answer), a request being received (request), and between requests
+     * (idle; a new connection that has not sent a byte gets the request bound, as nginx does).
+     */
+    private long deadline() {
+        if (inFlight > 0) return 0;
+        if (partial) return requestNanos == 0 ? 0 : requestStarted + requestNanos;
+        long bound = fresh && requestNanos > 0 ? requestNanos : idleNanos;
+        return bound == 0 ? 0 : idleSince + bound;
+    }
+
+    /** Arms the timer unless one is pending (it looks again when it fires) or no bound runs. */
+    private void ensureTimer() {
+        if (timer != null) return;
+        long deadline = deadline();
+        if (deadline == 0) return;
+        timer = ctx.executor().schedule(this::check, Math.max(0, Math.min(deadline - System.nanoTime(), tickNanos)), TimeUnit.NANOSECONDS);
+    }
+
+    private void check() {
+        timer = null;
+        long deadline = deadline();
+        if (deadline == 0 || !ctx.channel().isActive()) return; // an answer in progress: responseDone() arms it again
+        if (deadline - System.nanoTime() > 0) {
+            ensureTimer();
+        } else if (partial) {
+            requestExpired();
+        } else {
+            ctx.close();
+        }
     }
 
     private void requestExpired() {
-        if (inFlight > 0 || !partial || !ctx.channel().isActive()) return;
         var limit = Duration.ofNanos(requestNanos);
         var error = new ApiError(408, "The request was not received in time: the limit is "
                 + (limit.toMillis() % 1000 == 0 ? limit.toSeconds() + " s" : limit.toMillis() + " ms") + " from its first byte to its last.", "invalid_request_error", null, "request_timeout", null);
         // From the pipeline's tail, through the HTTP encoder (this handler sits below it).
         ctx.channel().writeAndFlush(HttpServer.closingError(error)).addListener(ChannelFutureListener.CLOSE);
-    }
-
-    /** Replaces the running timer, if any; a bound configured as zero (off) arms none. */
-    private void arm(long nanos, Runnable action) {
-        cancel();
-        if (nanos == 0) return;
-        timer = ctx.executor().schedule(action, nanos, TimeUnit.NANOSECONDS);
-    }
-
-    private void cancel() {
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
     }
 }
