@@ -220,20 +220,24 @@ public final class HttpServer implements AutoCloseable {
          * not inside the one that answered; with none waiting (nearly always) there is nothing to schedule.
          */
         private void done(ChannelHandlerContext ctx) {
-            onLoop(ctx, timeouts::responseDone);
-            if (ctx.executor().inEventLoop() && queue.isEmpty()) {
-                busy = false;
+            if (ctx.executor().inEventLoop()) {
+                timeouts.responseDone();
+                if (queue.isEmpty()) {
+                    busy = false;
+                    return;
+                }
+                ctx.executor().execute(() -> {
+                    busy = false;
+                    next(ctx);
+                });
                 return;
             }
+            // From a virtual thread: one task on the loop for both.
             ctx.executor().execute(() -> {
+                timeouts.responseDone();
                 busy = false;
                 next(ctx);
             });
-        }
-
-        private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
-            if (ctx.executor().inEventLoop()) task.run();
-            else ctx.executor().execute(task);
         }
 
         @Override
