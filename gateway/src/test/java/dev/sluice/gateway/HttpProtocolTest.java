@@ -89,6 +89,34 @@ class HttpProtocolTest {
     }
 
     @org.junit.jupiter.api.Test
+    void aClientStillUploadingAnOversizedBodyReadsThe413NotAReset() throws Exception {
+        // As an SDK sends a big request: no Expect, the whole body written while the gateway has already refused it.
+        // Closing with the upload unread would reset the connection and the client would never see the 413.
+        try (var socket = connect()) {
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                    + (4 << 20) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            var uploader = Thread.ofVirtual().start(() -> {
+                var piece = new byte[64 * 1024];
+                java.util.Arrays.fill(piece, (byte) 'x');
+                try {
+                    for (int i = 0; i < 64; i++) {
+                        out.write(piece);
+                        Thread.sleep(5);
+                    }
+                    socket.shutdownOutput();
+                } catch (Exception stopped) {
+                    // the gateway stopped reading: the client's write fails, as a client's would
+                }
+            });
+            var answer = readAll(socket.getInputStream());
+            uploader.join();
+            assertThat(answer).startsWith("HTTP/1.1 413 ");
+            assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("request_too_large");
+        }
+    }
+
+    @org.junit.jupiter.api.Test
     void anOversizedBodyAnnouncedWithExpectGetsTheJson413() throws Exception {
         var answer = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 + "Content-Length: 10000\r\nExpect: 100-continue\r\n\r\n");

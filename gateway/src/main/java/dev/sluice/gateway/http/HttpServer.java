@@ -5,7 +5,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -133,7 +132,7 @@ public final class HttpServer implements AutoCloseable {
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
             // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
-            ctx.writeAndFlush(closingError(tooLarge())).addListener(ChannelFutureListener.CLOSE);
+            LingeringClose.answerAndClose(ctx.channel(), closingError(tooLarge()));
         }
 
         /**

@@ -1,7 +1,6 @@
 package dev.sluice.gateway.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.time.Duration;
@@ -117,7 +116,8 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
     private void check() {
         timer = null;
         long deadline = deadline();
-        if (deadline == 0 || !ctx.channel().isActive()) return; // an answer in progress: responseDone() arms it again
+        // An answer in progress (responseDone() arms it again), or the connection is closing (LingeringClose removed this).
+        if (deadline == 0 || !ctx.channel().isActive() || ctx.isRemoved()) return;
         if (deadline - System.nanoTime() > 0) {
             ensureTimer();
         } else if (partial) {
@@ -132,6 +132,6 @@ final class RequestTimeouts extends ChannelInboundHandlerAdapter {
         var error = new ApiError(408, "The request was not received in time: the limit is "
                 + (limit.toMillis() % 1000 == 0 ? limit.toSeconds() + " s" : limit.toMillis() + " ms") + " from its first byte to its last.", "invalid_request_error", null, "request_timeout", null);
         // From the pipeline's tail, through the HTTP encoder (this handler sits below it).
-        ctx.channel().writeAndFlush(HttpServer.closingError(error)).addListener(ChannelFutureListener.CLOSE);
+        LingeringClose.answerAndClose(ctx.channel(), HttpServer.closingError(error));
     }
 }
