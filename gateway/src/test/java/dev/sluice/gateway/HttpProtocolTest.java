@@ -88,7 +88,7 @@ class HttpProtocolTest {
         assertThat(answer).startsWith("HTTP/1.1 200 ");
     }
 
-    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.RepeatedTest(3) // the reset was a race with the upload: one lucky pass proves little
     void aClientStillUploadingAnOversizedBodyReadsThe413NotAReset() throws Exception {
         // As an SDK sends a big request: no Expect, the whole body written while the gateway has already refused it.
         // Closing with the upload unread would reset the connection and the client would never see the 413.

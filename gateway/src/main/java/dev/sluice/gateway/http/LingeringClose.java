@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.TimeUnit;
 
@@ -28,7 +29,11 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
 
     /** Writes {@code response}, then closes {@code channel} as described above. From the channel's event loop. */
     static void answerAndClose(Channel channel, Object response) {
-        channel.writeAndFlush(response).addListener((ChannelFutureListener) f -> {
+        // Written below the keep-alive handler, which would close the connection the moment this "Connection: close"
+        // answer is out, unread upload and all; from its context the answer still goes through the HTTP encoder.
+        var belowKeepAlive = channel.pipeline().context(HttpServerKeepAliveHandler.class);
+        var written = belowKeepAlive != null ? belowKeepAlive.writeAndFlush(response) : channel.writeAndFlush(response);
+        written.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess() || !(channel instanceof DuplexChannel duplex) || !channel.isActive()) {
                 channel.close();
                 return;
