@@ -100,6 +100,17 @@ class UpstreamErrorsTest {
         assertThat(r.statusCode()).isEqualTo(502);
         assertThat(Json.parse(r.body()).at("/error/code").asText()).isEqualTo("upstream_incomplete");
 
+        // An answer without any choice ("choices": [] then [DONE], or a completion without choices) is no success.
+        next.set(b -> sse("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[]}\n\ndata: [DONE]\n\n"));
+        for (boolean stream : new boolean[] {true, false}) {
+            r = gw.post("/chat/completions", chat(stream));
+            assertThat(r.statusCode()).as("stream " + stream).isEqualTo(502);
+            assertThat(Json.parse(r.body()).at("/error/message").asText()).contains("without any choice");
+        }
+        next.set(b -> FakeUpstream.Reply.json(200, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":null}", Map.of()));
+        r = gw.post("/chat/completions", chat(false));
+        assertThat(r.statusCode()).isEqualTo(502);
+
         // Once a chunk went out, the error comes in the stream, as before.
         next.set(b -> sse(CONTENT + "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n"));
         var s = gw.stream(chat(true));

@@ -49,6 +49,7 @@ abstract sealed class ChatAnswer {
     }
 
     static final String INCOMPLETE = "The upstream closed the stream before the answer was complete.";
+    static final String EMPTY = "The upstream ended its answer without any choice in it.";
 
     /** How the answer ended: completed, error or client_cancelled. */
     String outcome() {
@@ -74,11 +75,14 @@ abstract sealed class ChatAnswer {
 
     /** The upstream's events ended; {@code upstreamCompleted} says whether it ended them properly. */
     final void end(boolean upstreamCompleted) {
-        if (!upstreamCompleted && !progress.allChoicesFinished()) incomplete();
+        // An answer with no choice at all ([DONE] after nothing, a completion with "choices": [] or null) is a broken
+        // upstream, not an empty success a client would take for an answer.
+        if (!progress.anyChoice()) incomplete(EMPTY);
+        else if (!upstreamCompleted && !progress.allChoicesFinished()) incomplete(INCOMPLETE);
         else complete();
     }
 
-    abstract void incomplete();
+    abstract void incomplete(String why);
 
     abstract void complete();
 
@@ -119,9 +123,9 @@ abstract sealed class ChatAnswer {
         }
 
         @Override
-        void incomplete() {
-            if (!ex.sendErrorInstead(sse, withHeaders(ApiError.server(502, INCOMPLETE, "upstream_incomplete")))) {
-                sse.queue(writer.error(StreamError.of(INCOMPLETE, "server_error", "upstream_incomplete")));
+        void incomplete(String why) {
+            if (!ex.sendErrorInstead(sse, withHeaders(ApiError.server(502, why, "upstream_incomplete")))) {
+                sse.queue(writer.error(StreamError.of(why, "server_error", "upstream_incomplete")));
             }
             over("error");
         }
@@ -175,12 +179,12 @@ abstract sealed class ChatAnswer {
         }
 
         @Override
-        void incomplete() {
+        void incomplete(String why) {
             if (!ex.isOpen()) {
                 over("client_cancelled");
                 return;
             }
-            ex.sendError(withHeaders(ApiError.server(502, INCOMPLETE, "upstream_incomplete")));
+            ex.sendError(withHeaders(ApiError.server(502, why, "upstream_incomplete")));
             over("error");
         }
 
@@ -217,7 +221,12 @@ abstract sealed class ChatAnswer {
         // Text deltas come by the hundred, nearly always for the choice of the delta before.
         private int lastStarted; // meaningful once started is not empty
 
+        /** Whether anything of any choice came (metadata, usage and chunk-level extras are not a choice's). */
+        private boolean anyChoice;
+
         void accept(StreamEvent event) {
+            if (!anyChoice) anyChoice = !(event instanceof StreamEvent.Metadata || event instanceof StreamEvent.Usage
+                    || event instanceof StreamEvent.Extra || event instanceof StreamEvent.Error);
             switch (event) {
                 case StreamEvent.Role r -> start(r.choice());
                 case StreamEvent.TextDelta t -> start(t.choice());
@@ -233,6 +242,10 @@ abstract sealed class ChatAnswer {
             if (!started.isEmpty() && choice == lastStarted) return;
             started.add(choice);
             lastStarted = choice;
+        }
+
+        boolean anyChoice() {
+            return anyChoice;
         }
 
         boolean allChoicesFinished() {
