@@ -124,10 +124,15 @@ abstract sealed class ChatAnswer {
 
         @Override
         void incomplete(String why) {
-            if (!ex.sendErrorInstead(sse, withHeaders(ApiError.server(502, why, "upstream_incomplete")))) {
-                sse.queue(writer.error(StreamError.of(why, "server_error", "upstream_incomplete")));
-            }
+            failWith(ApiError.server(502, why, "upstream_incomplete"));
             over("error");
+        }
+
+        /** The error as a status while the head can still be withdrawn, else as an event in the stream. */
+        private boolean failWith(ApiError error) {
+            if (ex.sendErrorInstead(sse, withHeaders(error))) return true;
+            sse.queue(writer.error(StreamError.of(error.message(), error.type(), error.code())));
+            return false;
         }
 
         @Override
@@ -137,13 +142,10 @@ abstract sealed class ChatAnswer {
 
         @Override
         void fail(IOException e) {
-            if (sse.isOpen() && ex.sendErrorInstead(sse, withHeaders(failure(e)))) {
-                LOG.log(System.Logger.Level.WARNING, "upstream failed before the answer's first chunk: " + e.getMessage());
-            } else if (sse.isOpen()) {
-                LOG.log(System.Logger.Level.WARNING, "upstream failed mid-stream: " + e.getMessage());
-                boolean timeout = UpstreamErrors.isTimeout(e);
-                sse.queue(writer.error(StreamError.of(UpstreamErrors.describe(e), timeout ? "timeout_error" : "server_error",
-                        timeout ? "upstream_timeout" : "upstream_error")));
+            if (sse.isOpen()) {
+                boolean beforeFirstChunk = failWith(failure(e));
+                LOG.log(System.Logger.Level.WARNING, "upstream failed " + (beforeFirstChunk ? "before the answer's first chunk" : "mid-stream")
+                        + ": " + e.getMessage());
             }
             over("error");
         }
