@@ -133,7 +133,9 @@ public final class EventStreamResponse {
 
     /** True once the head is (or is about to be) the response's: false if it was discarded. */
     private boolean commit() {
-        return headState.compareAndSet(PENDING, COMMITTED) || headState.get() == COMMITTED;
+        // Every flush asks: a plain read answers all but the first, without a compare-and-set each time.
+        int state = headState.get();
+        return state == COMMITTED || (state == PENDING && (headState.compareAndSet(PENDING, COMMITTED) || headState.get() == COMMITTED));
     }
 
     // On the event loop only: the head goes out before anything else, once.
