@@ -61,7 +61,8 @@ public record GatewayConfig(
      *                         so they close first and never reuse a connection the gateway is closing
      */
     public record Limits(int maxBodyBytes, Duration keepAlive, int maxConcurrentStreams, Duration requestTimeout, Duration idleTimeout) {
-        public static final Limits DEFAULTS = new Limits(8 * 1024 * 1024, Duration.ofSeconds(15), 10_000, Duration.ofSeconds(60), Duration.ofMinutes(3));
+        /** With the default request and idle timeouts, which the compact constructor fills in. */
+        public static final Limits DEFAULTS = new Limits(8 * 1024 * 1024, Duration.ofSeconds(15), 10_000);
 
         public Limits {
             if (requestTimeout == null) requestTimeout = Duration.ofSeconds(60);
