@@ -137,4 +137,32 @@ class UpstreamErrorsTest {
         message = Json.parse(malformed.events().getLast().data()).at("/error/message").asText();
         assertThat(message).contains("not text").doesNotContain("\u0001").doesNotContain("\ufffd");
     }
+    /**
+     * Some local servers (llama.cpp builds among them) split a multi-byte character across two chunks, so each
+     * chunk holds invalid UTF-8. The official SDKs decode such bytes with U+FFFD and carry on; so does the
+     * gateway, instead of failing an answer that is otherwise whole.
+     */
+    @Test
+    void invalidUtf8FromTheUpstreamBecomesReplacementCharactersNotAFailure() throws Exception {
+        var out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(CONTENT.getBytes(StandardCharsets.UTF_8));
+        out.writeBytes("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo \u00e4\u00bd".getBytes(StandardCharsets.ISO_8859_1));
+        out.writeBytes("\"},\"finish_reason\":null}]}\n\n".getBytes(StandardCharsets.UTF_8));
+        out.writeBytes("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\u00a0!\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.ISO_8859_1));
+        var body = out.toByteArray();
+        next.set(b -> FakeUpstream.Reply.sse(body, 4096, 0));
+        var streamed = gw.stream(chat(true));
+        assertThat(streamed.status()).isEqualTo(200);
+        assertThat(streamed.endsWithDone()).isTrue();
+        assertThat(streamed.text()).isEqualTo("Hello \ufffd\ufffd!");
+        assertThat(streamed.chunks().getLast().at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+
+        var completion = new java.io.ByteArrayOutputStream();
+        completion.writeBytes("{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"caf\u00c3 ok\"},\"finish_reason\":\"stop\"}]}".getBytes(StandardCharsets.ISO_8859_1));
+        var bytes = completion.toByteArray();
+        next.set(b -> new FakeUpstream.Reply(200, Map.of("Content-Type", "application/json"), List.of(new FakeUpstream.Piece(bytes, 0)), false));
+        var whole = gw.post("/chat/completions", chat(false));
+        assertThat(whole.statusCode()).isEqualTo(200);
+        assertThat(Json.parse(whole.body()).at("/choices/0/message/content").asText()).isEqualTo("caf\ufffd ok");
+    }
 }

@@ -122,10 +122,22 @@ public final class ChatChunkDecoder {
         try (var p = Json.MAPPER.createParser(data, offset, length)) {
             chunk = read(p, text);
         } catch (IOException e) {
-            emitError(malformed(text.get(), e.getMessage()));
+            // Invalid UTF-8 (a character split across chunks by some local servers) is not worth failing an answer
+            // over: the official SDKs decode it as U+FFFD and carry on, and so does this, on the error path only.
+            if (!validUtf8(data, offset, length)) decode(null, text.get());
+            else emitError(malformed(text.get(), e.getMessage()));
             return;
         }
         if (chunk != null) emit(chunk);
+    }
+
+    private static boolean validUtf8(byte[] data, int offset, int length) {
+        try {
+            StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(data, offset, length));
+            return true;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return false;
+        }
     }
 
     /** The chunk, or null when the payload is not a JSON object (an error was emitted). */
