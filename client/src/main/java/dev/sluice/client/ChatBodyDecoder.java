@@ -25,6 +25,12 @@ public final class ChatBodyDecoder {
     public static final int MAX_COMPLETION_BYTES = SseDecoder.DEFAULT_MAX_EVENT_BYTES;
 
     /**
+     * The error code of a completion over {@link #MAX_COMPLETION_BYTES}: the answer was generated (and paid for),
+     * so asking again would only pay for it twice.
+     */
+    public static final String TOO_LARGE = "completion_too_large";
+
+    /**
      * Once {@link #completed()}, how long the rest of the body (the end of the chunked encoding) may take to
      * arrive before the exchange is cancelled: waiting that long keeps the connection reusable.
      */
@@ -85,7 +91,7 @@ public final class ChatBodyDecoder {
         if (length > MAX_COMPLETION_BYTES) {
             malformed = true;
             sink.accept(new StreamEvent.Error(StreamError.of("The upstream's completion is larger than "
-                    + MAX_COMPLETION_BYTES + " bytes.", "upstream_error", "bad_upstream_response")));
+                    + MAX_COMPLETION_BYTES + " bytes.", "upstream_error", TOO_LARGE)));
             return;
         }
         parser.completion(body, offset, length);

@@ -165,4 +165,18 @@ class UpstreamErrorsTest {
         assertThat(whole.statusCode()).isEqualTo(200);
         assertThat(Json.parse(whole.body()).at("/choices/0/message/content").asText()).isEqualTo("caf\ufffd ok");
     }
+    /** An answer over the size limit was generated and paid for: the gateway says so once and does not ask again. */
+    @Test
+    void anOversizedCompletionIsAnErrorAndIsNotAskedForAgain() throws Exception {
+        var content = "a".repeat(dev.sluice.client.ChatBodyDecoder.MAX_COMPLETION_BYTES);
+        next.set(b -> FakeUpstream.Reply.json(200, "{\"id\":\"chatcmpl-3\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\","
+                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + content + "\"},\"finish_reason\":\"stop\"}]}", Map.of()));
+        int before = upstream.seen.size();
+        var r = gw.post("/chat/completions", chat(false));
+        assertThat(r.statusCode()).isEqualTo(502);
+        var error = Json.parse(r.body()).get("error");
+        assertThat(error.get("code").asText()).isEqualTo("completion_too_large");
+        assertThat(error.get("message").asText()).contains("larger than");
+        assertThat(upstream.seen.size() - before).isEqualTo(1);
+    }
 }

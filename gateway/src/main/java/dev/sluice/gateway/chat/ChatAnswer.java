@@ -44,8 +44,7 @@ abstract sealed class ChatAnswer {
 
     /** A failure of the connection to the upstream, as an error status. */
     static ApiError failure(IOException e) {
-        boolean timeout = UpstreamErrors.isTimeout(e);
-        return ApiError.server(timeout ? 504 : 502, UpstreamErrors.describe(e), timeout ? "upstream_timeout" : "upstream_error");
+        return ApiError.server(UpstreamErrors.isTimeout(e) ? 504 : 502, UpstreamErrors.describe(e), UpstreamErrors.code(e));
     }
 
     static final String INCOMPLETE = "The upstream closed the stream before the answer was complete.";

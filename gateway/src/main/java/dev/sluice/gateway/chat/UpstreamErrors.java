@@ -19,7 +19,11 @@ public final class UpstreamErrors {
     public static ApiError toApiError(UpstreamException e, String deployment) {
         return switch (e.kind()) {
             case TIMEOUT -> ApiError.server(504, "The upstream (" + deployment + ") did not answer in time: " + e.getMessage(), "upstream_timeout");
-            case CONNECTION -> ApiError.server(502, "Could not reach the upstream (" + deployment + "): " + e.getMessage(), "upstream_unreachable");
+            case CONNECTION -> switch (connectionFailure(e)) {
+                case UNREACHABLE -> ApiError.server(502, "Could not reach the upstream (" + deployment + "): " + e.getMessage(), "upstream_unreachable");
+                case MALFORMED -> ApiError.server(502, "The upstream (" + deployment + ") sent a malformed response: " + e.getMessage(), "bad_upstream_response");
+                case BROKEN -> ApiError.server(502, "The upstream (" + deployment + ") failed: " + e.getMessage(), "upstream_error");
+            };
             case HTTP -> {
                 int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 502;
                 String message = "The upstream (" + deployment + ") answered with HTTP " + e.status() + ".";
@@ -86,8 +90,34 @@ public final class UpstreamErrors {
     }
 
     public static String describe(IOException e) {
-        var what = isTimeout(e) ? "The upstream stopped sending data (timeout)" : "The connection to the upstream failed";
+        var what = isTimeout(e) ? "The upstream stopped sending data (timeout)"
+                : connectionFailure(e) == Failure.MALFORMED ? "The upstream sent a malformed response"
+                : "The upstream failed";
         return what + ": " + reason(e);
+    }
+
+    /** The error code of a failure while reading an answer: a timeout, a malformed response, or a broken connection. */
+    public static String code(IOException e) {
+        if (isTimeout(e)) return "upstream_timeout";
+        return connectionFailure(e) == Failure.MALFORMED ? "bad_upstream_response" : "upstream_error";
+    }
+
+    /** Whose words fit a failure without an answer: nobody answered, the answer broke HTTP, or the connection broke. */
+    enum Failure { UNREACHABLE, MALFORMED, BROKEN }
+
+    static Failure connectionFailure(Throwable e) {
+        for (var t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            switch (t) {
+                case java.net.ProtocolException p -> { return Failure.MALFORMED; }
+                case java.net.ConnectException c -> { return Failure.UNREACHABLE; }
+                case java.net.UnknownHostException u -> { return Failure.UNREACHABLE; }
+                case java.net.NoRouteToHostException n -> { return Failure.UNREACHABLE; }
+                case java.nio.channels.UnresolvedAddressException u -> { return Failure.UNREACHABLE; }
+                case javax.net.ssl.SSLHandshakeException h -> { return Failure.UNREACHABLE; }
+                default -> {}
+            }
+        }
+        return Failure.BROKEN;
     }
 
     /** Netty's native transport prefixes the system call: "recvAddress(..) failed: Connection reset by peer". */

@@ -2,6 +2,7 @@ package dev.sluice.gateway.resilience;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.client.ChatBodyDecoder;
 import dev.sluice.gateway.config.GatewayConfig.MidStream;
 import dev.sluice.gateway.config.GatewayConfig.RoutePolicy;
 import dev.sluice.gateway.provider.UpstreamRequest;
@@ -249,7 +250,8 @@ public final class ResilientStream implements UpstreamStream {
         var raw = error.raw();
         var status = raw == null ? null : Json.text(raw.get("status_code"));
         if (status != null && status.matches("4\\d\\d") && !status.equals("408") && !status.equals("429")) return false;
-        return !"invalid_request_error".equals(error.type()) && !"content_filter".equals(code);
+        return !"invalid_request_error".equals(error.type()) && !"content_filter".equals(code)
+                && !ChatBodyDecoder.TOO_LARGE.equals(code);
     }
 
     private void failover(String reason) throws IOException {

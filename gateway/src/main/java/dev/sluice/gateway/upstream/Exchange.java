@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.ProtocolException;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
@@ -204,7 +205,7 @@ final class Exchange implements UpstreamHttp.Call {
         var status = head.status().code();
         if (status < 200) {
             if (status == 101) {
-                onFailure(c, new IOException("upstream " + where() + " switched protocols (101) without being asked to"));
+                onFailure(c, new ProtocolException("it switched protocols (101) without being asked to"));
                 return false;
             }
             return true; // informational: the final head comes after
@@ -243,7 +244,7 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     void onMalformed(Connection c, String message) {
-        onFailure(c, new IOException("malformed response from upstream " + where() + ": " + message));
+        onFailure(c, new ProtocolException(message));
     }
 
     void onReadComplete(Connection c) {
@@ -257,8 +258,7 @@ final class Exchange implements UpstreamHttp.Call {
     }
 
     void onClosed(Connection c) {
-        onFailure(c, new IOException("upstream " + where() + " closed the connection before "
-                + (headSeen ? "the response ended" : "responding")));
+        onFailure(c, new IOException("the connection closed before " + (headSeen ? "the response ended" : "any response")));
     }
 
     /**
@@ -276,7 +276,7 @@ final class Exchange implements UpstreamHttp.Call {
             return;
         }
         finish(cause instanceof IOException io ? io
-                : new IOException("upstream " + where() + " connection failed: " + cause, cause));
+                : new IOException("connection failed: " + cause, cause));
     }
 
     private void end(Connection c) {

@@ -69,13 +69,14 @@ class ChaosTest {
      * differs, for the non-streaming one), and who serves the stream on the fallback route.
      */
     enum Row {
-        RESET_BEFORE_FIRST_BYTE(Mode.RESET_BEFORE_FIRST_BYTE, Expect.http(502, "upstream_unreachable", "Could not reach the upstream", null, 3), ServedBy.HEALTHY),
+        // The upstream was reached: a reset is its failure, not "could not reach".
+        RESET_BEFORE_FIRST_BYTE(Mode.RESET_BEFORE_FIRST_BYTE, Expect.http(502, "upstream_error", ") failed: ", null, 3), ServedBy.HEALTHY),
         RESET_MID_STREAM(Mode.RESET_MID_STREAM, Expect.midStream("upstream_error", 502),
-                Expect.http(502, "upstream_unreachable", "Could not reach the upstream", null, 3), ServedBy.FAULTY),
+                Expect.http(502, "upstream_error", ") failed: ", null, 3), ServedBy.FAULTY),
         STALL_BEFORE_FIRST_BYTE(Mode.STALL_BEFORE_FIRST_BYTE, Expect.http(504, "upstream_timeout", "did not answer in time", null, 3), ServedBy.HEALTHY),
         STALL_AFTER_FIRST_BYTE(Mode.STALL_AFTER_FIRST_BYTE, Expect.midStream("upstream_timeout", 504),
                 Expect.http(504, "upstream_timeout", "did not answer in time", null, 3), ServedBy.FAULTY),
-        GARBAGE_STATUS_LINE(Mode.GARBAGE_STATUS_LINE, Expect.http(502, "upstream_unreachable", "Could not reach the upstream", null, 3), ServedBy.HEALTHY),
+        GARBAGE_STATUS_LINE(Mode.GARBAGE_STATUS_LINE, Expect.http(502, "bad_upstream_response", ") sent a malformed response: ", null, 3), ServedBy.HEALTHY),
         GARBAGE_SSE(Mode.GARBAGE_SSE, Expect.midStream(null, 502), ServedBy.FAULTY),
         // The cut-off last event is still parsed (lenient end of stream) and reported as malformed, never dropped.
         TRUNCATED_SSE(Mode.TRUNCATED_SSE, Expect.midStream("bad_upstream_response", 502), ServedBy.FAULTY),
