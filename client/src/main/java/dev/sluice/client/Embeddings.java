@@ -2,6 +2,7 @@ package dev.sluice.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.wire.json.Json;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -44,28 +45,50 @@ public record Embeddings(String model, List<Embedding> data, JsonNode usage, Jso
         }
     }
 
-    static Embeddings of(JsonNode answer) {
+    /** @throws IOException when the answer is not a list of vectors (a broken upstream, not an empty result) */
+    static Embeddings of(JsonNode answer) throws IOException {
+        var data = answer.get("data");
+        if (data == null || !data.isArray()) throw malformed("it has no data array");
         var list = new ArrayList<Embedding>();
         int position = 0;
-        for (var item : answer.path("data")) {
+        for (var item : data) {
             int index = item.has("index") ? item.get("index").asInt() : position;
-            list.add(new Embedding(index, vector(item.path("embedding"))));
+            list.add(new Embedding(index, vector(item.path("embedding"), position)));
             position++;
         }
         list.sort((a, b) -> Integer.compare(a.index(), b.index()));
         return new Embeddings(Json.text(answer.get("model")), list, answer.get("usage"), answer);
     }
 
-    /** A JSON array of numbers, or (encoding_format "base64") little-endian float32s in base64. */
-    private static float[] vector(JsonNode node) {
+    /**
+     * A JSON array of numbers, or (encoding_format "base64") little-endian float32s in base64. Anything else
+     * is refused: read leniently, strings and nulls became zeros or empty vectors, and bad base64 escaped as a
+     * bare IllegalArgumentException.
+     */
+    private static float[] vector(JsonNode node, int position) throws IOException {
         if (node.isTextual()) {
-            var buffer = ByteBuffer.wrap(Base64.getDecoder().decode(node.asText())).order(ByteOrder.LITTLE_ENDIAN);
-            var floats = new float[buffer.remaining() / 4];
-            buffer.asFloatBuffer().get(floats);
+            byte[] bytes;
+            try {
+                bytes = Base64.getDecoder().decode(node.asText());
+            } catch (IllegalArgumentException e) {
+                throw malformed("data[" + position + "].embedding is not valid base64");
+            }
+            if (bytes.length % 4 != 0) throw malformed("data[" + position + "].embedding is not a whole number of float32s");
+            var floats = new float[bytes.length / 4];
+            ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(floats);
             return floats;
         }
+        if (!node.isArray()) throw malformed("data[" + position + "].embedding is neither an array of numbers nor base64");
         var floats = new float[node.size()];
-        for (int i = 0; i < floats.length; i++) floats[i] = (float) node.get(i).asDouble();
+        for (int i = 0; i < floats.length; i++) {
+            var value = node.get(i);
+            if (!value.isNumber()) throw malformed("data[" + position + "].embedding[" + i + "] is not a number");
+            floats[i] = (float) value.asDouble();
+        }
         return floats;
+    }
+
+    private static IOException malformed(String why) {
+        return new IOException("the upstream's embeddings answer is malformed: " + why);
     }
 }

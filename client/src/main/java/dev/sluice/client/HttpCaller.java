@@ -31,6 +31,7 @@ final class HttpCaller {
 
     private final HttpTransport transport;
     private final Settings settings;
+    private volatile boolean closed;
 
     HttpCaller(HttpTransport transport, Settings settings) {
         this.transport = transport;
@@ -38,6 +39,7 @@ final class HttpCaller {
     }
 
     void close() {
+        closed = true;
         transport.close();
     }
 
@@ -50,13 +52,17 @@ final class HttpCaller {
         var call = new HttpTransport.Call(method, prepared.uri(), prepared.headers(), body, prepared.firstByte(), prepared.idle(), total, deadline);
 
         for (int attempt = 1; ; attempt++) {
+            // A closed JDK client fails every send as a connection error: without this, each call after close()
+            // went through every retry and its backoff before reporting "cannot reach" the upstream.
+            if (closed) throw new IOException("client closed");
             HttpTransport.Opened response;
             try {
                 response = transport.send(call);
             } catch (ConnectionFailure failure) {
+                var cause = failure.getCause();
+                if (closed) throw new IOException("client closed", cause);
                 if (attempt <= maxRetries && pause(backoff(attempt), deadline, total)) continue;
-                throw new ApiConnectionException(
-                        "cannot reach " + call.uri() + ": " + failure.getCause(), attempt, failure.getCause());
+                throw new ApiConnectionException("cannot reach " + call.uri() + ": " + describe(cause), attempt, cause);
             }
             int status = response.status();
             if (status >= 200 && status <= 299) return response;
@@ -113,6 +119,18 @@ final class HttpCaller {
         var error = ApiException.of(response.status(), response.headers(), bytes);
         if (failure != null) error.addSuppressed(failure);
         return error;
+    }
+
+    /**
+     * The failure's own words, without the Java class name its toString() starts with. The JDK client's refused
+     * connections have no words at all.
+     */
+    static String describe(Throwable cause) {
+        for (var t = cause; t != null; t = t.getCause()) {
+            var message = t.getMessage();
+            if (message != null && !message.isBlank()) return message;
+        }
+        return cause instanceof java.net.ConnectException ? "could not connect" : cause.getClass().getSimpleName();
     }
 
     /** OpenAI's rule: an explicit {@code x-should-retry} wins, else 408, 409, 429 and 5xx are retried. */

@@ -108,7 +108,7 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
         }
         if (item instanceof Failure f) {
             if (cancelled) throw new IOException("stream closed");
-            throw f.cause() instanceof IOException io ? io : new IOException(f.cause());
+            throw failure(f.cause());
         }
         // Ask for the next piece before parsing this one, so the network read overlaps the parsing.
         request();
@@ -170,6 +170,20 @@ final class ResponseBody implements HttpResponse.BodySubscriber<Void>, Body {
 
     private static void onVirtualThread(Runnable task) {
         Thread.ofVirtual().name("sluice-body-cancel").start(task);
+    }
+
+    /**
+     * The JDK reports a body cut short in its parser's terms ("chunked transfer encoding, state: READING_DATA",
+     * "fixed content-length: 478, bytes received: 185"); the caller gets what the blocking transport says, the
+     * JDK's words staying in the cause.
+     */
+    private static IOException failure(Throwable cause) {
+        if (!(cause instanceof IOException io)) return new IOException(cause);
+        var message = String.valueOf(io.getMessage());
+        if (message.startsWith("chunked transfer encoding, state:") || message.startsWith("fixed content-length:")) {
+            return new IOException("the server closed the connection before the response body ended", io);
+        }
+        return io;
     }
 
     private Object take() throws IOException {

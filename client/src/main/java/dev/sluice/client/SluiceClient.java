@@ -164,9 +164,11 @@ public final class SluiceClient implements AutoCloseable {
 
     /** {@code GET /models}. */
     public List<Model> models() throws IOException, ApiException {
-        var answer = get("/models");
+        var data = get("/models").get("data");
+        // Iterated leniently, an object gave its values as models and anything else an empty list.
+        if (data == null || !data.isArray()) throw new IOException("the upstream's model list is malformed: it has no data array");
         var list = new ArrayList<Model>();
-        for (var m : answer.path("data")) list.add(Model.of(m));
+        for (var m : data) list.add(Model.of(m));
         return List.copyOf(list);
     }
 
@@ -195,7 +197,12 @@ public final class SluiceClient implements AutoCloseable {
 
     private static JsonNode json(HttpTransport.Opened opened) throws IOException {
         var bytes = opened.body().readAll(Integer.MAX_VALUE - 8);
-        if (bytes.length == 0) return Json.NODES.missingNode();
+        if (bytes.length == 0) {
+            // Only a 204 says there is nothing; an empty 200 read as "no fields" gave a completion, model list or
+            // embeddings that were silently empty.
+            if (opened.status() == 204) return Json.NODES.missingNode();
+            throw new IOException("the upstream answered " + opened.status() + " with an empty body instead of JSON");
+        }
         try {
             return Json.parse(bytes);
         } catch (IllegalArgumentException e) {

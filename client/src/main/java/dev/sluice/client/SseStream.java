@@ -2,6 +2,7 @@ package dev.sluice.client;
 
 import dev.sluice.wire.sse.SseDecoder;
 import dev.sluice.wire.sse.SseEvent;
+import dev.sluice.wire.sse.SseException;
 import java.io.IOException;
 import java.net.http.HttpHeaders;
 import java.util.ArrayDeque;
@@ -40,15 +41,20 @@ public final class SseStream implements AutoCloseable {
      *
      * @throws StreamTimeoutException when the idle or total timeout expires
      * @throws IOException when the connection breaks or the stream was closed; {@link dev.sluice.wire.sse.SseException}
-     *     (unchecked) when a line or event breaks the framing limits
+     *     (unchecked) when a line or event breaks the framing limits (the exchange is cancelled)
      */
     public SseEvent next() throws IOException {
         while (ready.isEmpty()) {
             if (closed) throw new IOException("stream closed");
             if (ended) return null;
-            if (!body.read(decoder::feed)) {
-                decoder.end();
-                ended = true;
+            try {
+                if (!body.read(decoder::feed)) {
+                    decoder.end();
+                    ended = true;
+                }
+            } catch (SseException e) {
+                body.cancel(); // the framing is lost: nothing more of this body can be read
+                throw e;
             }
         }
         if (closed) throw new IOException("stream closed");

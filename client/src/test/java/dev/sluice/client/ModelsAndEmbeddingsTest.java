@@ -1,14 +1,18 @@
 package dev.sluice.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sluice.client.testing.FakeUpstream;
 import dev.sluice.wire.json.Json;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ModelsAndEmbeddingsTest {
 
@@ -52,6 +56,40 @@ class ModelsAndEmbeddingsTest {
 
             var b64 = client.embeddings(Json.object().put("model", "e").put("input", "a").put("encoding_format", "base64"));
             assertThat(b64.data().getFirst().vector()).containsExactly(0.5f, -1.25f, 3f);
+        }
+    }
+
+    @Test
+    void anEmptySuccessIsAnErrorNotAnEmptyResult() throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, ""));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            // Read as "no fields", these were a completion without choices, no models and no vectors.
+            assertThatThrownBy(() -> client.chat().create(Json.object().put("model", "m")))
+                    .isInstanceOf(IOException.class).hasMessage("the upstream answered 200 with an empty body instead of JSON");
+            assertThatThrownBy(client::models).isInstanceOf(IOException.class).hasMessageContaining("empty body");
+            assertThatThrownBy(() -> client.embeddings("e", List.of("a"))).isInstanceOf(IOException.class).hasMessageContaining("empty body");
+        }
+    }
+
+    @Test
+    void aModelListWithoutADataArrayIsMalformed() throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, "{\"object\":\"list\",\"data\":{\"id\":\"a\"}}"));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            assertThatThrownBy(client::models).isInstanceOf(IOException.class)
+                    .hasMessage("the upstream's model list is malformed: it has no data array");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"\"!!not base64\"", "\"AAAAAAA=\"", "[\"0.5\",\"1\"]", "[0.5,null]", "null", "{\"x\":1}"})
+    void malformedVectorsAreRefused(String embedding) throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200,
+                        "{\"object\":\"list\",\"data\":[{\"index\":0,\"embedding\":" + embedding + "}],\"model\":\"e\"}"));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            // Bad base64 escaped as a bare IllegalArgumentException; strings and nulls became zeros or no vector.
+            assertThatThrownBy(() -> client.embeddings("e", List.of("a")))
+                    .isExactlyInstanceOf(IOException.class)
+                    .hasMessageStartingWith("the upstream's embeddings answer is malformed: data[0].embedding");
         }
     }
 }

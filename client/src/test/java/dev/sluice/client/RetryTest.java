@@ -154,6 +154,36 @@ class RetryTest {
             var thrown = catchThrowableOfType(ApiConnectionException.class, () -> client.openChatStream(EventStreamTest.body()));
             assertThat(thrown.attempts()).isEqualTo(3);
             assertThat(thrown.getCause()).isInstanceOf(java.net.ConnectException.class);
+            assertThat(thrown.getMessage()).doesNotContain("java.", "Exception");
+        }
+    }
+
+    @Test
+    void callsAfterCloseFailAtOnceWithoutRetrying() throws Exception {
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, STREAM))) {
+            var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).retryBackoff(Duration.ofSeconds(2), Duration.ofSeconds(2)).build();
+            client.close();
+            long start = System.nanoTime();
+            // The JDK transport used to take each failure for a connection error: 2 retries, 4 s of backoff, then
+            // "cannot reach ...: java.io.IOException: closed (after 3 attempts)".
+            assertThatThrownBy(() -> client.openChatStream(EventStreamTest.body()))
+                    .isExactlyInstanceOf(IOException.class)
+                    .hasMessage("client closed");
+            assertThatThrownBy(() -> client.models()).isExactlyInstanceOf(IOException.class).hasMessage("client closed");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+            assertThat(upstream.requests()).isEmpty();
+        }
+    }
+
+    @Test
+    void connectionFailuresAreDescribedWithoutJavaClassNames() throws Exception {
+        try (var upstream = RawUpstream.start(c -> c.write("SSH-2.0-OpenSSH_9.6\r\n"));
+                var client = fast(upstream.baseUrl()).maxRetries(0).build()) {
+            var thrown = catchThrowableOfType(ApiConnectionException.class, () -> client.openChatStream(EventStreamTest.body()));
+            assertThat(thrown.getMessage())
+                    .startsWith("cannot reach " + upstream.baseUrl() + "/chat/completions: ")
+                    .containsIgnoringCase("status line")
+                    .doesNotContain("java.", "Exception");
         }
     }
 

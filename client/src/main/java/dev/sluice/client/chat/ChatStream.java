@@ -175,7 +175,7 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
             if (!draining) typed.end(ready::add);
             if (events.completed()) finished = true;
             else fail(new IncompleteStreamException(
-                    "stream ended prematurely: the body ended without data: [DONE]", accumulator.result()));
+                    "stream ended prematurely: the body ended without data: [DONE]" + notAnEventStream(events.headers()), accumulator.result()));
             return;
         }
         take(event);
@@ -197,6 +197,16 @@ public final class ChatStream implements Iterable<ChatStreamEvent>, AutoCloseabl
             events.close();
             fail(new StreamErrorException(reported));
         }
+    }
+
+    /**
+     * Why nothing was read, when the 200 was not an event stream at all (a proxy's or captive portal's HTML
+     * page): said, since "without [DONE]" alone reads like a stream cut short.
+     */
+    static String notAnEventStream(HttpHeaders headers) {
+        var type = headers.firstValue("content-type").orElse(null);
+        if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("text/event-stream")) return "";
+        return " (its Content-Type is " + (type == null ? "missing" : type) + ", not text/event-stream)";
     }
 
     private void take(StreamEvent event) {

@@ -7,6 +7,7 @@ import dev.sluice.client.StreamErrorException;
 import dev.sluice.wire.chat.StreamError;
 import dev.sluice.wire.json.Json;
 import dev.sluice.wire.sse.SseEvent;
+import dev.sluice.wire.sse.SseException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpHeaders;
@@ -94,6 +95,13 @@ public final class ResponseStream implements Iterable<ResponseEvent>, AutoClosea
             } catch (IOException e) {
                 fail(new UncheckedIOException(e.getMessage(), e));
                 return;
+            } catch (SseException e) {
+                // A line or event past the framing limits: the upstream is broken, as a chat stream reports it
+                // (this escaped as wire's own exception, with the connection left open).
+                sse.close();
+                fail(new StreamErrorException(StreamError.of(
+                        "Malformed stream from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
+                return;
             }
             if (event == null) {
                 if (!terminalSeen) fail(new IncompleteStreamException("stream ended prematurely: no terminal response event", null));
@@ -114,20 +122,35 @@ public final class ResponseStream implements Iterable<ResponseEvent>, AutoClosea
                         "Malformed event from upstream: " + e.getMessage(), "upstream_error", "bad_upstream_response")));
                 return;
             }
-            var type = event.event() != null && !event.event().isEmpty() ? event.event() : data.path("type").asText("message");
+            boolean named = event.event() != null && !event.event().isEmpty();
+            var type = named ? event.event() : data.path("type").asText("message");
+            // An error object as the data of an unnamed event ({"error": {...}}, what OpenAI-compatible servers
+            // send when they fail mid-stream) is an error event: openai-node raises it too. Read as a "message"
+            // event, its error was dropped and the stream reported only that it ended early.
+            if (!named && !data.has("type") && isError(data.get("error"))) type = "error";
             next = new ResponseEvent(type, data);
             if (next.terminal()) {
                 terminalSeen = true;
                 if (data.has("response")) response = data.get("response");
             }
             if (type.equals("error")) {
-                var error = data.has("error") && data.get("error").isObject() ? data.get("error") : data;
                 sse.close();
-                fail(new StreamErrorException(new StreamError(
-                        Json.text(error.get("message")), Json.text(error.get("type")), Json.text(error.get("code")),
-                        Json.text(error.get("param")), error)));
+                fail(new StreamErrorException(error(data)));
             }
         }
+    }
+
+    private static boolean isError(JsonNode error) {
+        return error != null && (error.isObject() || error.isTextual());
+    }
+
+    /** The error of an error event: its {@code error} object, its {@code error} text, or the data itself (OpenAI's shape). */
+    private static StreamError error(JsonNode data) {
+        var inner = data.get("error");
+        if (inner != null && inner.isTextual()) return new StreamError(inner.asText(), null, null, null, data);
+        var error = inner != null && inner.isObject() ? inner : data;
+        return new StreamError(Json.text(error.get("message")), Json.text(error.get("type")), Json.text(error.get("code")),
+                Json.text(error.get("param")), error);
     }
 
     private void fail(RuntimeException e) {

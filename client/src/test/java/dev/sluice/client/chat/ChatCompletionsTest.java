@@ -8,6 +8,7 @@ import dev.sluice.client.IncompleteStreamException;
 import dev.sluice.client.SluiceClient;
 import dev.sluice.client.StreamErrorException;
 import dev.sluice.client.testing.FakeUpstream;
+import dev.sluice.client.testing.RawUpstream;
 import dev.sluice.wire.chat.ChatAccumulator;
 import dev.sluice.wire.chat.ChatCompletion;
 import dev.sluice.wire.chat.ChatStreamParser;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Blocking completions, the request builder, and the chat.completion reader. */
 class ChatCompletionsTest {
@@ -175,6 +177,47 @@ class ChatCompletionsTest {
                 var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
                 var stream = client.chat().stream(ChatRequest.builder().model("m").user("hi").build())) {
             assertThatThrownBy(() -> stream.forEach(e -> { })).isInstanceOf(IncompleteStreamException.class);
+        }
+    }
+
+    @Test
+    void aSuccessThatIsNotAnEventStreamSaysSo() throws Exception {
+        var page = "<html><body>Sign in to the Wi-Fi</body></html>".getBytes(StandardCharsets.UTF_8);
+        try (var upstream = FakeUpstream.start((ex, req, i) -> {
+                    ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+                    ex.sendResponseHeaders(200, page.length);
+                    ex.getResponseBody().write(page);
+                });
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
+                var stream = client.chat().stream(ChatRequest.builder().model("m").user("hi").build())) {
+            // "the body ended without data: [DONE]" alone reads like a stream cut short, not a page that is no stream.
+            assertThatThrownBy(() -> stream.forEach(e -> { }))
+                    .isInstanceOf(IncompleteStreamException.class)
+                    .hasMessage("stream ended prematurely: the body ended without data: [DONE] (its Content-Type is text/html; charset=utf-8, not text/event-stream)");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void aBodyCutShortIsSaidInPlainWordsOnBothTransports(boolean chunked) throws Exception {
+        var chunk = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n";
+        try (var upstream = RawUpstream.start(c -> {
+                    if (chunked) {
+                        c.write(RawUpstream.SSE_HEAD);
+                        c.chunk(chunk);
+                        c.write("40\r\ndata: {\"id\"");
+                    } else {
+                        c.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 1000\r\n\r\n" + chunk);
+                    }
+                });
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).maxRetries(0).build();
+                var stream = client.chat().stream(ChatRequest.builder().model("m").user("hi").build())) {
+            // The JDK transport said "chunked transfer encoding, state: READING_DATA" or "fixed content-length: 1000,
+            // bytes received: 65", its parser's terms.
+            assertThatThrownBy(() -> stream.forEach(e -> { }))
+                    .isInstanceOf(java.io.UncheckedIOException.class)
+                    .hasMessage("the server closed the connection before the response body ended");
+            assertThat(stream.snapshot().choice(0).message().content()).isEqualTo("par");
         }
     }
 

@@ -7,10 +7,12 @@ import dev.sluice.client.IncompleteStreamException;
 import dev.sluice.client.SluiceClient;
 import dev.sluice.client.StreamErrorException;
 import dev.sluice.client.testing.FakeUpstream;
+import dev.sluice.client.testing.RawUpstream;
 import dev.sluice.wire.fixtures.Fixtures;
 import dev.sluice.wire.fixtures.Fixtures.Fixture;
 import dev.sluice.wire.json.Json;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.TreeMap;
@@ -103,6 +105,62 @@ class ResponsesTest {
                 var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
                 var stream = client.responses().stream(Json.object().put("model", "m"))) {
             assertThatThrownBy(stream::finalResponse).isInstanceOf(IncompleteStreamException.class);
+        }
+    }
+
+    @Test
+    void anErrorObjectAsUnnamedDataIsRaised() throws Exception {
+        var body = ("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\n"
+                + "data: {\"error\":{\"message\":\"Upstream overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n")
+                .getBytes(StandardCharsets.UTF_8);
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, body));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
+                var stream = client.responses().stream(Json.object().put("model", "m"))) {
+            var types = new ArrayList<String>();
+            // It was read as a "message" event and dropped: the caller only learnt that the stream ended early.
+            assertThatThrownBy(() -> stream.forEach(e -> types.add(e.type())))
+                    .isInstanceOfSatisfying(StreamErrorException.class, e -> {
+                        assertThat(e.error().message()).isEqualTo("Upstream overloaded");
+                        assertThat(e.code()).isEqualTo("overloaded");
+                    });
+            assertThat(types).containsExactly("response.created", "error");
+        }
+    }
+
+    @Test
+    void anErrorEventWithATextErrorKeepsItsText() throws Exception {
+        var body = "event: error\ndata: {\"type\":\"error\",\"error\":\"quota exhausted\"}\n\n".getBytes(StandardCharsets.UTF_8);
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, body));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
+                var stream = client.responses().stream(Json.object().put("model", "m"))) {
+            assertThatThrownBy(stream::finalResponse)
+                    .isInstanceOfSatisfying(StreamErrorException.class, e -> assertThat(e.error().message()).isEqualTo("quota exhausted"));
+        }
+    }
+
+    @Test
+    void aLineBeyondTheFramingLimitIsAStreamErrorAndClosesTheConnection() throws Exception {
+        var closed = new java.util.concurrent.CompletableFuture<Boolean>();
+        try (var upstream = RawUpstream.start(c -> {
+                    c.write(RawUpstream.SSE_HEAD);
+                    c.chunk("data: ");
+                    var piece = "a".repeat(64 * 1024);
+                    try {
+                        for (int i = 0; i < 80; i++) c.chunk(piece); // 5 MiB: past the 4 MiB line limit
+                        closed.complete(c.awaitClientClose(Duration.ofSeconds(5)));
+                    } catch (java.io.IOException e) {
+                        closed.complete(true); // the client closed while we were writing
+                    }
+                });
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).maxRetries(0).build();
+                var stream = client.responses().stream(Json.object().put("model", "m"))) {
+            // wire's SseException escaped as is, and the connection stayed open until the stream was closed.
+            assertThatThrownBy(() -> stream.forEach(e -> { }))
+                    .isInstanceOfSatisfying(StreamErrorException.class, e -> {
+                        assertThat(e.code()).isEqualTo("bad_upstream_response");
+                        assertThat(e.getMessage()).startsWith("Malformed stream from upstream: SSE line exceeds");
+                    });
+            assertThat(closed.get(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         }
     }
 }
