@@ -40,4 +40,47 @@ class ProxyModeTest {
             assertThat(upstream.seen.getLast().headers.get("authorization")).isEqualTo("Bearer sk-gateway");
         }
     }
+    /**
+     * A 401 or 403 says whose key was wrong. The client's own forwarded key: relayed as it came, so its SDK raises
+     * an authentication error. The gateway's key: a 502 that names the deployment, because the client can do
+     * nothing about it, and with a route of several deployments the next one answers instead.
+     */
+    @Test
+    void aRejectedKeyIsTheClientsOnlyWhenTheClientSentIt() throws Exception {
+        var refusal = "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}";
+        var chat = "{\"model\":\"any\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+        for (boolean stream : new boolean[] {false, true}) {
+            var body = chat.replace("}]}", "}],\"stream\":" + stream + "}");
+            try (var upstream = new FakeUpstream(b -> FakeUpstream.Reply.json(401, refusal, Map.of()));
+                 var forwarding = new TestGateway(ConfigLoader.proxy(new ConfigLoader(k -> null).defaults(), upstream.baseUrl(), null));
+                 var keyed = new TestGateway(ConfigLoader.proxy(new ConfigLoader(k -> null).defaults(), upstream.baseUrl(), "sk-gateway"))) {
+                var clients = forwarding.post("/chat/completions", body, Map.of("Authorization", "Bearer client-own-key"));
+                assertThat(clients.statusCode()).isEqualTo(401);
+                assertThat(Json.parse(clients.body()).at("/error/code").asText()).isEqualTo("invalid_api_key");
+
+                int before = upstream.seen.size();
+                var gateways = keyed.post("/chat/completions", body, Map.of("Authorization", "Bearer client-own-key"));
+                assertThat(gateways.statusCode()).isEqualTo(502);
+                var error = Json.parse(gateways.body()).get("error");
+                assertThat(error.get("code").asText()).isEqualTo("upstream_auth_failed");
+                assertThat(error.get("message").asText()).contains("refused the gateway's credentials (HTTP 401)").contains("Incorrect API key provided");
+                assertThat(upstream.seen.size() - before).as("a rejected key is not retried").isEqualTo(1);
+                assertThat(gateways.headers().firstValue("x-sluice-attempts").orElseThrow()).endsWith("=401");
+            }
+        }
+        try (var revoked = new FakeUpstream(b -> FakeUpstream.Reply.json(403, "{\"error\":{\"message\":\"key revoked\"}}", Map.of()));
+             var healthy = new FakeUpstream(b -> FakeUpstream.Reply.sse(BODY.getBytes(StandardCharsets.UTF_8), 50, 0));
+             var gw = TestGateway.yaml("""
+                     providers:
+                       revoked: {type: openai, base_url: "%s", api_key: sk-old}
+                       healthy: {type: openai, base_url: "%s", api_key: sk-new}
+                     models:
+                       - name: m
+                         deployments: [{provider: revoked, model: a}, {provider: healthy, model: b}]
+                     """.formatted(revoked.baseUrl(), healthy.baseUrl()))) {
+            var r = gw.post("/chat/completions", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(r.headers().firstValue("x-sluice-attempts").orElseThrow()).isEqualTo("revoked/a=403, healthy/b=ok");
+        }
+    }
 }

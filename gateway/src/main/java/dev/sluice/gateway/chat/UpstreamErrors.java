@@ -24,33 +24,38 @@ public final class UpstreamErrors {
                 case MALFORMED -> ApiError.server(502, "The upstream (" + deployment + ") sent a malformed response: " + e.getMessage(), "bad_upstream_response");
                 case BROKEN -> ApiError.server(502, "The upstream (" + deployment + ") failed: " + e.getMessage(), "upstream_error");
             };
-            case HTTP -> {
-                int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 502;
-                String message = "The upstream (" + deployment + ") answered with HTTP " + e.status() + ".";
-                String type = status >= 500 ? "server_error" : "invalid_request_error";
-                String param = null, code = null;
-                if (e.body() != null && e.body().length > 0) {
-                    try {
-                        var node = Json.parse(e.body());
-                        var err = node.has("error") ? node.get("error") : node;
-                        if (err.isTextual()) {
-                            message = err.asText();
-                        } else if (err.isObject()) {
-                            if (err.hasNonNull("message")) message = err.get("message").asText();
-                            if (err.hasNonNull("type")) type = err.get("type").asText();
-                            param = Json.text(err.get("param"));
-                            code = Json.text(err.get("code"));
-                        }
-                    } catch (IllegalArgumentException notJson) {
-                        var text = new String(e.body(), java.nio.charset.StandardCharsets.UTF_8).strip();
-                        if (!text.isEmpty()) message = message + " " + (text.length() > 500 ? text.substring(0, 500) + "..." : text);
-                    }
-                }
-                var headers = new LinkedHashMap<String, String>();
-                if (e.retryAfter() != null) headers.put("Retry-After", Long.toString(Math.max(0, (e.retryAfter().toMillis() + 999) / 1000)));
-                yield new ApiError(status, message, type, param, code, headers);
-            }
+            case CREDENTIALS -> ApiError.server(502, "The upstream (" + deployment + ") refused the gateway's credentials (HTTP "
+                    + e.status() + "): " + relayed(e, deployment).message(), "upstream_auth_failed");
+            case HTTP -> relayed(e, deployment);
         };
+    }
+
+    /** The upstream's error status and body, as the client is given them. */
+    private static ApiError relayed(UpstreamException e, String deployment) {
+        int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 502;
+        String message = "The upstream (" + deployment + ") answered with HTTP " + e.status() + ".";
+        String type = status >= 500 ? "server_error" : "invalid_request_error";
+        String param = null, code = null;
+        if (e.body() != null && e.body().length > 0) {
+            try {
+                var node = Json.parse(e.body());
+                var err = node.has("error") ? node.get("error") : node;
+                if (err.isTextual()) {
+                    message = err.asText();
+                } else if (err.isObject()) {
+                    if (err.hasNonNull("message")) message = err.get("message").asText();
+                    if (err.hasNonNull("type")) type = err.get("type").asText();
+                    param = Json.text(err.get("param"));
+                    code = Json.text(err.get("code"));
+                }
+            } catch (IllegalArgumentException notJson) {
+                var text = new String(e.body(), java.nio.charset.StandardCharsets.UTF_8).strip();
+                if (!text.isEmpty()) message = message + " " + (text.length() > 500 ? text.substring(0, 500) + "..." : text);
+            }
+        }
+        var headers = new LinkedHashMap<String, String>();
+        if (e.retryAfter() != null) headers.put("Retry-After", Long.toString(Math.max(0, (e.retryAfter().toMillis() + 999) / 1000)));
+        return new ApiError(status, message, type, param, code, headers);
     }
 
     /**

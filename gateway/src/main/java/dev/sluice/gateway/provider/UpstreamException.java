@@ -8,7 +8,12 @@ import java.time.Duration;
  */
 public final class UpstreamException extends Exception {
 
-    public enum Kind { HTTP, CONNECTION, TIMEOUT }
+    /**
+     * {@code CREDENTIALS}: a 401 or 403 to credentials the gateway chose (its configured key, or none), not the
+     * client's. Only the operator can fix it, so another deployment is tried and the client is not told that
+     * its own key was wrong.
+     */
+    public enum Kind { HTTP, CREDENTIALS, CONNECTION, TIMEOUT }
 
     private final Kind kind;
     private final int status;
@@ -27,6 +32,13 @@ public final class UpstreamException extends Exception {
 
     public static UpstreamException http(int status, String message, byte[] body, String contentType, Duration retryAfter) {
         return new UpstreamException(Kind.HTTP, status, message, body, contentType, retryAfter, null);
+    }
+
+    /** The same refusal, as one of the gateway's own credentials rather than the client's. */
+    public UpstreamException asGatewayCredentials() {
+        return kind == Kind.HTTP && (status == 401 || status == 403)
+                ? new UpstreamException(Kind.CREDENTIALS, status, getMessage(), body, contentType, retryAfter, getCause())
+                : this;
     }
 
     public static UpstreamException connection(String message, Throwable cause) {

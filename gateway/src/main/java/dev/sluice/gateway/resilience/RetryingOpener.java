@@ -172,7 +172,8 @@ public final class RetryingOpener {
             target.health().failed(policy.cooldownFailures(), policy.cooldown().toNanos());
             var retryAfter = e.retryAfter();
             boolean worthWaiting = retryAfter == null || retryAfter.compareTo(policy.maxRetryAfter()) <= 0;
-            if (worthWaiting && retry < policy.maxRetries()) {
+            // Rejected credentials stay rejected: the next deployment, not the same one again.
+            if (worthWaiting && retry < policy.maxRetries() && e.kind() != UpstreamException.Kind.CREDENTIALS) {
                 return delay(retry++, retryAfter);
             }
             index++;
@@ -184,7 +185,7 @@ public final class RetryingOpener {
 
     static boolean retryable(UpstreamException e) {
         return switch (e.kind()) {
-            case CONNECTION, TIMEOUT -> true;
+            case CONNECTION, TIMEOUT, CREDENTIALS -> true;
             case HTTP -> e.status() == 408 || e.status() == 409 || e.status() == 429 || e.status() >= 500;
         };
     }
@@ -193,7 +194,7 @@ public final class RetryingOpener {
         return switch (e.kind()) {
             case CONNECTION -> "connection";
             case TIMEOUT -> "timeout";
-            case HTTP -> Integer.toString(e.status());
+            case HTTP, CREDENTIALS -> Integer.toString(e.status());
         };
     }
 

@@ -41,6 +41,8 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private IOException failure;
     private final ArrayDeque<StreamEvent> events = new ArrayDeque<>();
     private final Secrets secrets;
+    /** Whether the client's own key was sent: a 401 or 403 is then the client's, else the gateway's (see UpstreamException.Kind). */
+    private final boolean clientKey;
     private final ChatBodyDecoder decoder;
     /**
      * Where a read's bytes are copied for the parser (the loop's buffers are direct). One per loop thread: the
@@ -55,7 +57,8 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
     private Runnable onData;
     private volatile boolean closed;
 
-    LoopAnswer(EventLoop loop, boolean openWhenWhole, EventLoopProvider.Opening opening, Secrets secrets) {
+    LoopAnswer(EventLoop loop, boolean openWhenWhole, EventLoopProvider.Opening opening, Secrets secrets, boolean clientKey) {
+        this.clientKey = clientKey;
         this.loop = loop;
         this.openWhenWhole = openWhenWhole;
         this.opening = opening;
@@ -156,7 +159,7 @@ final class LoopAnswer implements UpstreamHttp.Listener, EventLoopProvider.Pushi
         if (closed) return;
         if (status < 200 || status > 299) {
             if (whole.size() >= ApiException.MAX_BODY_BYTES) call.cancel();
-            failBeforeOpen(OpenAiProvider.refused(ApiException.of(status, jdkHeaders(headers), whole.bytes()), secrets));
+            failBeforeOpen(OpenAiProvider.refused(ApiException.of(status, jdkHeaders(headers), whole.bytes()), secrets, clientKey));
             return;
         }
         if (whole != null) {

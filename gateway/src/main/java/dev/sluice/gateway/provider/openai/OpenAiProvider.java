@@ -65,16 +65,24 @@ public final class OpenAiProvider implements EventLoopProvider {
             var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
             return whole ? Whole.read(events, secrets) : new Stream(events, secrets);
         } catch (ApiException e) {
-            throw refused(e, secrets);
+            throw refused(e, secrets, forwardsClientKey(request));
         } catch (IOException e) {
             throw failed(e);
         }
     }
 
-    /** An upstream's error status, as the SDK read it, without the credentials it may quote. */
-    static UpstreamException refused(ApiException e, Secrets secrets) {
-        return secrets.redact(UpstreamException.http(e.status(), e.getMessage(), e.body(),
+    /**
+     * An upstream's error status, as the SDK read it, without the credentials it may quote. A 401 or 403 is the
+     * client's only when the client's own key was sent.
+     */
+    static UpstreamException refused(ApiException e, Secrets secrets, boolean clientKey) {
+        var refusal = secrets.redact(UpstreamException.http(e.status(), e.getMessage(), e.body(),
                 e.headers().firstValue("content-type").orElse(null), e.retryAfter().orElse(null)));
+        return clientKey ? refusal : refusal.asGatewayCredentials();
+    }
+
+    private boolean forwardsClientKey(UpstreamRequest request) {
+        return config.forwardClientAuth() && config.apiKey() == null && request.clientAuthorization() != null;
     }
 
     /** No answer: a timeout, or the connection failed. */
@@ -87,7 +95,7 @@ public final class OpenAiProvider implements EventLoopProvider {
     public Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening) {
         boolean whole = whole(request);
         var prepared = client.prepareChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
-        var answer = new LoopAnswer(loop, whole, opening, secrets);
+        var answer = new LoopAnswer(loop, whole, opening, secrets, forwardsClientKey(request));
         var call = loopHttp.send(loop, new UpstreamHttp.Request(prepared.method(), prepared.uri(), prepared.headers(), prepared.body(),
                 prepared.firstByte(), prepared.idle(), prepared.total()), answer);
         answer.started(call);
@@ -107,7 +115,7 @@ public final class OpenAiProvider implements EventLoopProvider {
     /** Per-request headers and timeouts, the same for both ways of sending. */
     private RequestOptions options(UpstreamRequest request) {
         var options = RequestOptions.builder();
-        if (config.forwardClientAuth() && config.apiKey() == null && request.clientAuthorization() != null) {
+        if (forwardsClientKey(request)) {
             options.header("Authorization", request.clientAuthorization());
         }
         var t = request.timeouts();
