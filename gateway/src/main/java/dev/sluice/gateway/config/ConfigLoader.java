@@ -90,11 +90,27 @@ public final class ConfigLoader {
         return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage());
     }
 
+    static final List<String> TOP_KEYS = List.of("listen", "host", "port", "limits", "providers", "models", "passthrough_provider", "storage");
+    static final List<String> LIMIT_KEYS = List.of("max_body_bytes", "keepalive", "max_concurrent_streams", "request_timeout", "idle_timeout");
+    static final List<String> PROVIDER_KEYS = List.of("type", "base_url", "api_key", "headers", "timeouts", "forward_client_auth", "always_stream", "event_loop");
+    static final List<String> TIMEOUT_KEYS = List.of("connect", "first_byte", "idle", "total");
+    static final List<String> ROUTE_KEYS = List.of("name", "deployments", "strategy", "retries", "backoff", "max_backoff", "max_retry_after",
+            "cooldown_failures", "cooldown", "on_midstream_failure", "timeouts");
+    static final List<String> DEPLOYMENT_KEYS = List.of("provider", "model", "weight");
+    /** Deployment options by provider type: how an OpenAI-compatible one continues a cut answer; the simulator's behaviour. */
+    static final List<String> OPENAI_OPTIONS = List.of("continuation");
+    static final List<String> CONTINUATIONS = List.of("prefill", "continue_final_message", "reask");
+    static final List<String> SIM_OPTIONS = List.of("ttft_ms", "tokens_per_second", "length", "tool_calls", "fail_status", "retry_after_seconds",
+            "fail_after_tokens", "fail_rate");
+    static final List<String> STORAGE_KEYS = List.of("type", "path", "url", "user", "password");
+
     private GatewayConfig build(JsonNode root, String source) {
+        ConfigNodes.onlyKeys(root, source, TOP_KEYS);
         var base = defaults();
         String host = base.host();
         int port = base.port();
         var listen = root.path("listen");
+        if (!listen.isMissingNode() && !listen.isTextual()) throw new ConfigException(source + ": listen must be host:port, got " + listen);
         if (listen.isTextual()) {
             var text = listen.asText();
             int colon = text.lastIndexOf(':');
@@ -102,14 +118,16 @@ public final class ConfigLoader {
             host = text.substring(0, colon);
             port = parsePort(text.substring(colon + 1), source);
         }
-        if (root.has("host")) host = root.get("host").asText();
-        if (root.has("port")) port = parsePort(root.get("port").asText(), source);
+        if (root.has("host")) host = ConfigNodes.text(root.get("host"), source + ": host");
+        if (root.has("port")) port = parsePort(ConfigNodes.text(root.get("port"), source + ": port"), source);
 
-        var l = root.path("limits");
+        var l = ConfigNodes.mapping(root.get("limits"), source + ": limits");
+        ConfigNodes.onlyKeys(l, source + ": limits", LIMIT_KEYS);
         var limits = new Limits(
-                l.has("max_body_bytes") ? l.get("max_body_bytes").asInt() : Limits.DEFAULTS.maxBodyBytes(),
+                l.has("max_body_bytes") ? ConfigNodes.integer(l.get("max_body_bytes"), source + ": limits.max_body_bytes", 1, Integer.MAX_VALUE) : Limits.DEFAULTS.maxBodyBytes(),
                 l.has("keepalive") ? duration(l.get("keepalive"), source + ": limits.keepalive") : Limits.DEFAULTS.keepAlive(),
-                l.has("max_concurrent_streams") ? l.get("max_concurrent_streams").asInt() : Limits.DEFAULTS.maxConcurrentStreams(),
+                l.has("max_concurrent_streams") ? ConfigNodes.integer(l.get("max_concurrent_streams"), source + ": limits.max_concurrent_streams", 1, Integer.MAX_VALUE)
+                        : Limits.DEFAULTS.maxConcurrentStreams(),
                 l.has("request_timeout") ? duration(l.get("request_timeout"), source + ": limits.request_timeout") : Limits.DEFAULTS.requestTimeout(),
                 l.has("idle_timeout") ? duration(l.get("idle_timeout"), source + ": limits.idle_timeout") : Limits.DEFAULTS.idleTimeout());
 
@@ -127,41 +145,71 @@ public final class ConfigLoader {
         int i = 0;
         for (var model : m) {
             var where = source + ": models[" + i++ + "]";
-            var name = model.path("name").asText(null);
+            if (!model.isObject()) throw new ConfigException(where + " must be a mapping (name, deployments, ...)");
+            var name = model.has("name") ? ConfigNodes.text(model.get("name"), where + ".name") : null;
             if (name == null || name.isBlank()) throw new ConfigException(where + ": name is required");
             var deployments = new ArrayList<Deployment>();
-            var list = model.has("deployments") ? model.get("deployments") : Json.NODES.arrayNode().add(model);
+            boolean listed = model.has("deployments");
+            if (listed && !model.get("deployments").isArray()) throw new ConfigException(where + ".deployments must be a list");
+            if (listed) ConfigNodes.onlyKeys(model, where, ROUTE_KEYS);
+            // Without a deployments list the entry is its own single deployment.
+            var list = listed ? model.get("deployments") : Json.NODES.arrayNode().add(model);
             int j = 0;
             for (var d : list) {
-                var dWhere = where + ".deployments[" + j++ + "]";
-                var provider = d.path("provider").asText(null);
+                var dWhere = listed ? where + ".deployments[" + j++ + "]" : where;
+                if (!d.isObject()) throw new ConfigException(dWhere + " must be a mapping (provider, model, ...)");
+                var provider = d.has("provider") ? ConfigNodes.text(d.get("provider"), dWhere + ".provider") : null;
                 if (provider == null) throw new ConfigException(dWhere + ": provider is required");
                 if (!providers.containsKey(provider)) {
                     throw new ConfigException(dWhere + ": unknown provider '" + provider + "' (configured: " + providers.keySet() + ")");
                 }
+                var optionKeys = providers.get(provider).type().equals("sim") ? SIM_OPTIONS : OPENAI_OPTIONS;
+                var known = new ArrayList<>(DEPLOYMENT_KEYS);
+                known.addAll(optionKeys);
+                if (!listed) known.addAll(ROUTE_KEYS);
+                ConfigNodes.onlyKeys(d, dWhere, known);
                 var options = new LinkedHashMap<String, Object>();
                 for (var it = d.properties().iterator(); it.hasNext(); ) {
                     var f = it.next();
-                    if (!List.of("provider", "model", "weight", "name", "deployments", "strategy", "retries", "backoff", "max_backoff",
-                            "max_retry_after", "cooldown_failures", "cooldown", "on_midstream_failure", "timeouts").contains(f.getKey())) {
+                    if (optionKeys.contains(f.getKey())) {
+                        checkOption(f.getKey(), f.getValue(), dWhere + "." + f.getKey());
                         options.put(f.getKey(), Json.MAPPER.convertValue(f.getValue(), Object.class));
                     }
                 }
-                deployments.add(new Deployment(provider, d.path("model").asText(name), d.path("weight").asInt(1), options));
+                var upstreamModel = d.has("model") ? ConfigNodes.text(d.get("model"), dWhere + ".model") : name;
+                int weight = d.has("weight") ? ConfigNodes.integer(d.get("weight"), dWhere + ".weight", 0, 1_000_000) : 1;
+                deployments.add(new Deployment(provider, upstreamModel, weight, options));
             }
             if (deployments.isEmpty()) throw new ConfigException(where + ": at least one deployment is required");
             models.add(new ModelRoute(name, deployments, policy(model, where)));
         }
-        String passthrough = root.path("passthrough_provider").asText(null);
+        String passthrough = root.has("passthrough_provider") ? ConfigNodes.text(root.get("passthrough_provider"), source + ": passthrough_provider") : null;
         if (passthrough != null && !providers.containsKey(passthrough)) {
             throw new ConfigException(source + ": passthrough_provider '" + passthrough + "' is not a configured provider");
         }
         return new GatewayConfig(host, port, limits, providers, models, passthrough, storage(root.path("storage"), source + ": storage"));
     }
 
+    /** A deployment option's value, checked where it is written rather than when a request first uses it. */
+    private static void checkOption(String key, JsonNode value, String where) {
+        switch (key) {
+            case "continuation" -> {
+                if (!CONTINUATIONS.contains(value.asText())) {
+                    throw new ConfigException(where + ": unknown '" + value.asText() + "' (" + String.join(", ", CONTINUATIONS) + ")");
+                }
+            }
+            case "tool_calls" -> {
+                if (!value.isArray()) throw new ConfigException(where + " must be a list of {name, arguments}");
+            }
+            case "tokens_per_second", "fail_rate" -> ConfigNodes.number(value, where);
+            default -> ConfigNodes.integer(value, where, 0, Integer.MAX_VALUE);
+        }
+    }
+
     private static GatewayConfig.Storage storage(JsonNode node, String where) {
         if (node.isMissingNode() || node.isNull()) return GatewayConfig.Storage.DEFAULT;
         if (!node.isObject()) throw new ConfigException(where + " must be a mapping");
+        ConfigNodes.onlyKeys(node, where, STORAGE_KEYS);
         var type = node.path("type").asText("sqlite");
         return switch (type) {
             case "sqlite" -> new GatewayConfig.Storage("sqlite", node.path("path").asText(GatewayConfig.Storage.DEFAULT.path()), null, null, null);
@@ -200,17 +248,19 @@ public final class ConfigLoader {
         if (model.has("timeouts")) timeouts = timeouts(model.get("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
         return new GatewayConfig.RoutePolicy(
                 strategy,
-                model.has("retries") ? model.get("retries").asInt() : d.maxRetries(),
+                model.has("retries") ? ConfigNodes.integer(model.get("retries"), where + ".retries", 0, 100) : d.maxRetries(),
                 model.has("backoff") ? duration(model.get("backoff"), where + ".backoff") : d.initialBackoff(),
                 model.has("max_backoff") ? duration(model.get("max_backoff"), where + ".max_backoff") : d.maxBackoff(),
                 model.has("max_retry_after") ? duration(model.get("max_retry_after"), where + ".max_retry_after") : d.maxRetryAfter(),
-                model.has("cooldown_failures") ? model.get("cooldown_failures").asInt() : d.cooldownFailures(),
+                model.has("cooldown_failures") ? ConfigNodes.integer(model.get("cooldown_failures"), where + ".cooldown_failures", 0, 1_000_000) : d.cooldownFailures(),
                 model.has("cooldown") ? duration(model.get("cooldown"), where + ".cooldown") : d.cooldown(),
                 midStream,
                 timeouts);
     }
 
-    private static Timeouts timeouts(JsonNode t, String where, Timeouts d) {
+    private static Timeouts timeouts(JsonNode node, String where, Timeouts d) {
+        var t = ConfigNodes.mapping(node, where);
+        ConfigNodes.onlyKeys(t, where, TIMEOUT_KEYS);
         return new Timeouts(
                 t.has("connect") ? duration(t.get("connect"), where + ".connect") : d.connect(),
                 t.has("first_byte") ? duration(t.get("first_byte"), where + ".first_byte") : d.firstByte(),
@@ -219,24 +269,29 @@ public final class ConfigLoader {
     }
 
     private static ProviderConfig provider(String name, JsonNode node, String where) {
-        var type = node.path("type").asText("openai");
+        if (!node.isObject()) throw new ConfigException(where + " must be a mapping (type, base_url, ...)");
+        ConfigNodes.onlyKeys(node, where, PROVIDER_KEYS);
+        var type = node.has("type") ? ConfigNodes.text(node.get("type"), where + ".type") : "openai";
         if (!type.equals("openai") && !type.equals("sim")) {
             throw new ConfigException(where + ".type: unknown provider type '" + type + "' (use openai or sim)");
         }
-        var baseUrl = node.path("base_url").asText(null);
+        var baseUrl = node.has("base_url") ? ConfigNodes.text(node.get("base_url"), where + ".base_url") : null;
         if (type.equals("openai") && (baseUrl == null || baseUrl.isBlank())) {
             throw new ConfigException(where + ".base_url is required for an OpenAI-compatible provider");
         }
         var headers = new LinkedHashMap<String, String>();
-        for (var it = node.path("headers").properties().iterator(); it.hasNext(); ) {
+        for (var it = ConfigNodes.mapping(node.get("headers"), where + ".headers").properties().iterator(); it.hasNext(); ) {
             var h = it.next();
-            headers.put(h.getKey(), h.getValue().asText());
+            headers.put(h.getKey(), ConfigNodes.text(h.getValue(), where + ".headers." + h.getKey()));
         }
         var timeouts = timeouts(node.path("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
-        var key = node.path("api_key").asText(null);
+        var key = node.has("api_key") && !node.get("api_key").isNull() ? ConfigNodes.text(node.get("api_key"), where + ".api_key") : null;
         return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
-                node.path("forward_client_auth").asBoolean(false), node.path("always_stream").asBoolean(false),
-                node.path("event_loop").asBoolean(true));
+                flag(node, "forward_client_auth", false, where), flag(node, "always_stream", false, where), flag(node, "event_loop", true, where));
+    }
+
+    private static boolean flag(JsonNode node, String key, boolean absent, String where) {
+        return node.has(key) ? ConfigNodes.bool(node.get(key), where + "." + key) : absent;
     }
 
     private static int parsePort(String text, String source) {

@@ -75,6 +75,45 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> parse(": : :")).hasMessageContaining("invalid YAML");
     }
 
+    /** A typo or a wrong type used to fall back to a default silently: no key sent, no limit set, no retries. */
+    @Test
+    void typosAndWrongTypesAreRefusedWhereTheyAre() {
+        assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1, api_kye: k}}"))
+                .hasMessage("sluice.yaml: providers.p: unknown key 'api_kye' (did you mean 'api_key'?)");
+        assertThatThrownBy(() -> parse("limts: {max_body_bytes: 10}")).hasMessage("sluice.yaml: unknown key 'limts' (did you mean 'limits'?)");
+        assertThatThrownBy(() -> parse("tracing: {on: true}")).hasMessageStartingWith("sluice.yaml: unknown key 'tracing' (known: host, limits, listen,");
+        assertThatThrownBy(() -> parse("limits: {max_body_bytes: 8MB}")).hasMessage("sluice.yaml: limits.max_body_bytes: must be a whole number, got '8MB'");
+        assertThatThrownBy(() -> parse("limits: {max_concurrent_streams: 0}")).hasMessageContaining("limits.max_concurrent_streams: must be between 1 and");
+        assertThatThrownBy(() -> parse("limits: 5")).hasMessageContaining("limits must be a mapping");
+        assertThatThrownBy(() -> parse("models: [{name: m, retries: two, deployments: [{provider: sim}]}]"))
+                .hasMessage("sluice.yaml: models[0].retries: must be a whole number, got 'two'");
+        assertThatThrownBy(() -> parse("models: [{name: m, deployments: [{provider: sim, ttft: 5}]}]"))
+                .hasMessage("sluice.yaml: models[0].deployments[0]: unknown key 'ttft' (did you mean 'ttft_ms'?)");
+        assertThatThrownBy(() -> parse("models: [{name: m, deployments: [{provider: sim, colour: red}]}]"))
+                .hasMessage("sluice.yaml: models[0].deployments[0]: unknown key 'colour' (known: fail_after_tokens, fail_rate, fail_status, length, "
+                        + "model, provider, retry_after_seconds, tokens_per_second, tool_calls, ttft_ms, weight)");
+        assertThatThrownBy(() -> parse("models: [{name: m, deployments: [{provider: sim, ttft_ms: soon}]}]"))
+                .hasMessage("sluice.yaml: models[0].deployments[0].ttft_ms: must be a whole number, got 'soon'");
+        assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1}}\nmodels: [{name: m, deployments: [{provider: p, continuation: resume}]}]"))
+                .hasMessage("sluice.yaml: models[0].deployments[0].continuation: unknown 'resume' (prefill, continue_final_message, reask)");
+        assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1, always_stream: yes-please}}"))
+                .hasMessage("sluice.yaml: providers.p.always_stream: must be true or false, got 'yes-please'");
+        assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1, timeouts: {firstbyte: 1s}}}"))
+                .hasMessage("sluice.yaml: providers.p.timeouts: unknown key 'firstbyte' (did you mean 'first_byte'?)");
+        assertThatThrownBy(() -> parse("models: [{name: m, provider: sim, strategy: ordered, wieght: 2}]"))
+                .hasMessage("sluice.yaml: models[0]: unknown key 'wieght' (did you mean 'weight'?)");
+        // Values from ${VAR} are strings: numbers and flags written that way are read as such.
+        var c = new ConfigLoader(Map.of("RETRIES", "4", "STREAM", "true")::get).parse("""
+                providers: {p: {base_url: http://x/v1, always_stream: "${STREAM}"}}
+                models: [{name: m, retries: "${RETRIES}", deployments: [{provider: p, continuation: reask}]}]
+                """, "sluice.yaml");
+        assertThat(c.models().getFirst().policy().maxRetries()).isEqualTo(4);
+        assertThat(c.providers().get("p").alwaysStream()).isTrue();
+        // The single-deployment form takes route and deployment keys together.
+        assertThat(parse("models: [{name: m, provider: sim, model: echo, retries: 1, ttft_ms: 0}]").models().getFirst().deployments().getFirst().model())
+                .isEqualTo("echo");
+    }
+
     @Test
     void defaultsFindProvidersByTheirKeys() {
         var c = new ConfigLoader(Map.of("OPENROUTER_API_KEY", "or-key")::get).defaults();
