@@ -278,6 +278,97 @@ class HttpProtocolTest {
         for (var frame : events.split("\n\n")) assertThat(frame).matches("(?s)(data: |: ).*");
     }
 
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            request line | 414 | uri_too_long
+            headers      | 431 | request_header_fields_too_large
+            """)
+    void anOverLongHeadIsAnsweredWithItsStatusAndReadNotReset(String part, int status, String code) throws Exception {
+        // The client is still sending its head when the gateway refuses it; closing with that unread would reset the
+        // connection and the client would see "connection reset" instead of the answer. Three times: it is a race.
+        for (int round = 0; round < 3; round++) {
+            try (var socket = connect()) {
+                var out = socket.getOutputStream();
+                out.write((part.equals("headers") ? "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Long: " : "GET /v1/models?q=")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                var sender = Thread.ofVirtual().start(() -> {
+                    var piece = new byte[16 * 1024];
+                    java.util.Arrays.fill(piece, (byte) 'a');
+                    try {
+                        for (int i = 0; i < 32; i++) {
+                            out.write(piece);
+                            Thread.sleep(2);
+                        }
+                    } catch (Exception stopped) {
+                        // the gateway stopped reading
+                    }
+                });
+                var answer = readAll(socket.getInputStream());
+                sender.join();
+                assertThat(answer).startsWith("HTTP/1.1 " + status + " ").containsIgnoringCase("connection: close").containsIgnoringCase("x-request-id: req_");
+                var json = errorBody(answer);
+                assertThat(json.at("/error/code").asText()).isEqualTo(code);
+                assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+                assertThat(json.at("/error/message").asText()).doesNotContain("Exception").doesNotContain("larger than");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            HTTP/1.1 without Host | GET /v1/models HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n
+            two Host headers      | GET /v1/models HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\nConnection: close\\r\\n\\r\\n
+            two Host on HTTP/1.0  | GET /v1/models HTTP/1.0\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n
+            """)
+    void aMissingOrRepeatedHostIs400(String what, String request) throws Exception {
+        // RFC 9112 §3.2; the pipelined request after it must not be answered either.
+        var answer = exchange(request.replace("\\r\\n", "\r\n") + "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
+        assertThat(responses(answer)).isEqualTo(1);
+        var json = errorBody(answer);
+        assertThat(json.at("/error/code").asText()).isEqualTo("invalid_host");
+        assertThat(json.at("/error/message").asText()).contains("Host");
+    }
+
+    @org.junit.jupiter.api.Test
+    void anHttp10RequestWithoutHostIsServed() throws Exception {
+        assertThat(exchange("GET /v1/models HTTP/1.0\r\n\r\n")).startsWith("HTTP/1.1 200 ").contains("\"object\":\"list\"");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n
+            GET /v1/models HTTP/2.0\\r\\nHost: x\\r\\n\\r\\n
+            GET /v1/models HTTP/3.0\\r\\nHost: x\\r\\n\\r\\n
+            """)
+    void anotherMajorHttpVersionIs505AndTheConnectionCloses(String request) throws Exception {
+        // The HTTP/2 connection preface was answered 404 "Invalid URL (PRI *)", then 400 for its "SM" line; an
+        // HTTP/2.0 request line was served as HTTP/1.1 and kept the connection open.
+        var answer = exchange(request.replace("\\r\\n", "\r\n"));
+        assertThat(answer).startsWith("HTTP/1.1 505 ").containsIgnoringCase("connection: close");
+        assertThat(responses(answer)).isEqualTo(1);
+        assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("http_version_not_supported");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aMinorVersionAboveOneIsServedAsHttp11() throws Exception {
+        assertThat(exchange("GET /v1/models HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")).startsWith("HTTP/1.1 200 ");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aTlsClientOnThePlainPortIsAnsweredAtOnce() throws Exception {
+        // A ClientHello has no line end for the HTTP decoder to wait for: the client hung for the request timeout (60 s).
+        try (var socket = connect()) {
+            socket.setSoTimeout(5_000);
+            var hello = java.util.HexFormat.of().parseHex("16030100a5010000a10303");
+            socket.getOutputStream().write(hello);
+            socket.getOutputStream().write(new byte[100]);
+            var answer = readAll(socket.getInputStream());
+            assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
+            assertThat(errorBody(answer).at("/error/message").asText()).contains("plain HTTP");
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

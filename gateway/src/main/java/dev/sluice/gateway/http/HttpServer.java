@@ -186,13 +186,17 @@ public final class HttpServer implements AutoCloseable {
             if (!request.decoderResult().isSuccess()) {
                 request.release();
                 var error = request.decoderResult().cause() instanceof ServerCodec.BadFraming framing
-                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null,
-                                framing.status == 501 ? "unsupported_transfer_encoding" : "invalid_framing", null)
+                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null, framing.code, null)
                         : ApiError.invalidRequest("Malformed HTTP request.", null, null);
-                var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
-                        io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
-                exchange.sendError(error.withHeader("Connection", "close"));
-                ctx.close();
+                // The client may still be sending (the rest of an over-long head, a body): a plain close would reset
+                // the connection and the client would read "connection reset" instead of this answer.
+                LingeringClose.answerAndClose(ctx.channel(), closingError(error));
+                return;
+            }
+            var hostError = hostError(request);
+            if (hostError != null) {
+                request.release();
+                LingeringClose.answerAndClose(ctx.channel(), closingError(hostError));
                 return;
             }
             byte[] body = ByteBufUtil.getBytes(request.content());
@@ -212,6 +216,20 @@ public final class HttpServer implements AutoCloseable {
                 return;
             }
             if (!taken) exchange.fork(handler);
+        }
+
+        /**
+         * RFC 9112 §3.2: an HTTP/1.1 request without a Host header, and any request with more than one, is 400
+         * (HTTP/1.0 predates Host). Several Host values are how requests get routed by one hop and served as
+         * another host's by the next.
+         */
+        private static ApiError hostError(FullHttpRequest request) {
+            int hosts = request.headers().getAll(HttpHeaderNames.HOST).size();
+            if (hosts > 1) return ApiError.invalidRequest("A request may have only one Host header.", null, "invalid_host");
+            if (hosts == 0 && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+                return ApiError.invalidRequest("An HTTP/1.1 request must have a Host header.", null, "invalid_host");
+            }
+            return null;
         }
 
         /**
