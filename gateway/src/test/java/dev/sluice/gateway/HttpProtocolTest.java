@@ -337,6 +337,18 @@ class HttpProtocolTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
+            http://127.0.0.1/v1/models?limit=1 | list
+            HTTP://gateway.example:80/healthz  | ok
+            https://gateway.example/v1/models  | list
+            """)
+    void anAbsoluteFormTargetIsServedAsItsPath(String target, String expected) throws Exception {
+        // RFC 9112 §3.2.2: a server must accept the form a client sends to a proxy.
+        var answer = exchange("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200 ").contains("\"" + expected + "\"");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
             PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n
             GET /v1/models HTTP/2.0\\r\\nHost: x\\r\\n\\r\\n
             GET /v1/models HTTP/3.0\\r\\nHost: x\\r\\n\\r\\n

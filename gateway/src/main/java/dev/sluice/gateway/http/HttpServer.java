@@ -199,6 +199,7 @@ public final class HttpServer implements AutoCloseable {
                 LingeringClose.answerAndClose(ctx.channel(), closingError(hostError));
                 return;
             }
+            originForm(request);
             byte[] body = ByteBufUtil.getBytes(request.content());
             var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
             request.content().release();
@@ -230,6 +231,20 @@ public final class HttpServer implements AutoCloseable {
                 return ApiError.invalidRequest("An HTTP/1.1 request must have a Host header.", null, "invalid_host");
             }
             return null;
+        }
+
+        /**
+         * A request target in absolute form ({@code http://host/v1/models}, as sent to a proxy) is served as its
+         * path and query, which RFC 9112 §3.2.2 requires of a server: routes only ever see origin form.
+         */
+        private static void originForm(FullHttpRequest request) {
+            var uri = request.uri();
+            int authority = uri.regionMatches(true, 0, "http://", 0, 7) ? 7 : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+            if (authority < 0) return;
+            int end = authority;
+            while (end < uri.length() && "/?#".indexOf(uri.charAt(end)) < 0) end++;
+            var rest = uri.substring(end);
+            request.setUri(rest.startsWith("/") ? rest : "/" + rest);
         }
 
         /**
