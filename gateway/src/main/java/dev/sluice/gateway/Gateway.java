@@ -80,9 +80,13 @@ public final class Gateway implements AutoCloseable {
         } else if (assistants.handles(route)) {
             assistants.handle(ex, route);
         } else if (path.equals("/healthz")) {
-            var ok = Json.object();
-            ok.put("status", "ok");
-            ex.sendJson(200, ok, Map.of());
+            if (method.equals("GET") || method.equals("HEAD")) {
+                var ok = Json.object();
+                ok.put("status", "ok");
+                ex.sendJson(200, ok, Map.of());
+            } else {
+                ex.sendError(ApiError.methodNotAllowed(method, path, "GET"));
+            }
         } else {
             ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + path + ")", null, null));
         }

@@ -194,6 +194,9 @@ class HttpProtocolTest {
             PUT    | /v1/responses                           | POST
             POST   | /v1/responses/resp_1                    | GET, HEAD, DELETE
             POST   | /v1/responses/resp_1/input_items        | GET, HEAD
+            POST   | /healthz                                | GET, HEAD
+            DELETE | /healthz                                | GET, HEAD
+            TRACE  | /healthz                                | GET, HEAD
             """)
     void methodNotAllowedSaysWhatIsAllowed(String method, String target, String allow) throws Exception {
         var answer = exchange(method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
