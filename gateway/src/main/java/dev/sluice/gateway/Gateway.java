@@ -41,7 +41,8 @@ public final class Gateway implements AutoCloseable {
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
         this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(),
-                config.limits().requestTimeout(), config.limits().idleTimeout(), new HttpHandler() {
+                config.limits().requestTimeout(), config.limits().idleTimeout(),
+                new dev.sluice.gateway.http.Cors(config.cors().allowOrigins(), config.cors().maxAge()), new HttpHandler() {
             @Override
             public void handle(Exchange ex) throws Exception {
                 dispatch(ex, chat, models, assistants, responses);

@@ -51,9 +51,10 @@ public final class HttpServer implements AutoCloseable {
     /**
      * @param requestTimeout longest time from a request's first byte to its last (408 past it); zero for none
      * @param idleTimeout    longest time a kept-alive connection waits for its next request; zero for none
+     * @param cors           the origins whose browser apps may call this server ({@link Cors#OFF}: no CORS header at all)
      */
-    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, HttpHandler handler)
-            throws InterruptedException {
+    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, Cors cors,
+            HttpHandler handler) throws InterruptedException {
         var bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(EPOLL ? io.netty.channel.epoll.EpollServerSocketChannel.class : NioServerSocketChannel.class)
@@ -68,8 +69,8 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(timeouts)
                                 .addLast(new ServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
-                                .addLast(new LimitedAggregator(maxBodyBytes))
-                                .addLast(new RequestHandler(handler, timeouts));
+                                .addLast(new LimitedAggregator(maxBodyBytes, cors))
+                                .addLast(new RequestHandler(handler, timeouts, cors));
                     }
                 });
         this.serverChannel = bootstrap.bind(host, port).sync().channel();
@@ -118,11 +119,20 @@ public final class HttpServer implements AutoCloseable {
 
     private static final class LimitedAggregator extends HttpObjectAggregator {
         private final int max;
+        private final Cors cors;
 
-        LimitedAggregator(int max) {
+        LimitedAggregator(int max, Cors cors) {
             // Close after refusing an Expect: the client may send the body anyway, as it does after a plain 413.
             super(max, true);
             this.max = max;
+            this.cors = cors;
+        }
+
+        /** A closing error for {@code request}, readable by a browser app of an allowed origin like any other answer. */
+        private DefaultFullHttpResponse closingError(ApiError error, HttpMessage request) {
+            var response = HttpServer.closingError(error);
+            cors.addTo(response.headers(), request.headers());
+            return response;
         }
 
         private ApiError tooLarge() {
@@ -132,7 +142,7 @@ public final class HttpServer implements AutoCloseable {
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
             // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
-            LingeringClose.answerAndClose(ctx.channel(), closingError(tooLarge()));
+            LingeringClose.answerAndClose(ctx.channel(), closingError(tooLarge(), oversized));
         }
 
         /**
@@ -147,7 +157,7 @@ public final class HttpServer implements AutoCloseable {
                 refused.release();
                 return closingError(status == 413 ? tooLarge()
                         : new ApiError(417, "Unsupported expectation: only 'Expect: 100-continue' is supported.", "invalid_request_error", null,
-                                "expectation_failed", null));
+                                "expectation_failed", null), start);
             }
             return response;
         }
@@ -157,13 +167,15 @@ public final class HttpServer implements AutoCloseable {
     private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler handler;
         private final RequestTimeouts timeouts;
+        private final Cors cors;
         private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
         private ChannelState state;
         private boolean busy;
 
-        RequestHandler(HttpHandler handler, RequestTimeouts timeouts) {
+        RequestHandler(HttpHandler handler, RequestTimeouts timeouts, Cors cors) {
             this.handler = handler;
             this.timeouts = timeouts;
+            this.cors = cors;
         }
 
         @Override
@@ -201,8 +213,12 @@ public final class HttpServer implements AutoCloseable {
             }
             originForm(request);
             byte[] body = ByteBufUtil.getBytes(request.content());
-            var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
+            var exchange = new Exchange(ctx.channel(), request, body, state, cors, () -> done(ctx));
             request.content().release();
+            if (cors.isPreflight(request)) {
+                cors.preflight(exchange, request.headers());
+                return;
+            }
             var refused = exchange.queryError();
             if (refused == null) refused = exchange.entityError();
             if (refused != null) {
