@@ -384,6 +384,41 @@ class HttpProtocolTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} {1} -> {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            CONNECT | example.com:443 | 405 | method_not_allowed
+            GET     | *               | 400 | invalid_request_target
+            POST    | *               | 400 | invalid_request_target
+            GET     | v1/models       | 400 | invalid_request_target
+            GET     | ?limit=1        | 400 | invalid_request_target
+            """)
+    void aTargetInAFormOnlyProxiesTakeIsRefusedAndTheConnectionCloses(String method, String target, int status, String code) throws Exception {
+        // They were 404 "Invalid URL (CONNECT example.com:443)", and the connection stayed open for the tunnel's bytes.
+        var answer = exchange(method + " " + target + " HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 0\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 " + status + " ").containsIgnoringCase("connection: close");
+        if (status == 405) assertThat(answer).containsIgnoringCase("\r\nallow: GET, HEAD, POST, DELETE\r\n");
+        assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo(code);
+    }
+
+    @org.junit.jupiter.api.Test
+    void optionsStarSaysWhatTheServerServes() throws Exception {
+        var answer = exchange("OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 204 ").containsIgnoringCase("\r\nallow: GET, HEAD, POST, DELETE\r\n").endsWith("\r\n\r\n");
+    }
+
+    @org.junit.jupiter.api.Test
+    void rawUtf8InThePathIsReadAsUtf8LikeItsPercentEncodedForm() throws Exception {
+        // Netty reads the request line as ISO-8859-1: the model was 'Ã©'.
+        try (var socket = connect()) {
+            socket.getOutputStream().write("GET /v1/models/caf\u00e9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            var answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            var encoded = new String(gw.get("/models/caf%C3%A9").body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 404 ");
+            assertThat(Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4)).at("/error/message").asText())
+                    .contains("'caf\u00e9'").isEqualTo(Json.parse(encoded).at("/error/message").asText());
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

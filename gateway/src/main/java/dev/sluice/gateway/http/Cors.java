@@ -25,9 +25,6 @@ public final class Cors {
     /** No origin allowed: no CORS header at all. */
     public static final Cors OFF = new Cors(List.of(), Duration.ZERO);
 
-    /** The methods the gateway's routes serve. */
-    private static final String METHODS = "GET, HEAD, POST, DELETE";
-
     /**
      * What clients read from answers besides the CORS-safelisted headers: the request id, openai-node's retry
      * hints, Sluice's own, and the OpenAI headers an upstream's answer may carry.
@@ -77,7 +74,7 @@ public final class Cors {
             return;
         }
         var headers = new java.util.LinkedHashMap<String, String>();
-        headers.put("Access-Control-Allow-Methods", METHODS);
+        headers.put("Access-Control-Allow-Methods", HttpServer.METHODS);
         // The headers asked for, reflected: openai-node sends Authorization, Content-Type and a changing set of
         // x-stainless-* headers, which a fixed list would lag behind. Only well-formed names are echoed.
         var asked = request.getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS).stream()

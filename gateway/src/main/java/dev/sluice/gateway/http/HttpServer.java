@@ -48,6 +48,9 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(LOOPS) : new NioEventLoopGroup(LOOPS);
     private final Channel serverChannel;
 
+    /** The methods this server's routes serve, for answers about the server as a whole (OPTIONS *, CONNECT, CORS). */
+    static final String METHODS = "GET, HEAD, POST, DELETE";
+
     /**
      * @param requestTimeout longest time from a request's first byte to its last (408 past it); zero for none
      * @param idleTimeout    longest time a kept-alive connection waits for its next request; zero for none
@@ -112,6 +115,7 @@ public final class HttpServer implements AutoCloseable {
         var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        error.headers().forEach(response.headers()::set);
         response.headers().set(HttpHeaderNames.CONNECTION, "close");
         response.headers().set("x-request-id", Exchange.newRequestId());
         return response;
@@ -212,11 +216,22 @@ public final class HttpServer implements AutoCloseable {
                 return;
             }
             originForm(request);
+            var targetError = targetError(request);
+            if (targetError != null) {
+                request.release();
+                LingeringClose.answerAndClose(ctx.channel(), closingError(targetError));
+                return;
+            }
             byte[] body = ByteBufUtil.getBytes(request.content());
             var exchange = new Exchange(ctx.channel(), request, body, state, cors, () -> done(ctx));
             request.content().release();
             if (cors.isPreflight(request)) {
                 cors.preflight(exchange, request.headers());
+                return;
+            }
+            if (request.uri().equals("*")) {
+                // OPTIONS * (the only method targetError lets through with it): what the server as a whole serves.
+                exchange.sendNoContent(java.util.Map.of("Allow", METHODS));
                 return;
             }
             var refused = exchange.queryError();
@@ -251,16 +266,48 @@ public final class HttpServer implements AutoCloseable {
 
         /**
          * A request target in absolute form ({@code http://host/v1/models}, as sent to a proxy) is served as its
-         * path and query, which RFC 9112 §3.2.2 requires of a server: routes only ever see origin form.
+         * path and query, which RFC 9112 §3.2.2 requires of a server: routes only ever see origin form. Raw
+         * non-ASCII bytes in it are read as UTF-8 first ({@link #utf8}).
          */
         private static void originForm(FullHttpRequest request) {
-            var uri = request.uri();
+            var uri = utf8(request.uri());
+            request.setUri(uri);
             int authority = uri.regionMatches(true, 0, "http://", 0, 7) ? 7 : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
             if (authority < 0) return;
             int end = authority;
             while (end < uri.length() && "/?#".indexOf(uri.charAt(end)) < 0) end++;
             var rest = uri.substring(end);
             request.setUri(rest.startsWith("/") ? rest : "/" + rest);
+        }
+
+        /**
+         * The target with raw bytes above ASCII (which RFC 3986 wants percent-encoded, and curl sends as typed) read
+         * as UTF-8, as their percent-encoded form is: Netty reads the request line as ISO-8859-1, which made
+         * {@code /v1/models/é} a request for the model {@code Ã©}.
+         */
+        private static String utf8(String uri) {
+            for (int i = 0; i < uri.length(); i++) {
+                if (uri.charAt(i) > 0x7f) return new String(uri.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), java.nio.charset.StandardCharsets.UTF_8);
+            }
+            return uri;
+        }
+
+        /**
+         * A request target in none of the forms an origin server serves (RFC 9112 §3.2): CONNECT's authority form
+         * is 405, as this server tunnels nothing; {@code *} goes with OPTIONS only; anything else must be a path.
+         * They close the connection: a client that sent CONNECT may already be sending its tunnel's bytes.
+         */
+        private static ApiError targetError(FullHttpRequest request) {
+            if (request.method().equals(io.netty.handler.codec.http.HttpMethod.CONNECT)) {
+                return new ApiError(405, "Method CONNECT is not allowed: this server is not a proxy.", "invalid_request_error", null,
+                        "method_not_allowed", java.util.Map.of("Allow", METHODS));
+            }
+            var uri = request.uri();
+            if (uri.equals("*")) {
+                return request.method().equals(io.netty.handler.codec.http.HttpMethod.OPTIONS) ? null
+                        : ApiError.invalidRequest("The request target '*' is only valid with OPTIONS.", null, "invalid_request_target");
+            }
+            return uri.startsWith("/") ? null : ApiError.invalidRequest("Invalid request target: it must be a path starting with '/'.", null, "invalid_request_target");
         }
 
         /**
