@@ -88,6 +88,16 @@ class HttpProtocolTest {
         assertThat(answer).startsWith("HTTP/1.1 200 ");
     }
 
+    @org.junit.jupiter.api.Test
+    void anHttp10RequestWithTransferEncodingIsAnsweredThenTheConnectionCloses() throws Exception {
+        // RFC 9112 §6.1: its framing is faulty even when it parses; what follows it must not be served as a request.
+        var chunked = Integer.toHexString(CHAT.length()) + "\r\n" + CHAT + "\r\n0\r\n\r\n";
+        var answer = exchange("POST /v1/chat/completions HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n" + chunked + "GET /v1/models HTTP/1.0\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").contains("chat.completion");
+        assertThat(responses(answer)).isEqualTo(1);
+    }
+
     @org.junit.jupiter.api.RepeatedTest(3) // the reset was a race with the upload: one lucky pass proves little
     void aClientStillUploadingAnOversizedBodyReadsThe413NotAReset() throws Exception {
         // As an SDK sends a big request: no Expect, the whole body written while the gateway has already refused it.

@@ -96,6 +96,13 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
             for (int i = before; i < out.size(); i++) {
                 if (out.get(i) instanceof HttpRequest request) {
                     methods.add(request.method());
+                    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (1.0 knows no chunked
+                    // coding, a hop before may have read it otherwise): answered, then the connection closes, so nothing
+                    // after it is taken as a next request. Before the keep-alive handler sees the request.
+                    if (request.protocolVersion().equals(io.netty.handler.codec.http.HttpVersion.HTTP_1_0)
+                            && request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+                        io.netty.handler.codec.http.HttpUtil.setKeepAlive(request, false);
+                    }
                     var refused = request.decoderResult().isSuccess() ? refused(request, bothFramings) : refusedHead(request.decoderResult().cause());
                     if (refused != null) request.setDecoderResult(DecoderResult.failure(refused));
                     bothFramings = false;
