@@ -429,6 +429,64 @@ class HttpProtocolTest {
         }
     }
 
+    /** A gateway whose model "slow" answers after 2 s: a request that holds its connection while others are pipelined behind it. */
+    static TestGateway slow() throws Exception {
+        return TestGateway.yaml("""
+                models:
+                  - name: slow
+                    deployments:
+                      - { provider: sim, model: lorem, ttft_ms: 2000, length: 5 }
+                """);
+    }
+
+    static String slowRequest() {
+        var body = "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+    }
+
+    @org.junit.jupiter.api.Test
+    void requestsPipelinedBehindALongAnswerAreNotReadWithoutBound() throws Exception {
+        // Every request a client sent behind a stream was read, aggregated and queued: gigabytes from one connection.
+        try (var gateway = slow(); var socket = new Socket("127.0.0.1", gateway.gateway.port())) {
+            var out = socket.getOutputStream();
+            out.write(slowRequest().getBytes(StandardCharsets.ISO_8859_1));
+            var pad = "{\"model\":\"sim/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "y".repeat(60_000) + "\"}]}";
+            var one = ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + pad.length() + "\r\n\r\n" + pad)
+                    .getBytes(StandardCharsets.ISO_8859_1);
+            var written = new java.util.concurrent.atomic.AtomicLong();
+            var writer = Thread.ofVirtual().start(() -> {
+                try {
+                    while (written.get() < (256L << 20)) {
+                        out.write(one);
+                        written.addAndGet(one.length);
+                    }
+                } catch (Exception closed) {
+                    // the socket is closed below
+                }
+            });
+            Thread.sleep(1_500); // the slow answer is still 0.5 s away
+            long sent = written.get();
+            socket.close();
+            writer.join();
+            // What the socket buffers on both sides hold (a few MB on loopback) and one socket read, not everything.
+            assertThat(sent).isLessThan(32L << 20);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void requestsPipelinedBehindALongAnswerAreAllAnsweredInOrder() throws Exception {
+        try (var gateway = slow(); var socket = new Socket("127.0.0.1", gateway.gateway.port())) {
+            socket.setSoTimeout(10_000);
+            var requests = new StringBuilder(slowRequest());
+            for (int i = 0; i < 20; i++) requests.append("GET /v1/models/sim/echo HTTP/1.1\r\nHost: x\r\n\r\n");
+            requests.append("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            socket.getOutputStream().write(requests.toString().getBytes(StandardCharsets.ISO_8859_1));
+            var answer = readAll(socket.getInputStream());
+            assertThat(responses(answer)).isEqualTo(22);
+            assertThat(answer).startsWith("HTTP/1.1 200 ").contains("data: [DONE]").endsWith("{\"status\":\"ok\"}");
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     static JsonNode errorBody(String answer) {

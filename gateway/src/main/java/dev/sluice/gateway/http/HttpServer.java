@@ -68,12 +68,14 @@ public final class HttpServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         var timeouts = new RequestTimeouts(requestTimeout, idleTimeout);
+                        var gate = new ReadGate();
                         ch.pipeline()
+                                .addLast(gate)
                                 .addLast(timeouts)
                                 .addLast(new ServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
                                 .addLast(new LimitedAggregator(maxBodyBytes, cors))
-                                .addLast(new RequestHandler(handler, timeouts, cors));
+                                .addLast(new RequestHandler(handler, timeouts, gate, cors));
                     }
                 });
         this.serverChannel = bootstrap.bind(host, port).sync().channel();
@@ -167,18 +169,26 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    /** Serialises a connection's requests and hands each to a virtual thread. */
+    /**
+     * Serialises a connection's requests and hands each to a virtual thread. A request pipelined behind one being
+     * answered waits its turn here, and while one does the connection is not read: a client that kept sending
+     * requests behind a long stream had every one read, aggregated and queued (gigabytes from one connection in
+     * seconds). What one socket read held is still decoded and queued; the next read waits for the queue to empty,
+     * as nginx reads a pipelined request only once the one before it is answered.
+     */
     private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler handler;
         private final RequestTimeouts timeouts;
+        private final ReadGate gate;
         private final Cors cors;
         private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
         private ChannelState state;
         private boolean busy;
 
-        RequestHandler(HttpHandler handler, RequestTimeouts timeouts, Cors cors) {
+        RequestHandler(HttpHandler handler, RequestTimeouts timeouts, ReadGate gate, Cors cors) {
             this.handler = handler;
             this.timeouts = timeouts;
+            this.gate = gate;
             this.cors = cors;
         }
 
@@ -193,12 +203,14 @@ public final class HttpServer implements AutoCloseable {
             timeouts.requestReceived();
             queue.add(request.retain());
             if (!busy) next(ctx);
+            else gate.close(ctx.channel());
         }
 
         private void next(ChannelHandlerContext ctx) {
             var request = queue.poll();
             if (request == null) return;
             busy = true;
+            if (queue.isEmpty()) gate.open(ctx.channel()); // nothing waits any more: read on
             if (!request.decoderResult().isSuccess()) {
                 request.release();
                 var error = request.decoderResult().cause() instanceof ServerCodec.BadFraming framing
