@@ -87,7 +87,7 @@ final class ServeCommand {
                 throw new IllegalArgumentException("--port must be a number, got '" + o.get("port", "") + "'");
             }
         }
-        config = new GatewayConfig(host, port, config.limits(), config.providers(), config.models(), config.passthroughProvider(), config.storage());
+        config = new GatewayConfig(host, port, config.limits(), config.providers(), config.models(), config.passthroughProvider(), config.storage(), config.cors());
         var upstream = o.get("upstream", null);
         if (upstream != null) config = ConfigLoader.proxy(config, upstream, o.get("upstream-key", null));
         return config;

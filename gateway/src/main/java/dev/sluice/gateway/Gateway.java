@@ -41,7 +41,8 @@ public final class Gateway implements AutoCloseable {
         this.responses = new ResponsesService(config, router, assistants, usage);
         var responses = this.responses;
         this.server = new HttpServer(config.host(), config.port(), config.limits().maxBodyBytes(),
-                config.limits().requestTimeout(), config.limits().idleTimeout(), new HttpHandler() {
+                config.limits().requestTimeout(), config.limits().idleTimeout(),
+                new dev.sluice.gateway.http.Cors(config.cors().allowOrigins(), config.cors().maxAge()), new HttpHandler() {
             @Override
             public void handle(Exchange ex) throws Exception {
                 dispatch(ex, chat, models, assistants, responses);
@@ -80,9 +81,13 @@ public final class Gateway implements AutoCloseable {
         } else if (assistants.handles(route)) {
             assistants.handle(ex, route);
         } else if (path.equals("/healthz")) {
-            var ok = Json.object();
-            ok.put("status", "ok");
-            ex.sendJson(200, ok, Map.of());
+            if (method.equals("GET") || method.equals("HEAD")) {
+                var ok = Json.object();
+                ok.put("status", "ok");
+                ex.sendJson(200, ok, Map.of());
+            } else {
+                ex.sendError(ApiError.methodNotAllowed(method, path, "GET"));
+            }
         } else {
             ex.sendError(ApiError.notFound("Invalid URL (" + method + " " + path + ")", null, null));
         }

@@ -88,6 +88,16 @@ class HttpProtocolTest {
         assertThat(answer).startsWith("HTTP/1.1 200 ");
     }
 
+    @org.junit.jupiter.api.Test
+    void anHttp10RequestWithTransferEncodingIsAnsweredThenTheConnectionCloses() throws Exception {
+        // RFC 9112 §6.1: its framing is faulty even when it parses; what follows it must not be served as a request.
+        var chunked = Integer.toHexString(CHAT.length()) + "\r\n" + CHAT + "\r\n0\r\n\r\n";
+        var answer = exchange("POST /v1/chat/completions HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n" + chunked + "GET /v1/models HTTP/1.0\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200 ").containsIgnoringCase("connection: close").contains("chat.completion");
+        assertThat(responses(answer)).isEqualTo(1);
+    }
+
     @org.junit.jupiter.api.RepeatedTest(3) // the reset was a race with the upload: one lucky pass proves little
     void aClientStillUploadingAnOversizedBodyReadsThe413NotAReset() throws Exception {
         // As an SDK sends a big request: no Expect, the whole body written while the gateway has already refused it.
@@ -194,6 +204,9 @@ class HttpProtocolTest {
             PUT    | /v1/responses                           | POST
             POST   | /v1/responses/resp_1                    | GET, HEAD, DELETE
             POST   | /v1/responses/resp_1/input_items        | GET, HEAD
+            POST   | /healthz                                | GET, HEAD
+            DELETE | /healthz                                | GET, HEAD
+            TRACE  | /healthz                                | GET, HEAD
             """)
     void methodNotAllowedSaysWhatIsAllowed(String method, String target, String allow) throws Exception {
         var answer = exchange(method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -276,6 +289,202 @@ class HttpProtocolTest {
         var events = answer.substring(headEnd);
         assertThat(events).startsWith("data: {").endsWith("data: [DONE]\n\n");
         for (var frame : events.split("\n\n")) assertThat(frame).matches("(?s)(data: |: ).*");
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            request line | 414 | uri_too_long
+            headers      | 431 | request_header_fields_too_large
+            """)
+    void anOverLongHeadIsAnsweredWithItsStatusAndReadNotReset(String part, int status, String code) throws Exception {
+        // The client is still sending its head when the gateway refuses it; closing with that unread would reset the
+        // connection and the client would see "connection reset" instead of the answer. Three times: it is a race.
+        for (int round = 0; round < 3; round++) {
+            try (var socket = connect()) {
+                var out = socket.getOutputStream();
+                out.write((part.equals("headers") ? "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Long: " : "GET /v1/models?q=")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                var sender = Thread.ofVirtual().start(() -> {
+                    var piece = new byte[16 * 1024];
+                    java.util.Arrays.fill(piece, (byte) 'a');
+                    try {
+                        for (int i = 0; i < 32; i++) {
+                            out.write(piece);
+                            Thread.sleep(2);
+                        }
+                    } catch (Exception stopped) {
+                        // the gateway stopped reading
+                    }
+                });
+                var answer = readAll(socket.getInputStream());
+                sender.join();
+                assertThat(answer).startsWith("HTTP/1.1 " + status + " ").containsIgnoringCase("connection: close").containsIgnoringCase("x-request-id: req_");
+                var json = errorBody(answer);
+                assertThat(json.at("/error/code").asText()).isEqualTo(code);
+                assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+                assertThat(json.at("/error/message").asText()).doesNotContain("Exception").doesNotContain("larger than");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            HTTP/1.1 without Host | GET /v1/models HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n
+            two Host headers      | GET /v1/models HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\nConnection: close\\r\\n\\r\\n
+            two Host on HTTP/1.0  | GET /v1/models HTTP/1.0\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n
+            """)
+    void aMissingOrRepeatedHostIs400(String what, String request) throws Exception {
+        // RFC 9112 §3.2; the pipelined request after it must not be answered either.
+        var answer = exchange(request.replace("\\r\\n", "\r\n") + "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
+        assertThat(responses(answer)).isEqualTo(1);
+        var json = errorBody(answer);
+        assertThat(json.at("/error/code").asText()).isEqualTo("invalid_host");
+        assertThat(json.at("/error/message").asText()).contains("Host");
+    }
+
+    @org.junit.jupiter.api.Test
+    void anHttp10RequestWithoutHostIsServed() throws Exception {
+        assertThat(exchange("GET /v1/models HTTP/1.0\r\n\r\n")).startsWith("HTTP/1.1 200 ").contains("\"object\":\"list\"");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            http://127.0.0.1/v1/models?limit=1 | list
+            HTTP://gateway.example:80/healthz  | ok
+            https://gateway.example/v1/models  | list
+            """)
+    void anAbsoluteFormTargetIsServedAsItsPath(String target, String expected) throws Exception {
+        // RFC 9112 §3.2.2: a server must accept the form a client sends to a proxy.
+        var answer = exchange("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200 ").contains("\"" + expected + "\"");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n
+            GET /v1/models HTTP/2.0\\r\\nHost: x\\r\\n\\r\\n
+            GET /v1/models HTTP/3.0\\r\\nHost: x\\r\\n\\r\\n
+            """)
+    void anotherMajorHttpVersionIs505AndTheConnectionCloses(String request) throws Exception {
+        // The HTTP/2 connection preface was answered 404 "Invalid URL (PRI *)", then 400 for its "SM" line; an
+        // HTTP/2.0 request line was served as HTTP/1.1 and kept the connection open.
+        var answer = exchange(request.replace("\\r\\n", "\r\n"));
+        assertThat(answer).startsWith("HTTP/1.1 505 ").containsIgnoringCase("connection: close");
+        assertThat(responses(answer)).isEqualTo(1);
+        assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo("http_version_not_supported");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aMinorVersionAboveOneIsServedAsHttp11() throws Exception {
+        assertThat(exchange("GET /v1/models HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")).startsWith("HTTP/1.1 200 ");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aTlsClientOnThePlainPortIsAnsweredAtOnce() throws Exception {
+        // A ClientHello has no line end for the HTTP decoder to wait for: the client hung for the request timeout (60 s).
+        try (var socket = connect()) {
+            socket.setSoTimeout(5_000);
+            var hello = java.util.HexFormat.of().parseHex("16030100a5010000a10303");
+            socket.getOutputStream().write(hello);
+            socket.getOutputStream().write(new byte[100]);
+            var answer = readAll(socket.getInputStream());
+            assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("connection: close");
+            assertThat(errorBody(answer).at("/error/message").asText()).contains("plain HTTP");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1} -> {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            CONNECT | example.com:443 | 405 | method_not_allowed
+            GET     | *               | 400 | invalid_request_target
+            POST    | *               | 400 | invalid_request_target
+            GET     | v1/models       | 400 | invalid_request_target
+            GET     | ?limit=1        | 400 | invalid_request_target
+            """)
+    void aTargetInAFormOnlyProxiesTakeIsRefusedAndTheConnectionCloses(String method, String target, int status, String code) throws Exception {
+        // They were 404 "Invalid URL (CONNECT example.com:443)", and the connection stayed open for the tunnel's bytes.
+        var answer = exchange(method + " " + target + " HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 0\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 " + status + " ").containsIgnoringCase("connection: close");
+        if (status == 405) assertThat(answer).containsIgnoringCase("\r\nallow: GET, HEAD, POST, DELETE\r\n");
+        assertThat(errorBody(answer).at("/error/code").asText()).isEqualTo(code);
+    }
+
+    @org.junit.jupiter.api.Test
+    void optionsStarSaysWhatTheServerServes() throws Exception {
+        var answer = exchange("OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 204 ").containsIgnoringCase("\r\nallow: GET, HEAD, POST, DELETE\r\n").endsWith("\r\n\r\n");
+    }
+
+    @org.junit.jupiter.api.Test
+    void rawUtf8InThePathIsReadAsUtf8LikeItsPercentEncodedForm() throws Exception {
+        // Netty reads the request line as ISO-8859-1: the model was 'Ã©'.
+        try (var socket = connect()) {
+            socket.getOutputStream().write("GET /v1/models/caf\u00e9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            var answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            var encoded = new String(gw.get("/models/caf%C3%A9").body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 404 ");
+            assertThat(Json.parse(answer.substring(answer.indexOf("\r\n\r\n") + 4)).at("/error/message").asText())
+                    .contains("'caf\u00e9'").isEqualTo(Json.parse(encoded).at("/error/message").asText());
+        }
+    }
+
+    /** A gateway whose model "slow" answers after 2 s: a request that holds its connection while others are pipelined behind it. */
+    static TestGateway slow() throws Exception {
+        return TestGateway.yaml("""
+                models:
+                  - name: slow
+                    deployments:
+                      - { provider: sim, model: lorem, ttft_ms: 2000, length: 5 }
+                """);
+    }
+
+    static String slowRequest() {
+        var body = "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+    }
+
+    @org.junit.jupiter.api.Test
+    void requestsPipelinedBehindALongAnswerAreNotReadWithoutBound() throws Exception {
+        // Every request a client sent behind a stream was read, aggregated and queued: gigabytes from one connection.
+        try (var gateway = slow(); var socket = new Socket("127.0.0.1", gateway.gateway.port())) {
+            var out = socket.getOutputStream();
+            out.write(slowRequest().getBytes(StandardCharsets.ISO_8859_1));
+            var pad = "{\"model\":\"sim/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "y".repeat(60_000) + "\"}]}";
+            var one = ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + pad.length() + "\r\n\r\n" + pad)
+                    .getBytes(StandardCharsets.ISO_8859_1);
+            var written = new java.util.concurrent.atomic.AtomicLong();
+            var writer = Thread.ofVirtual().start(() -> {
+                try {
+                    while (written.get() < (256L << 20)) {
+                        out.write(one);
+                        written.addAndGet(one.length);
+                    }
+                } catch (Exception closed) {
+                    // the socket is closed below
+                }
+            });
+            Thread.sleep(1_500); // the slow answer is still 0.5 s away
+            long sent = written.get();
+            socket.close();
+            writer.join();
+            // What the socket buffers on both sides hold (a few MB on loopback) and one socket read, not everything.
+            assertThat(sent).isLessThan(32L << 20);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void requestsPipelinedBehindALongAnswerAreAllAnsweredInOrder() throws Exception {
+        try (var gateway = slow(); var socket = new Socket("127.0.0.1", gateway.gateway.port())) {
+            socket.setSoTimeout(10_000);
+            var requests = new StringBuilder(slowRequest());
+            for (int i = 0; i < 20; i++) requests.append("GET /v1/models/sim/echo HTTP/1.1\r\nHost: x\r\n\r\n");
+            requests.append("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            socket.getOutputStream().write(requests.toString().getBytes(StandardCharsets.ISO_8859_1));
+            var answer = readAll(socket.getInputStream());
+            assertThat(responses(answer)).isEqualTo(22);
+            assertThat(answer).startsWith("HTTP/1.1 200 ").contains("data: [DONE]").endsWith("{\"status\":\"ok\"}");
+        }
     }
 
     // ------------------------------------------------------------------ helpers

@@ -45,7 +45,8 @@ public final class TestGateway implements AutoCloseable {
     }
 
     public TestGateway(GatewayConfig config, dev.sluice.gateway.usage.UsageSink usage) throws InterruptedException {
-        this.gateway = Gateway.start(new GatewayConfig("127.0.0.1", 0, config.limits(), config.providers(), config.models(), config.passthroughProvider()), usage);
+        this.gateway = Gateway.start(new GatewayConfig("127.0.0.1", 0, config.limits(), config.providers(), config.models(), config.passthroughProvider(),
+                dev.sluice.gateway.config.GatewayConfig.Storage.MEMORY, config.cors()), usage);
     }
 
     public static TestGateway yaml(String yaml) throws InterruptedException {

@@ -87,7 +87,7 @@ public final class ConfigLoader {
         var providers = new LinkedHashMap<>(base.providers());
         boolean forwardAuth = upstreamKey == null || upstreamKey.isBlank();
         providers.put("upstream", new ProviderConfig("upstream", "openai", upstreamUrl, forwardAuth ? null : upstreamKey, Map.of(), null, forwardAuth, false));
-        return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage());
+        return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage(), base.cors());
     }
 
     static final List<String> TOP_KEYS = List.of("listen", "host", "port", "limits", "providers", "models", "passthrough_provider", "storage");
@@ -187,7 +187,31 @@ public final class ConfigLoader {
         if (passthrough != null && !providers.containsKey(passthrough)) {
             throw new ConfigException(source + ": passthrough_provider '" + passthrough + "' is not a configured provider");
         }
-        return new GatewayConfig(host, port, limits, providers, models, passthrough, storage(root.path("storage"), source + ": storage"));
+        return new GatewayConfig(host, port, limits, providers, models, passthrough, storage(root.path("storage"), source + ": storage"),
+                cors(root.path("cors"), source + ": cors"));
+    }
+
+    /** An origin as browsers send it: scheme://host[:port], nothing after. */
+    private static final Pattern ORIGIN = Pattern.compile("[a-z][a-z0-9+.-]*://[^/?#\\s]+");
+
+    private static GatewayConfig.Cors cors(JsonNode node, String where) {
+        if (node.isMissingNode() || node.isNull()) return GatewayConfig.Cors.OFF;
+        if (!node.isObject()) throw new ConfigException(where + " must be a mapping");
+        var list = node.path("allow_origins");
+        if (list.isTextual()) list = Json.NODES.arrayNode().add(list);
+        if (!list.isMissingNode() && !list.isArray()) throw new ConfigException(where + ".allow_origins must be a list of origins");
+        var origins = new ArrayList<String>();
+        for (var item : list) {
+            // Browsers send scheme and host in lower case, and no trailing slash.
+            var origin = item.asText().trim().toLowerCase(java.util.Locale.ROOT);
+            if (origin.endsWith("/")) origin = origin.substring(0, origin.length() - 1);
+            if (!origin.equals("*") && !ORIGIN.matcher(origin).matches()) {
+                throw new ConfigException(where + ".allow_origins: '" + item.asText() + "' is not an origin (scheme://host[:port], e.g. https://app.example) or *");
+            }
+            origins.add(origin);
+        }
+        var maxAge = node.has("max_age") ? duration(node.get("max_age"), where + ".max_age") : null;
+        return new GatewayConfig.Cors(origins, maxAge);
     }
 
     /** A deployment option's value, checked where it is written rather than when a request first uses it. */

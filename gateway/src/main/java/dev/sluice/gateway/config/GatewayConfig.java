@@ -14,6 +14,7 @@ import java.util.Map;
  * @param models           public model names and the deployments that serve them
  * @param passthroughProvider when set (proxy mode), every model name not otherwise routed goes, unchanged, to this provider
  * @param storage          where the Assistants API keeps threads, messages, runs and run events
+ * @param cors             which browser apps' origins may call the gateway (none by default)
  */
 public record GatewayConfig(
         String host,
@@ -22,12 +23,20 @@ public record GatewayConfig(
         Map<String, ProviderConfig> providers,
         List<ModelRoute> models,
         String passthroughProvider,
-        Storage storage) {
+        Storage storage,
+        Cors cors) {
 
     public GatewayConfig {
         providers = Map.copyOf(providers);
         models = List.copyOf(models);
         if (storage == null) storage = Storage.MEMORY;
+        if (cors == null) cors = Cors.OFF;
+    }
+
+    /** A configuration without a cors section: no browser app of another origin may call the gateway. */
+    public GatewayConfig(String host, int port, Limits limits, Map<String, ProviderConfig> providers, List<ModelRoute> models, String passthroughProvider,
+            Storage storage) {
+        this(host, port, limits, providers, models, passthroughProvider, storage, Cors.OFF);
     }
 
     /** A configuration without a storage section: the Assistants API keeps its data in memory only. */
@@ -47,6 +56,21 @@ public record GatewayConfig(
         @Override
         public String toString() {
             return "Storage[type=" + type + ", path=" + path + ", url=" + url + ", user=" + user + ", password=" + (password == null ? "none" : "***") + "]";
+        }
+    }
+
+    /**
+     * Cross-origin access for browser apps. With no origin listed (the default) no CORS header is sent at all.
+     *
+     * @param allowOrigins origins whose pages may call the gateway ({@code https://app.example}), or {@code "*"} for any
+     * @param maxAge       how long a browser may reuse a preflight's answer
+     */
+    public record Cors(List<String> allowOrigins, Duration maxAge) {
+        public static final Cors OFF = new Cors(List.of(), null);
+
+        public Cors {
+            allowOrigins = List.copyOf(allowOrigins);
+            if (maxAge == null) maxAge = Duration.ofMinutes(10);
         }
     }
 

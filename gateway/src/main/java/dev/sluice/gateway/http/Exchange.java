@@ -38,10 +38,12 @@ public final class Exchange {
     private final String requestId;
     private final Runnable onDone;
     private final ChannelState state;
+    private final Cors cors;
     private boolean answered;
 
-    Exchange(Channel channel, FullHttpRequest request, byte[] body, ChannelState state, Runnable onDone) {
+    Exchange(Channel channel, FullHttpRequest request, byte[] body, ChannelState state, Cors cors, Runnable onDone) {
         this.channel = channel;
+        this.cors = cors;
         this.request = request;
         this.path = path(request.uri());
         this.body = body;
@@ -205,13 +207,21 @@ public final class Exchange {
         sendJson(error.status(), error.toJson(), error.headers());
     }
 
+    /** A 204: no body, and so neither Content-Type nor Content-Length (RFC 9110 §8.6). */
+    void sendNoContent(Map<String, String> headers) {
+        if (answered) throw new IllegalStateException("already answered");
+        send(204, io.netty.buffer.Unpooled.EMPTY_BUFFER, null, headers);
+    }
+
     /** Sends {@code content} and takes it over (released once written). */
     private void send(int status, ByteBuf content, String contentType, Map<String, String> headers) {
         answered = true;
         var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), content);
         var h = response.headers();
-        h.set(HttpHeaderNames.CONTENT_TYPE, contentType);
-        h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        if (contentType != null) {
+            h.set(HttpHeaderNames.CONTENT_TYPE, contentType);
+            h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        }
         common(h, headers);
         boolean keepAlive = HttpUtil.isKeepAlive(request);
         if (!keepAlive) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -318,6 +328,7 @@ public final class Exchange {
     private void common(HttpHeaders h, Map<String, String> headers) {
         h.set("x-request-id", requestId);
         if (headers != null) headers.forEach(h::set);
+        cors.addTo(h, request.headers());
     }
 
     boolean answered() {

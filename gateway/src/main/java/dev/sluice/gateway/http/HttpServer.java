@@ -48,12 +48,16 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup workers = EPOLL ? new io.netty.channel.epoll.EpollEventLoopGroup(LOOPS) : new NioEventLoopGroup(LOOPS);
     private final Channel serverChannel;
 
+    /** The methods this server's routes serve, for answers about the server as a whole (OPTIONS *, CONNECT, CORS). */
+    static final String METHODS = "GET, HEAD, POST, DELETE";
+
     /**
      * @param requestTimeout longest time from a request's first byte to its last (408 past it); zero for none
      * @param idleTimeout    longest time a kept-alive connection waits for its next request; zero for none
+     * @param cors           the origins whose browser apps may call this server ({@link Cors#OFF}: no CORS header at all)
      */
-    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, HttpHandler handler)
-            throws InterruptedException {
+    public HttpServer(String host, int port, int maxBodyBytes, java.time.Duration requestTimeout, java.time.Duration idleTimeout, Cors cors,
+            HttpHandler handler) throws InterruptedException {
         var bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(EPOLL ? io.netty.channel.epoll.EpollServerSocketChannel.class : NioServerSocketChannel.class)
@@ -64,12 +68,14 @@ public final class HttpServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         var timeouts = new RequestTimeouts(requestTimeout, idleTimeout);
+                        var gate = new ReadGate();
                         ch.pipeline()
+                                .addLast(gate)
                                 .addLast(timeouts)
                                 .addLast(new ServerCodec(8192, 64 * 1024, 8192))
                                 .addLast(new HttpServerKeepAliveHandler())
-                                .addLast(new LimitedAggregator(maxBodyBytes))
-                                .addLast(new RequestHandler(handler, timeouts));
+                                .addLast(new LimitedAggregator(maxBodyBytes, cors))
+                                .addLast(new RequestHandler(handler, timeouts, gate, cors));
                     }
                 });
         this.serverChannel = bootstrap.bind(host, port).sync().channel();
@@ -111,6 +117,7 @@ public final class HttpServer implements AutoCloseable {
         var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        error.headers().forEach(response.headers()::set);
         response.headers().set(HttpHeaderNames.CONNECTION, "close");
         response.headers().set("x-request-id", Exchange.newRequestId());
         return response;
@@ -118,11 +125,20 @@ public final class HttpServer implements AutoCloseable {
 
     private static final class LimitedAggregator extends HttpObjectAggregator {
         private final int max;
+        private final Cors cors;
 
-        LimitedAggregator(int max) {
+        LimitedAggregator(int max, Cors cors) {
             // Close after refusing an Expect: the client may send the body anyway, as it does after a plain 413.
             super(max, true);
             this.max = max;
+            this.cors = cors;
+        }
+
+        /** A closing error for {@code request}, readable by a browser app of an allowed origin like any other answer. */
+        private DefaultFullHttpResponse closingError(ApiError error, HttpMessage request) {
+            var response = HttpServer.closingError(error);
+            cors.addTo(response.headers(), request.headers());
+            return response;
         }
 
         private ApiError tooLarge() {
@@ -132,7 +148,7 @@ public final class HttpServer implements AutoCloseable {
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
             // The rest of the body is not read: answer and close, as the client cannot be trusted to stop.
-            LingeringClose.answerAndClose(ctx.channel(), closingError(tooLarge()));
+            LingeringClose.answerAndClose(ctx.channel(), closingError(tooLarge(), oversized));
         }
 
         /**
@@ -147,23 +163,33 @@ public final class HttpServer implements AutoCloseable {
                 refused.release();
                 return closingError(status == 413 ? tooLarge()
                         : new ApiError(417, "Unsupported expectation: only 'Expect: 100-continue' is supported.", "invalid_request_error", null,
-                                "expectation_failed", null));
+                                "expectation_failed", null), start);
             }
             return response;
         }
     }
 
-    /** Serialises a connection's requests and hands each to a virtual thread. */
+    /**
+     * Serialises a connection's requests and hands each to a virtual thread. A request pipelined behind one being
+     * answered waits its turn here, and while one does the connection is not read: a client that kept sending
+     * requests behind a long stream had every one read, aggregated and queued (gigabytes from one connection in
+     * seconds). What one socket read held is still decoded and queued; the next read waits for the queue to empty,
+     * as nginx reads a pipelined request only once the one before it is answered.
+     */
     private static final class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler handler;
         private final RequestTimeouts timeouts;
+        private final ReadGate gate;
+        private final Cors cors;
         private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
         private ChannelState state;
         private boolean busy;
 
-        RequestHandler(HttpHandler handler, RequestTimeouts timeouts) {
+        RequestHandler(HttpHandler handler, RequestTimeouts timeouts, ReadGate gate, Cors cors) {
             this.handler = handler;
             this.timeouts = timeouts;
+            this.gate = gate;
+            this.cors = cors;
         }
 
         @Override
@@ -177,27 +203,49 @@ public final class HttpServer implements AutoCloseable {
             timeouts.requestReceived();
             queue.add(request.retain());
             if (!busy) next(ctx);
+            else gate.close(ctx.channel());
         }
 
         private void next(ChannelHandlerContext ctx) {
             var request = queue.poll();
             if (request == null) return;
             busy = true;
+            if (queue.isEmpty()) gate.open(ctx.channel()); // nothing waits any more: read on
             if (!request.decoderResult().isSuccess()) {
                 request.release();
                 var error = request.decoderResult().cause() instanceof ServerCodec.BadFraming framing
-                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null,
-                                framing.status == 501 ? "unsupported_transfer_encoding" : "invalid_framing", null)
+                        ? new ApiError(framing.status, framing.getMessage(), "invalid_request_error", null, framing.code, null)
                         : ApiError.invalidRequest("Malformed HTTP request.", null, null);
-                var exchange = new Exchange(ctx.channel(), new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
-                        io.netty.handler.codec.http.HttpMethod.GET, "/"), new byte[0], state, () -> {});
-                exchange.sendError(error.withHeader("Connection", "close"));
-                ctx.close();
+                // The client may still be sending (the rest of an over-long head, a body): a plain close would reset
+                // the connection and the client would read "connection reset" instead of this answer.
+                LingeringClose.answerAndClose(ctx.channel(), closingError(error));
+                return;
+            }
+            var hostError = hostError(request);
+            if (hostError != null) {
+                request.release();
+                LingeringClose.answerAndClose(ctx.channel(), closingError(hostError));
+                return;
+            }
+            originForm(request);
+            var targetError = targetError(request);
+            if (targetError != null) {
+                request.release();
+                LingeringClose.answerAndClose(ctx.channel(), closingError(targetError));
                 return;
             }
             byte[] body = ByteBufUtil.getBytes(request.content());
-            var exchange = new Exchange(ctx.channel(), request, body, state, () -> done(ctx));
+            var exchange = new Exchange(ctx.channel(), request, body, state, cors, () -> done(ctx));
             request.content().release();
+            if (cors.isPreflight(request)) {
+                cors.preflight(exchange, request.headers());
+                return;
+            }
+            if (request.uri().equals("*")) {
+                // OPTIONS * (the only method targetError lets through with it): what the server as a whole serves.
+                exchange.sendNoContent(java.util.Map.of("Allow", METHODS));
+                return;
+            }
             var refused = exchange.queryError();
             if (refused == null) refused = exchange.entityError();
             if (refused != null) {
@@ -212,6 +260,66 @@ public final class HttpServer implements AutoCloseable {
                 return;
             }
             if (!taken) exchange.fork(handler);
+        }
+
+        /**
+         * RFC 9112 §3.2: an HTTP/1.1 request without a Host header, and any request with more than one, is 400
+         * (HTTP/1.0 predates Host). Several Host values are how requests get routed by one hop and served as
+         * another host's by the next.
+         */
+        private static ApiError hostError(FullHttpRequest request) {
+            int hosts = request.headers().getAll(HttpHeaderNames.HOST).size();
+            if (hosts > 1) return ApiError.invalidRequest("A request may have only one Host header.", null, "invalid_host");
+            if (hosts == 0 && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+                return ApiError.invalidRequest("An HTTP/1.1 request must have a Host header.", null, "invalid_host");
+            }
+            return null;
+        }
+
+        /**
+         * A request target in absolute form ({@code http://host/v1/models}, as sent to a proxy) is served as its
+         * path and query, which RFC 9112 §3.2.2 requires of a server: routes only ever see origin form. Raw
+         * non-ASCII bytes in it are read as UTF-8 first ({@link #utf8}).
+         */
+        private static void originForm(FullHttpRequest request) {
+            var uri = utf8(request.uri());
+            request.setUri(uri);
+            int authority = uri.regionMatches(true, 0, "http://", 0, 7) ? 7 : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+            if (authority < 0) return;
+            int end = authority;
+            while (end < uri.length() && "/?#".indexOf(uri.charAt(end)) < 0) end++;
+            var rest = uri.substring(end);
+            request.setUri(rest.startsWith("/") ? rest : "/" + rest);
+        }
+
+        /**
+         * The target with raw bytes above ASCII (which RFC 3986 wants percent-encoded, and curl sends as typed) read
+         * as UTF-8, as their percent-encoded form is: Netty reads the request line as ISO-8859-1, which made
+         * {@code /v1/models/é} a request for the model {@code Ã©}.
+         */
+        private static String utf8(String uri) {
+            for (int i = 0; i < uri.length(); i++) {
+                if (uri.charAt(i) > 0x7f) return new String(uri.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), java.nio.charset.StandardCharsets.UTF_8);
+            }
+            return uri;
+        }
+
+        /**
+         * A request target in none of the forms an origin server serves (RFC 9112 §3.2): CONNECT's authority form
+         * is 405, as this server tunnels nothing; {@code *} goes with OPTIONS only; anything else must be a path.
+         * They close the connection: a client that sent CONNECT may already be sending its tunnel's bytes.
+         */
+        private static ApiError targetError(FullHttpRequest request) {
+            if (request.method().equals(io.netty.handler.codec.http.HttpMethod.CONNECT)) {
+                return new ApiError(405, "Method CONNECT is not allowed: this server is not a proxy.", "invalid_request_error", null,
+                        "method_not_allowed", java.util.Map.of("Allow", METHODS));
+            }
+            var uri = request.uri();
+            if (uri.equals("*")) {
+                return request.method().equals(io.netty.handler.codec.http.HttpMethod.OPTIONS) ? null
+                        : ApiError.invalidRequest("The request target '*' is only valid with OPTIONS.", null, "invalid_request_target");
+            }
+            return uri.startsWith("/") ? null : ApiError.invalidRequest("Invalid request target: it must be a path starting with '/'.", null, "invalid_request_target");
         }
 
         /**

@@ -41,9 +41,13 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
             var linger = new LingeringClose();
             // The request's clock has no say any more: this bounds the rest.
             if (channel.pipeline().get(RequestTimeouts.class) != null) channel.pipeline().remove(RequestTimeouts.class);
+            // Nor the requests waiting their turn: what comes now is read to be dropped.
+            boolean gated = channel.pipeline().get(ReadGate.class) != null;
+            if (gated) channel.pipeline().remove(ReadGate.class);
             // First in the pipeline: nothing read from here on reaches the HTTP decoder.
             channel.pipeline().addFirst("lingering-close", linger);
             channel.config().setAutoRead(true);
+            if (gated) channel.read(); // one the gate held back is not issued again by autoRead, already on
             duplex.shutdownOutput().addListener(done -> linger.check(channel));
         });
     }

@@ -28,13 +28,22 @@ import java.util.Set;
  */
 final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder, HttpResponseEncoder> {
 
-    /** A request whose framing is refused: answered {@code status} with {@code message}, then the connection closes. */
+    /**
+     * A request refused before it is read whole (its framing, its head's size, its HTTP version): answered
+     * {@code status} with {@code message} and {@code code}, then the connection closes.
+     */
     static final class BadFraming extends Exception {
         final int status;
+        final String code;
 
         BadFraming(int status, String message) {
+            this(status, message, status == 501 ? "unsupported_transfer_encoding" : "invalid_framing");
+        }
+
+        BadFraming(int status, String message, String code) {
             super(message, null, false, false);
             this.status = status;
+            this.code = code;
         }
     }
 
@@ -44,7 +53,12 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
     /** The methods of requests whose responses are still to be encoded, oldest first: a HEAD's response has no body. */
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>();
 
+    private final int maxInitialLineLength;
+    private final int maxHeaderSize;
+
     ServerCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+        this.maxInitialLineLength = maxInitialLineLength;
+        this.maxHeaderSize = maxHeaderSize;
         init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength).setMaxHeaderSize(maxHeaderSize)
                 .setMaxChunkSize(maxChunkSize)), new Encoder());
     }
@@ -52,6 +66,10 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
     private final class Decoder extends HttpRequestDecoder {
         /** Set while the message being decoded had both framings (Netty has removed its Content-Length by then). */
         private boolean bothFramings;
+        /** Whether anything was read on this connection yet: its first bytes tell a TLS client apart. */
+        private boolean started;
+        /** Set once the connection's bytes are known not to be HTTP/1.x: the rest is dropped unread. */
+        private boolean refusedAll;
 
         Decoder(HttpDecoderConfig config) {
             super(config);
@@ -59,18 +77,62 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+            if (refusedAll) {
+                buffer.skipBytes(buffer.readableBytes());
+                return;
+            }
+            if (!started && buffer.isReadable()) {
+                started = true;
+                // A TLS handshake record (0x16, then version 3.x): a client speaking https:// to this plain port. Netty's
+                // decoder would wait for a line end that never comes until the request timeout (a minute of a hung
+                // client); answering at once makes its TLS library fail at once ("wrong version number").
+                if (buffer.getByte(buffer.readerIndex()) == 0x16 && (buffer.readableBytes() < 2 || buffer.getByte(buffer.readerIndex() + 1) == 0x03)) {
+                    refuseAll(buffer, out, new BadFraming(400, "This port serves plain HTTP, not TLS: use an http:// URL.", "tls_on_plain_http_port"));
+                    return;
+                }
+            }
             int before = out.size();
             super.decode(ctx, buffer, out);
             for (int i = before; i < out.size(); i++) {
                 if (out.get(i) instanceof HttpRequest request) {
                     methods.add(request.method());
-                    if (request.decoderResult().isSuccess()) {
-                        var refused = refusedFraming(request, bothFramings);
-                        if (refused != null) request.setDecoderResult(DecoderResult.failure(refused));
+                    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (1.0 knows no chunked
+                    // coding, a hop before may have read it otherwise): answered, then the connection closes, so nothing
+                    // after it is taken as a next request. Before the keep-alive handler sees the request.
+                    if (request.protocolVersion().equals(io.netty.handler.codec.http.HttpVersion.HTTP_1_0)
+                            && request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+                        io.netty.handler.codec.http.HttpUtil.setKeepAlive(request, false);
                     }
+                    var refused = request.decoderResult().isSuccess() ? refused(request, bothFramings) : refusedHead(request.decoderResult().cause());
+                    if (refused != null) request.setDecoderResult(DecoderResult.failure(refused));
                     bothFramings = false;
                 }
             }
+        }
+
+        /** Answers the connection's bytes with one refused request and drops everything after them. */
+        private void refuseAll(ByteBuf buffer, List<Object> out, BadFraming refusal) {
+            refusedAll = true;
+            buffer.skipBytes(buffer.readableBytes());
+            var request = new io.netty.handler.codec.http.DefaultFullHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_0, HttpMethod.GET, "/");
+            request.setDecoderResult(DecoderResult.failure(refusal));
+            methods.add(request.method());
+            out.add(request);
+        }
+
+        /**
+         * Netty's failure for a request line or header section over the limit, as the status RFC 9110 has for it
+         * (414, 431) instead of a bare 400. Only a request's head fails with them here: a chunk-size line too long
+         * fails the body's chunk, not the request.
+         */
+        private BadFraming refusedHead(Throwable cause) {
+            return switch (cause) {
+                case io.netty.handler.codec.http.TooLongHttpLineException line -> new BadFraming(414,
+                        "Request line too long: the limit is " + maxInitialLineLength + " bytes for the method, URL and version.", "uri_too_long");
+                case io.netty.handler.codec.http.TooLongHttpHeaderException head -> new BadFraming(431,
+                        "Request header fields too large: the limit is " + maxHeaderSize + " bytes for all headers together.", "request_header_fields_too_large");
+                case null, default -> null;
+            };
         }
 
         @Override
@@ -78,6 +140,19 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
             bothFramings = true;
             super.handleTransferEncodingChunkedWithContentLength(message); // still read the body as chunked, to be dropped
         }
+    }
+
+    /**
+     * A request this server cannot take as HTTP/1.x: another major version (the HTTP/2 connection preface
+     * {@code PRI * HTTP/2.0}, a client speaking HTTP/2 or 3 with prior knowledge) is 505 (RFC 9110 §15.6.6); a
+     * minor version above 1 is served as HTTP/1.1, as RFC 9110 §2.5 says. Else its framing, as below.
+     */
+    static BadFraming refused(HttpRequest request, boolean bothFramings) {
+        if (request.protocolVersion().majorVersion() != 1) {
+            return new BadFraming(505, "HTTP version " + request.protocolVersion().text() + " is not supported: this server speaks HTTP/1.1.",
+                    "http_version_not_supported");
+        }
+        return refusedFraming(request, bothFramings);
     }
 
     static BadFraming refusedFraming(HttpRequest request, boolean bothFramings) {
