@@ -90,7 +90,7 @@ public final class ConfigLoader {
         return new GatewayConfig(base.host(), base.port(), base.limits(), providers, base.models(), "upstream", base.storage(), base.cors());
     }
 
-    static final List<String> TOP_KEYS = List.of("listen", "host", "port", "limits", "providers", "models", "passthrough_provider", "storage");
+    static final List<String> TOP_KEYS = List.of("listen", "host", "port", "limits", "providers", "models", "passthrough_provider", "storage", "cors");
     static final List<String> LIMIT_KEYS = List.of("max_body_bytes", "keepalive", "max_concurrent_streams", "request_timeout", "idle_timeout");
     static final List<String> PROVIDER_KEYS = List.of("type", "base_url", "api_key", "headers", "timeouts", "forward_client_auth", "always_stream", "event_loop");
     static final List<String> TIMEOUT_KEYS = List.of("connect", "first_byte", "idle", "total");
@@ -197,6 +197,7 @@ public final class ConfigLoader {
     private static GatewayConfig.Cors cors(JsonNode node, String where) {
         if (node.isMissingNode() || node.isNull()) return GatewayConfig.Cors.OFF;
         if (!node.isObject()) throw new ConfigException(where + " must be a mapping");
+        ConfigNodes.onlyKeys(node, where, List.of("allow_origins", "max_age"));
         var list = node.path("allow_origins");
         if (list.isTextual()) list = Json.NODES.arrayNode().add(list);
         if (!list.isMissingNode() && !list.isArray()) throw new ConfigException(where + ".allow_origins must be a list of origins");

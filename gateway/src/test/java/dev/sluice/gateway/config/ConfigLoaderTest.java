@@ -81,7 +81,7 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1, api_kye: k}}"))
                 .hasMessage("sluice.yaml: providers.p: unknown key 'api_kye' (did you mean 'api_key'?)");
         assertThatThrownBy(() -> parse("limts: {max_body_bytes: 10}")).hasMessage("sluice.yaml: unknown key 'limts' (did you mean 'limits'?)");
-        assertThatThrownBy(() -> parse("tracing: {on: true}")).hasMessageStartingWith("sluice.yaml: unknown key 'tracing' (known: host, limits, listen,");
+        assertThatThrownBy(() -> parse("tracing: {on: true}")).hasMessageStartingWith("sluice.yaml: unknown key 'tracing' (known: cors, host, limits, listen,");
         assertThatThrownBy(() -> parse("limits: {max_body_bytes: 8MB}")).hasMessage("sluice.yaml: limits.max_body_bytes: must be a whole number, got '8MB'");
         assertThatThrownBy(() -> parse("limits: {max_concurrent_streams: 0}")).hasMessageContaining("limits.max_concurrent_streams: must be between 1 and");
         assertThatThrownBy(() -> parse("limits: 5")).hasMessageContaining("limits must be a mapping");
