@@ -114,6 +114,25 @@ class ConfigLoaderTest {
                 .isEqualTo("echo");
     }
 
+    /** The README's configuration example is what a newcomer copies: it must load under the strict reading. */
+    @Test
+    void theReadmesExampleLoads() throws Exception {
+        var readme = java.nio.file.Path.of("..", "README.md");
+        var text = java.nio.file.Files.readString(readme);
+        int start = text.indexOf("```yaml\nlisten:");
+        assertThat(start).as("the README's configuration example").isNotNegative();
+        var yaml = text.substring(start + "```yaml\n".length(), text.indexOf("```", start + 7));
+        var c = parse(yaml);
+        assertThat(c.providers()).containsKeys("openai", "local", "sim");
+        assertThat(c.models()).extracting(GatewayConfig.ModelRoute::name).containsExactly("smart", "demo");
+        // Each storage line of the Storage section on its own.
+        int storage = text.indexOf("```yaml\nstorage:");
+        assertThat(storage).isNotNegative();
+        for (var line : text.substring(storage + 8, text.indexOf("```", storage + 7)).strip().lines().toList()) {
+            assertThat(new ConfigLoader(Map.of("PGPASSWORD", "x")::get).parse(line, "README").storage()).isNotNull();
+        }
+    }
+
     @Test
     void defaultsFindProvidersByTheirKeys() {
         var c = new ConfigLoader(Map.of("OPENROUTER_API_KEY", "or-key")::get).defaults();
