@@ -13,6 +13,9 @@ import java.util.Map;
 /** {@code /v1/assistants}: create, list, retrieve, modify, delete. */
 final class AssistantsHandler {
 
+    /** OpenAI's limits on these fields, in characters. */
+    private static final Map<String, Integer> MAX_LENGTHS = Map.of("name", 256, "description", 512, "instructions", 256_000);
+
     private final ObjectRepository assistants;
     private final Router router;
 
@@ -84,7 +87,7 @@ final class AssistantsHandler {
 
     private static void apply(ObjectNode a, ObjectNode req) {
         for (var field : new String[] {"name", "description", "instructions"}) {
-            if (req.has(field)) a.set(field, Requests.nullableString(req, field));
+            if (req.has(field)) a.set(field, Requests.nullableString(req, field, MAX_LENGTHS.get(field)));
         }
         var tools = Requests.tools(req, "tools");
         if (tools != null) a.set("tools", tools);
