@@ -2,17 +2,23 @@ package dev.sluice.gateway.runs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.gateway.FakeUpstream;
+import dev.sluice.wire.json.Json;
 import dev.sluice.wire.openapi.OpenApiValidator;
+import dev.sluice.wire.sse.SseEvent;
 import java.nio.file.Path;
 import java.sql.DriverManager;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bad input on the Assistants API, found by black-box QA: parameters of the wrong type are refused instead
- * of ignored, and a refused create-and-run stores nothing.
+ * Bad input and failing upstreams on the Assistants API, found by black-box QA: parameters of the wrong type
+ * are refused instead of ignored, a refused create-and-run stores nothing, and a run that fails or is
+ * cancelled mid-message reports its steps as failed / cancelled.
  */
 class RunsBadInputTest {
 
@@ -21,16 +27,34 @@ class RunsBadInputTest {
 
     static AssistantsClient api;
     static OpenApiValidator spec;
+    /** Refuses every request with a 400, as OpenAI words it. */
+    static FakeUpstream refusing;
 
     @BeforeAll
     static void start() throws Exception {
-        api = new AssistantsClient(dir);
+        refusing = new FakeUpstream(body -> FakeUpstream.Reply.json(400,
+                "{\"error\":{\"message\":\"bad thing\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}", Map.of()));
+        api = new AssistantsClient(dir, """
+                listen: 127.0.0.1:0
+                limits: {keepalive: 200ms}
+                storage: {type: sqlite, path: %s}
+                providers:
+                  refusing: {type: openai, base_url: "%s"}
+                %s
+                  - name: refused
+                    retries: 0
+                    deployments: [{provider: refusing, model: m}]
+                  - name: dies
+                    on_midstream_failure: error
+                    deployments: [{provider: sim, model: echo, ttft_ms: 0, tokens_per_second: 0, fail_after_tokens: 3}]
+                """.formatted(dir.resolve("sluice.db"), refusing.baseUrl(), AssistantsClient.MODELS.stripTrailing()));
         spec = OpenApiValidator.shared();
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws Exception {
         api.close();
+        refusing.close();
     }
 
     private static long threadsStored() throws Exception {
@@ -104,4 +128,63 @@ class RunsBadInputTest {
         api.post(path, "{\"tool_outputs\":[{\"tool_call_id\":\"" + id0 + "\",\"output\":\"20C\"},{\"tool_call_id\":\"" + id1 + "\",\"output\":\"12:00\"}]}");
     }
 
+    @Test
+    void aRunFailingMidMessageFailsItsStep() throws Exception {
+        var a = api.assistant("dies", "");
+        var t = api.thread("one two three four five six seven");
+        var events = api.stream("POST", "/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\",\"stream\":true}", Map.of());
+        var names = events.stream().map(SseEvent::type).toList();
+        assertThat(names).endsWith("thread.message.incomplete", "thread.run.step.failed", "thread.run.failed", "done")
+                .doesNotContain("thread.run.step.completed");
+        var run = Json.parse(events.get(names.size() - 2).data());
+        var step = onlyStep(t, run);
+        assertThat(step.get("status").asText()).isEqualTo("failed");
+        assertThat(step.get("failed_at").isNumber()).isTrue();
+        assertThat(step.get("last_error")).isEqualTo(run.get("last_error"));
+        var message = api.get("/threads/" + t + "/messages/" + step.at("/step_details/message_creation/message_id").asText());
+        assertThat(message.get("status").asText()).isEqualTo("incomplete");
+        assertThat(Messages.text(message)).isNotEmpty();
+    }
+
+    @Test
+    void aRunCancelledMidMessageCancelsItsStep() throws Exception {
+        var a = api.assistant("slow", "");
+        var t = api.thread("Hi");
+        var run = api.post("/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\"}");
+        var runPath = "/threads/" + t + "/runs/" + run.get("id").asText();
+        // Wait for the message to be under way.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (api.get(runPath + "/steps").get("data").isEmpty()) {
+            assertThat(System.nanoTime()).isLessThan(deadline);
+            Thread.sleep(10);
+        }
+        api.post(runPath + "/cancel", null);
+        var done = api.await(t, run.get("id").asText());
+        assertThat(done.get("status").asText()).isEqualTo("cancelled");
+        var step = onlyStep(t, done);
+        assertThat(step.get("status").asText()).isEqualTo("cancelled");
+        assertThat(step.get("cancelled_at").isNumber()).isTrue();
+        var message = api.get("/threads/" + t + "/messages/" + step.at("/step_details/message_creation/message_id").asText());
+        assertThat(message.get("status").asText()).isEqualTo("incomplete");
+        assertThat(message.at("/incomplete_details/reason").asText()).isEqualTo("run_cancelled");
+        var events = api.stream("GET", runPath + "/events", null, Map.of()).stream().map(SseEvent::type).toList();
+        assertThat(events).endsWith("thread.message.incomplete", "thread.run.step.cancelled", "thread.run.cancelled", "done");
+    }
+
+    @Test
+    void anUpstreamRefusalIsQuotedOnceInLastError() throws Exception {
+        var a = api.assistant("refused", "");
+        var t = api.thread("Hi");
+        var run = api.await(t, api.post("/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\"}").get("id").asText());
+        assertThat(run.get("status").asText()).isEqualTo("failed");
+        var message = run.at("/last_error/message").asText();
+        assertThat(message).contains("HTTP 400").contains("bad thing").doesNotContain("HTTP 400 HTTP 400");
+    }
+
+    private static JsonNode onlyStep(String threadId, JsonNode run) throws Exception {
+        var steps = api.get("/threads/" + threadId + "/runs/" + run.get("id").asText() + "/steps").get("data");
+        assertThat(steps).hasSize(1);
+        spec.assertValid("RunStepObject", steps.get(0));
+        return steps.get(0);
+    }
 }
