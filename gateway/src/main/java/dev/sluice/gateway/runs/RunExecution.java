@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
@@ -47,6 +48,8 @@ final class RunExecution {
     private final Map<Integer, ObjectNode> calls = new TreeMap<>();
     private String finishReason;
     private JsonNode usage;
+    // The model request of this pass, to estimate what it cost when the upstream reported nothing.
+    private ObjectNode request;
 
     RunExecution(RunEngine engine, String runId) {
         this.engine = engine;
@@ -123,7 +126,6 @@ final class RunExecution {
             endIncomplete("max_completion_tokens");
             return;
         }
-        ObjectNode request;
         try {
             request = engine.prompts().build(run, internal, budget);
         } catch (PromptBuilder.TooLong e) {
@@ -292,6 +294,7 @@ final class RunExecution {
     /** Ends the pass, under the run's lock so that a concurrent cancel is seen. */
     private void settle(Failure failure) {
         engine.locked(runId, () -> {
+            if (usage == null && upstream != null) usage = estimatedUsage();
             recordUsage();
             var current = engine.runs().get(runId).orElseThrow();
             report(cancelled || current.status().equals("cancelling") ? "cancelled"
@@ -432,6 +435,16 @@ final class RunExecution {
         u.put("completion_tokens", completion);
         u.put("total_tokens", prompt + completion);
         return u;
+    }
+
+    /**
+     * A pass that ended without the upstream's usage chunk (cancelled mid-answer) still cost what it sent and
+     * what streamed: counted with the o200k tokenizer and marked estimated, as chat completions count them.
+     */
+    private JsonNode estimatedUsage() {
+        var completion = new StringBuilder(text);
+        for (var call : calls.values()) completion.append(call.path("function").path("name").asText()).append(call.path("function").path("arguments").asText());
+        return TokenEstimator.usage(TokenEstimator.prompt(request), TokenEstimator.count(completion.toString()));
     }
 
     private void recordUsage() {

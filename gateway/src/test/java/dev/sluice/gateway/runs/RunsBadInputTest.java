@@ -152,12 +152,7 @@ class RunsBadInputTest {
         var t = api.thread("Hi");
         var run = api.post("/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\"}");
         var runPath = "/threads/" + t + "/runs/" + run.get("id").asText();
-        // Wait for the message to be under way.
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (api.get(runPath + "/steps").get("data").isEmpty()) {
-            assertThat(System.nanoTime()).isLessThan(deadline);
-            Thread.sleep(10);
-        }
+        awaitFirstStep(runPath); // the message is under way
         api.post(runPath + "/cancel", null);
         var done = api.await(t, run.get("id").asText());
         assertThat(done.get("status").asText()).isEqualTo("cancelled");
@@ -169,6 +164,30 @@ class RunsBadInputTest {
         assertThat(message.at("/incomplete_details/reason").asText()).isEqualTo("run_cancelled");
         var events = api.stream("GET", runPath + "/events", null, Map.of()).stream().map(SseEvent::type).toList();
         assertThat(events).endsWith("thread.message.incomplete", "thread.run.step.cancelled", "thread.run.cancelled", "done");
+    }
+
+    @Test
+    void aRunCancelledMidMessageStillCountsItsTokens() throws Exception {
+        var a = api.assistant("slow", "");
+        var t = api.thread("Hi");
+        var run = api.post("/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\"}");
+        var runPath = "/threads/" + t + "/runs/" + run.get("id").asText();
+        awaitFirstStep(runPath);
+        api.post(runPath + "/cancel", null);
+        var done = api.await(t, run.get("id").asText());
+        assertThat(done.get("status").asText()).isEqualTo("cancelled");
+        // The upstream was sent the prompt and streamed part of an answer before the cancel: that was not free.
+        assertThat(done.at("/usage/prompt_tokens").asLong()).isPositive();
+        assertThat(done.at("/usage/completion_tokens").asLong()).isPositive();
+        assertThat(done.at("/usage/total_tokens").asLong()).isEqualTo(done.at("/usage/prompt_tokens").asLong() + done.at("/usage/completion_tokens").asLong());
+    }
+
+    private static void awaitFirstStep(String runPath) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (api.get(runPath + "/steps").get("data").isEmpty()) {
+            assertThat(System.nanoTime()).isLessThan(deadline);
+            Thread.sleep(10);
+        }
     }
 
     @Test
