@@ -205,6 +205,11 @@ final class RunsHandler {
             } catch (NumberFormatException e) {
                 throw ApiException.badRequest("Invalid Last-Event-ID '" + from + "': expected the id of an event of this run.", null);
             }
+            // An id the run never gave out would be waited for forever, also on a run that has ended.
+            long last = engine.log().lastSeq(runId);
+            if (after > last) {
+                throw ApiException.badRequest("Invalid Last-Event-ID '" + from + "': run " + runId + " has no event " + after + " (its last is " + last + ").", null);
+            }
         }
         streamer.stream(ex, runId, after);
     }

@@ -13,6 +13,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -188,6 +189,27 @@ class RunsBadInputTest {
             assertThat(System.nanoTime()).isLessThan(deadline);
             Thread.sleep(10);
         }
+    }
+
+    @Test
+    @Timeout(value = 15, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // without the fix the stream never ends
+    void resumingAfterTheLastEventEndsInsteadOfWaitingForever() throws Exception {
+        var a = api.assistant("fast", "");
+        var t = api.thread("Hi");
+        var run = api.await(t, api.post("/threads/" + t + "/runs", "{\"assistant_id\":\"" + a + "\"}").get("id").asText());
+        var path = "/threads/" + t + "/runs/" + run.get("id").asText() + "/events";
+        var all = api.stream("GET", path, null, Map.of());
+        var terminal = all.get(all.size() - 2);
+        assertThat(terminal.type()).isEqualTo("thread.run.completed");
+        // A client that saw the terminal event but lost the connection before done: done, at once.
+        var rest = api.stream("GET", path, null, Map.of("Last-Event-ID", terminal.id()));
+        assertThat(rest).extracting(SseEvent::type).containsExactly("done");
+        // An id the run never gave out: a 400, not a stream that waits for it forever.
+        long beyond = Long.parseLong(terminal.id()) + 1;
+        var r = api.call("GET", path + "?after=" + beyond, null);
+        assertThat(r.status()).isEqualTo(400);
+        spec.assertValid("ErrorResponse", r.json());
+        assertThat(r.json().at("/error/message").asText()).contains("no event " + beyond);
     }
 
     @Test
