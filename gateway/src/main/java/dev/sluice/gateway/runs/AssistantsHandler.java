@@ -92,7 +92,8 @@ final class AssistantsHandler {
         var tools = Requests.tools(req, "tools");
         if (tools != null) a.set("tools", tools);
         if (req.has("metadata")) a.set("metadata", Requests.metadata(req, "metadata"));
-        if (req.has("tool_resources") && req.get("tool_resources").isObject()) a.set("tool_resources", req.get("tool_resources").deepCopy());
+        var toolResources = Requests.optionalObject(req, "tool_resources", "tool_resources");
+        if (toolResources != null) a.set("tool_resources", toolResources);
         if (req.has("temperature")) a.set("temperature", Requests.number(req, "temperature", 0, 2));
         if (req.has("top_p")) a.set("top_p", Requests.number(req, "top_p", 0, 1));
         if (req.has("response_format")) a.set("response_format", Requests.responseFormat(req));

@@ -51,6 +51,14 @@ public final class Requests {
         return node;
     }
 
+    /** An object field ({@code tool_resources}) as a copy, or null when absent or null; anything else is a 400. */
+    static ObjectNode optionalObject(ObjectNode body, String field, String param) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return null;
+        if (!node.isObject()) throw ApiException.badRequest("Invalid type for '" + param + "': expected an object.", param);
+        return (ObjectNode) node.deepCopy();
+    }
+
     /** Up to 16 string pairs, keys up to 64 and values up to 512 characters, as OpenAI allows. */
     static ObjectNode metadata(ObjectNode body, String field) {
         var node = body.get(field);

@@ -46,7 +46,8 @@ final class ThreadsHandler {
         t.put("id", id);
         t.put("object", "thread");
         t.put("created_at", Ids.nowSeconds());
-        t.set("tool_resources", req.path("tool_resources").isObject() ? req.get("tool_resources").deepCopy() : Json.object());
+        var toolResources = Requests.optionalObject(req, "tool_resources", param + "tool_resources");
+        t.set("tool_resources", toolResources != null ? toolResources : Json.object());
         t.set("metadata", Requests.metadata(req, "metadata"));
         var messages = new ArrayList<StoredObject>();
         var list = req.get("messages");
@@ -72,7 +73,8 @@ final class ThreadsHandler {
         var stored = find(id);
         var t = stored.body().deepCopy();
         if (req.has("metadata")) t.set("metadata", Requests.metadata(req, "metadata"));
-        if (req.path("tool_resources").isObject()) t.set("tool_resources", req.get("tool_resources").deepCopy());
+        var toolResources = Requests.optionalObject(req, "tool_resources", "tool_resources");
+        if (toolResources != null) t.set("tool_resources", toolResources);
         store.objects(Kind.THREAD).update(stored.withBody(t));
         ex.sendJson(200, t, Map.of());
     }

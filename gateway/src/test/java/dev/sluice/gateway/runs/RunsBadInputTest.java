@@ -98,6 +98,26 @@ class RunsBadInputTest {
     }
 
     @Test
+    void messageAndThreadFieldsOfTheWrongShapeAreRefused() throws Exception {
+        var t = api.thread("hi");
+        var messages = "/threads/" + t + "/messages";
+        assertError(api.call("POST", messages, "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}"), 400, "content[0].image_url.url");
+        assertError(api.call("POST", messages, "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image_file\",\"image_file\":{}}]}"),
+                400, "content[1].image_file.file_id");
+        assertError(api.call("POST", messages, "{\"role\":\"user\",\"content\":\"x\",\"attachments\":\"nope\"}"), 400, "attachments");
+        assertError(api.call("POST", "/threads", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"attachments\":{}}]}"), 400, "messages[0].attachments");
+        assertError(api.call("POST", "/threads/" + t, "{\"tool_resources\":\"nope\"}"), 400, "tool_resources");
+        assertError(api.call("POST", "/threads", "{\"tool_resources\":[]}"), 400, "tool_resources");
+        assertError(api.call("POST", "/assistants", "{\"model\":\"fast\",\"tool_resources\":\"nope\"}"), 400, "tool_resources");
+        var a = api.assistant("fast", "");
+        assertError(api.call("POST", "/threads/runs", "{\"assistant_id\":\"" + a + "\",\"thread\":{\"tool_resources\":1}}"), 400, "thread.tool_resources");
+        // Well-formed ones are stored.
+        var image = api.post(messages, "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}],\"attachments\":[]}");
+        assertThat(image.at("/content/0/image_url/url").asText()).isEqualTo("https://example.com/a.png");
+        assertThat(api.get(messages).get("data")).hasSize(2);
+    }
+
+    @Test
     void assistantTextFieldsHaveOpenAisMaximumLengths() throws Exception {
         assertError(api.call("POST", "/assistants", "{\"model\":\"fast\",\"name\":\"" + "n".repeat(257) + "\"}"), 400, "name");
         assertError(api.call("POST", "/assistants", "{\"model\":\"fast\",\"description\":\"" + "d".repeat(513) + "\"}"), 400, "description");
