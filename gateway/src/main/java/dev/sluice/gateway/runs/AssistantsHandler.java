@@ -13,6 +13,9 @@ import java.util.Map;
 /** {@code /v1/assistants}: create, list, retrieve, modify, delete. */
 final class AssistantsHandler {
 
+    /** OpenAI's limits on these fields, in characters. */
+    private static final Map<String, Integer> MAX_LENGTHS = Map.of("name", 256, "description", 512, "instructions", 256_000);
+
     private final ObjectRepository assistants;
     private final Router router;
 
@@ -84,12 +87,13 @@ final class AssistantsHandler {
 
     private static void apply(ObjectNode a, ObjectNode req) {
         for (var field : new String[] {"name", "description", "instructions"}) {
-            if (req.has(field)) a.set(field, Requests.nullableString(req, field));
+            if (req.has(field)) a.set(field, Requests.nullableString(req, field, MAX_LENGTHS.get(field)));
         }
         var tools = Requests.tools(req, "tools");
         if (tools != null) a.set("tools", tools);
         if (req.has("metadata")) a.set("metadata", Requests.metadata(req, "metadata"));
-        if (req.has("tool_resources") && req.get("tool_resources").isObject()) a.set("tool_resources", req.get("tool_resources").deepCopy());
+        var toolResources = Requests.optionalObject(req, "tool_resources", "tool_resources");
+        if (toolResources != null) a.set("tool_resources", toolResources);
         if (req.has("temperature")) a.set("temperature", Requests.number(req, "temperature", 0, 2));
         if (req.has("top_p")) a.set("top_p", Requests.number(req, "top_p", 0, 1));
         if (req.has("response_format")) a.set("response_format", Requests.responseFormat(req));

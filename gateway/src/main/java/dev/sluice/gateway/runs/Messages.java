@@ -31,6 +31,9 @@ final class Messages {
         var m = create(Ids.next("msg_"), threadId, role, null, null, "completed");
         m.set("content", content);
         var attachments = r.get("attachments");
+        if (attachments != null && !attachments.isNull() && !attachments.isArray()) {
+            throw ApiException.badRequest("Invalid type for '" + field(param, "attachments") + "': expected an array.", field(param, "attachments"));
+        }
         m.set("attachments", attachments != null && attachments.isArray() ? attachments.deepCopy() : Json.NODES.arrayNode());
         m.set("metadata", Requests.metadata(r, "metadata"));
         m.put("completed_at", m.get("created_at").asLong());
@@ -83,7 +86,15 @@ final class Messages {
                     if (!part.path("text").isTextual()) throw ApiException.badRequest("Missing required parameter: '" + param + "[" + i + "].text'.", param + "[" + i + "].text");
                     out.add(textPart(part.get("text").asText()));
                 }
-                case "image_url", "image_file" -> out.add(part.deepCopy());
+                case "image_url", "image_file" -> {
+                    // image_url.url / image_file.file_id, as OpenAI requires them.
+                    var key = type.equals("image_url") ? "url" : "file_id";
+                    if (!part.path(type).path(key).isTextual()) {
+                        var missing = param + "[" + i + "]." + type + "." + key;
+                        throw ApiException.badRequest("Missing required parameter: '" + missing + "'.", missing);
+                    }
+                    out.add(part.deepCopy());
+                }
                 default -> throw ApiException.badRequest("Invalid value for '" + param + "[" + i + "].type': '" + type + "'. Supported values are: 'text', 'image_url' and 'image_file'.", param + "[" + i + "].type");
             }
             i++;

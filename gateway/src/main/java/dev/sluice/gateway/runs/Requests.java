@@ -41,6 +41,24 @@ public final class Requests {
         return node;
     }
 
+    /** A string or null field of at most {@code maxLength} characters (OpenAI's limits on an assistant's name, description, instructions). */
+    static JsonNode nullableString(ObjectNode body, String field, int maxLength) {
+        var node = nullableString(body, field);
+        if (node.isTextual() && node.asText().length() > maxLength) {
+            throw new ApiException(ApiError.invalidRequest("Invalid '" + field + "': string too long. Expected a string with maximum length " + maxLength
+                    + ", but got a string with length " + node.asText().length() + " instead.", field, "string_above_max_length"));
+        }
+        return node;
+    }
+
+    /** An object field ({@code tool_resources}) as a copy, or null when absent or null; anything else is a 400. */
+    static ObjectNode optionalObject(ObjectNode body, String field, String param) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return null;
+        if (!node.isObject()) throw ApiException.badRequest("Invalid type for '" + param + "': expected an object.", param);
+        return (ObjectNode) node.deepCopy();
+    }
+
     /** Up to 16 string pairs, keys up to 64 and values up to 512 characters, as OpenAI allows. */
     static ObjectNode metadata(ObjectNode body, String field) {
         var node = body.get(field);

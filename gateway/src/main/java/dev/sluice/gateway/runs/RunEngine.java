@@ -222,7 +222,11 @@ public final class RunEngine implements AutoCloseable {
                 if (id == null) throw ApiException.badRequest("Missing required parameter: 'tool_outputs[" + i + "].tool_call_id'.", "tool_outputs[" + i + "].tool_call_id");
                 if (!pending.containsKey(id)) throw ApiException.badRequest("No tool call found with id '" + id + "' awaiting output in this run.", "tool_outputs[" + i + "].tool_call_id");
                 var out = o.get("output");
-                given.put(id, out == null || out.isNull() ? "" : out.isTextual() ? out.asText() : out.toString());
+                if (out != null && !out.isNull() && !out.isTextual()) {
+                    // OpenAI takes only a string; JSON would have reached the model as whatever toString() made of it.
+                    throw ApiException.badRequest("Invalid type for 'tool_outputs[" + i + "].output': expected a string.", "tool_outputs[" + i + "].output");
+                }
+                given.put(id, out == null || out.isNull() ? "" : out.asText());
                 i++;
             }
             if (!given.keySet().containsAll(pending.keySet())) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.provider.UpstreamStream;
 import dev.sluice.gateway.resilience.Attempt;
 import dev.sluice.gateway.resilience.ResilientStream;
+import dev.sluice.gateway.usage.TokenEstimator;
 import dev.sluice.gateway.usage.UsageRecord;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
@@ -47,6 +48,8 @@ final class RunExecution {
     private final Map<Integer, ObjectNode> calls = new TreeMap<>();
     private String finishReason;
     private JsonNode usage;
+    // The model request of this pass, to estimate what it cost when the upstream reported nothing.
+    private ObjectNode request;
 
     RunExecution(RunEngine engine, String runId) {
         this.engine = engine;
@@ -123,7 +126,6 @@ final class RunExecution {
             endIncomplete("max_completion_tokens");
             return;
         }
-        ObjectNode request;
         try {
             request = engine.prompts().build(run, internal, budget);
         } catch (PromptBuilder.TooLong e) {
@@ -144,7 +146,7 @@ final class RunExecution {
         } catch (UpstreamFailure f) {
             var e = f.last();
             endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + f.deployment() + "): "
-                    + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage() + " [attempts: " + Attempt.describe(f.attempts()) + "]");
+                    + httpPrefix(e) + e.getMessage() + " [attempts: " + Attempt.describe(f.attempts()) + "]");
             return;
         } catch (InterruptedException | IOException e) {
             settle(cancelled ? null : new Failure("server_error", "The model request was interrupted: " + e));
@@ -174,6 +176,12 @@ final class RunExecution {
             if (!cancelled) failure = new Failure("server_error", "The model request failed mid-stream: " + e.getMessage());
         }
         settle(failure);
+    }
+
+    /** {@code HTTP <status> } before an upstream refusal's message, unless the message starts with it already (the OpenAI provider's do). */
+    private static String httpPrefix(dev.sluice.gateway.provider.UpstreamException e) {
+        var prefix = "HTTP " + e.status() + " ";
+        return e.status() <= 0 || String.valueOf(e.getMessage()).startsWith(prefix) ? "" : prefix;
     }
 
     private void onText(String delta) {
@@ -251,8 +259,24 @@ final class RunExecution {
         return out;
     }
 
-    /** Completes (or leaves incomplete) the message and its step. */
+    /** Completes (or leaves incomplete) the message and completes its step. */
     private void completeMessage(String status, String incompleteReason) {
+        closeMessage(status, incompleteReason);
+        var step = messageStep.body().deepCopy();
+        step.put("status", "completed");
+        step.put("completed_at", Ids.nowSeconds());
+        if (toolStep == null) step.set("usage", passUsage());
+        messageStep = messageStep.withBody(step);
+        engine.store().objects(Kind.STEP).update(messageStep);
+        engine.emit(runId, "thread.run.step.completed", step);
+    }
+
+    /**
+     * Ends the message with the text streamed so far, leaving its step open: a run that fails or is cancelled
+     * mid-message closes that step as {@code failed} (with the run's last_error) or {@code cancelled} through
+     * {@link RunEngine#closeOpenSteps}, as it does after a restart, instead of reporting it completed.
+     */
+    private void closeMessage(String status, String incompleteReason) {
         var messages = engine.store().objects(Kind.MESSAGE);
         var body = message.body().deepCopy();
         body.putArray("content").add(Messages.textPart(text.toString()));
@@ -265,18 +289,12 @@ final class RunExecution {
         message = message.withBody(body);
         messages.update(message);
         engine.emit(runId, "thread.message." + status, body);
-        var step = messageStep.body().deepCopy();
-        step.put("status", "completed");
-        step.put("completed_at", Ids.nowSeconds());
-        if (toolStep == null) step.set("usage", passUsage());
-        messageStep = messageStep.withBody(step);
-        engine.store().objects(Kind.STEP).update(messageStep);
-        engine.emit(runId, "thread.run.step.completed", step);
     }
 
     /** Ends the pass, under the run's lock so that a concurrent cancel is seen. */
     private void settle(Failure failure) {
         engine.locked(runId, () -> {
+            if (usage == null && upstream != null) usage = estimatedUsage();
             recordUsage();
             var current = engine.runs().get(runId).orElseThrow();
             report(cancelled || current.status().equals("cancelling") ? "cancelled"
@@ -284,7 +302,7 @@ final class RunExecution {
                     : !calls.isEmpty() ? "requires_action"
                     : "length".equals(finishReason) ? "incomplete" : "completed");
             if (cancelled || current.status().equals("cancelling")) {
-                if (message != null && message.status().equals("in_progress")) completeMessage("incomplete", "run_cancelled");
+                if (message != null && message.status().equals("in_progress")) closeMessage("incomplete", "run_cancelled");
                 engine.closeOpenSteps(runId, "cancelled", null);
                 engine.finish(current, "cancelled", b -> {
                     b.put("cancelled_at", Ids.nowSeconds());
@@ -296,7 +314,7 @@ final class RunExecution {
                 var error = Json.object();
                 error.put("code", failure.code());
                 error.put("message", failure.message());
-                if (message != null && message.status().equals("in_progress")) completeMessage("incomplete", "run_failed");
+                if (message != null && message.status().equals("in_progress")) closeMessage("incomplete", "run_failed");
                 engine.closeOpenSteps(runId, "failed", error);
                 engine.finish(current, "failed", b -> {
                     b.put("failed_at", Ids.nowSeconds());
@@ -417,6 +435,16 @@ final class RunExecution {
         u.put("completion_tokens", completion);
         u.put("total_tokens", prompt + completion);
         return u;
+    }
+
+    /**
+     * A pass that ended without the upstream's usage chunk (cancelled mid-answer) still cost what it sent and
+     * what streamed: counted with the o200k tokenizer and marked estimated, as chat completions count them.
+     */
+    private JsonNode estimatedUsage() {
+        var completion = new StringBuilder(text);
+        for (var call : calls.values()) completion.append(call.path("function").path("name").asText()).append(call.path("function").path("arguments").asText());
+        return TokenEstimator.usage(TokenEstimator.prompt(request), TokenEstimator.count(completion.toString()));
     }
 
     private void recordUsage() {

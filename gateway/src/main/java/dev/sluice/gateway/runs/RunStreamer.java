@@ -29,6 +29,12 @@ final class RunStreamer {
     void stream(Exchange ex, String runId, long afterSeq) throws InterruptedException {
         var sse = ex.startEventStream(Map.of(), keepAlive);
         try {
+            if (endedAt(runId, afterSeq)) {
+                // A client resuming after the terminal event (its connection dropped before done) would wait
+                // for an event that never comes.
+                sse.send(DONE);
+                return;
+            }
             long cursor = afterSeq;
             while (sse.isOpen()) {
                 var events = log.read(runId, cursor, POLL_NANOS);
@@ -44,5 +50,12 @@ final class RunStreamer {
         } finally {
             sse.end();
         }
+    }
+
+    /** Whether {@code seq} is the last event of the run's log and ends the run. */
+    private boolean endedAt(String runId, long seq) throws InterruptedException {
+        if (seq <= 0 || seq != log.lastSeq(runId)) return false;
+        var at = log.read(runId, seq - 1, 0);
+        return !at.isEmpty() && at.getFirst().seq() == seq && Runs.terminalEvent(at.getFirst().event());
     }
 }

@@ -56,15 +56,19 @@ final class RunsHandler {
     void createAndRun(Exchange ex) throws InterruptedException {
         var req = Requests.body(ex);
         boolean stream = Requests.bool(req, "stream", false);
-        // Validate the run's parameters before anything is stored.
-        assistants.find(Requests.requiredString(req, "assistant_id"));
-        var threadReq = req.path("thread").isObject() ? (ObjectNode) req.get("thread") : Json.object();
-        var thread = threads.create(threadReq, "thread.");
+        var threadNode = req.get("thread");
+        if (threadNode != null && !threadNode.isNull() && !threadNode.isObject()) {
+            throw ApiException.badRequest("Invalid type for 'thread': expected an object.", "thread");
+        }
+        // The thread and the run are both validated before either is stored: a request refused for a bad run
+        // parameter must not leave a thread behind.
+        var thread = threads.prepare(threadNode instanceof ObjectNode t ? t : Json.object(), "thread.");
+        var newRun = newRun(req, thread.id());
+        threads.insert(thread);
         var run = engine.locked(thread.id(), () -> {
-            var r = newRun(req, thread.id());
-            engine.emit(r.id(), "thread.created", thread.body());
-            engine.submit(r, ex.header("Authorization"));
-            return r;
+            engine.emit(newRun.id(), "thread.created", thread.thread().body());
+            engine.submit(newRun, ex.header("Authorization"));
+            return newRun;
         });
         respond(ex, run, stream);
     }
@@ -100,7 +104,8 @@ final class RunsHandler {
         r.putNull("completed_at");
         r.putNull("required_action");
         r.putNull("last_error");
-        var model = req.path("model").isTextual() ? req.get("model").asText() : assistant.path("model").asText();
+        var requested = Requests.nullableString(req, "model"); // a model of another type is a 400, not the assistant's model
+        var model = requested.isTextual() ? requested.asText() : assistant.path("model").asText();
         if (engine.router().route(model).isEmpty()) {
             throw new ApiException(ApiError.notFound("The model `" + model + "` does not exist or you do not have access to it.", "model", "model_not_found"));
         }
@@ -169,7 +174,8 @@ final class RunsHandler {
         boolean stream = Requests.bool(req, "stream", false);
         threads.find(threadId);
         var outputs = req.get("tool_outputs");
-        if (outputs == null || !outputs.isArray()) throw ApiException.badRequest("Missing required parameter: 'tool_outputs'.", "tool_outputs");
+        if (outputs == null || outputs.isNull()) throw ApiException.badRequest("Missing required parameter: 'tool_outputs'.", "tool_outputs");
+        if (!outputs.isArray()) throw ApiException.badRequest("Invalid type for 'tool_outputs': expected an array.", "tool_outputs");
         long before = engine.submitToolOutputs(threadId, runId, outputs, ex.header("Authorization"));
         if (stream) streamer.stream(ex, runId, before);
         else ex.sendJson(200, find(threadId, runId).body(), Map.of());
@@ -198,6 +204,11 @@ final class RunsHandler {
                 after = Long.parseLong(from.trim());
             } catch (NumberFormatException e) {
                 throw ApiException.badRequest("Invalid Last-Event-ID '" + from + "': expected the id of an event of this run.", null);
+            }
+            // An id the run never gave out would be waited for forever, also on a run that has ended.
+            long last = engine.log().lastSeq(runId);
+            if (after > last) {
+                throw ApiException.badRequest("Invalid Last-Event-ID '" + from + "': run " + runId + " has no event " + after + " (its last is " + last + ").", null);
             }
         }
         streamer.stream(ex, runId, after);

@@ -9,6 +9,7 @@ import dev.sluice.gateway.store.Store;
 import dev.sluice.gateway.store.StoredObject;
 import dev.sluice.wire.json.Json;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /** {@code /v1/threads}: create (with initial messages), retrieve, modify, delete (with everything in it). */
@@ -23,17 +24,30 @@ final class ThreadsHandler {
     }
 
     void create(Exchange ex) {
-        ex.sendJson(200, create(Requests.body(ex), "").body(), Map.of());
+        var thread = prepare(Requests.body(ex), "");
+        insert(thread);
+        ex.sendJson(200, thread.thread().body(), Map.of());
     }
 
-    /** Creates a thread and its initial messages from a create-thread body ({@code param} prefixes error names). */
-    StoredObject create(ObjectNode req, String param) {
+    /** A thread and its initial messages, validated and built but not stored yet. */
+    record NewThread(StoredObject thread, List<StoredObject> messages) {
+        String id() {
+            return thread.id();
+        }
+    }
+
+    /**
+     * Builds a thread and its initial messages from a create-thread body ({@code param} prefixes error names),
+     * storing nothing: create-and-run validates its run too before {@link #insert} keeps either.
+     */
+    NewThread prepare(ObjectNode req, String param) {
         var t = Json.object();
         var id = Ids.next("thread_");
         t.put("id", id);
         t.put("object", "thread");
         t.put("created_at", Ids.nowSeconds());
-        t.set("tool_resources", req.path("tool_resources").isObject() ? req.get("tool_resources").deepCopy() : Json.object());
+        var toolResources = Requests.optionalObject(req, "tool_resources", param + "tool_resources");
+        t.set("tool_resources", toolResources != null ? toolResources : Json.object());
         t.set("metadata", Requests.metadata(req, "metadata"));
         var messages = new ArrayList<StoredObject>();
         var list = req.get("messages");
@@ -42,10 +56,12 @@ final class ThreadsHandler {
             int i = 0;
             for (JsonNode m : list) messages.add(Messages.fromRequest(id, m, param + "messages[" + i++ + "]"));
         }
-        var thread = new StoredObject(id, null, null, SortKeys.next(), null, t, Json.object());
-        store.objects(Kind.THREAD).insert(thread);
-        for (var m : messages) store.objects(Kind.MESSAGE).insert(m);
-        return thread;
+        return new NewThread(new StoredObject(id, null, null, SortKeys.next(), null, t, Json.object()), messages);
+    }
+
+    void insert(NewThread thread) {
+        store.objects(Kind.THREAD).insert(thread.thread());
+        for (var m : thread.messages()) store.objects(Kind.MESSAGE).insert(m);
     }
 
     void get(Exchange ex, String id) {
@@ -57,7 +73,8 @@ final class ThreadsHandler {
         var stored = find(id);
         var t = stored.body().deepCopy();
         if (req.has("metadata")) t.set("metadata", Requests.metadata(req, "metadata"));
-        if (req.path("tool_resources").isObject()) t.set("tool_resources", req.get("tool_resources").deepCopy());
+        var toolResources = Requests.optionalObject(req, "tool_resources", "tool_resources");
+        if (toolResources != null) t.set("tool_resources", toolResources);
         store.objects(Kind.THREAD).update(stored.withBody(t));
         ex.sendJson(200, t, Map.of());
     }
