@@ -188,6 +188,44 @@ class SimChatTest {
         valid("ErrorResponse", last);
     }
 
+    /**
+     * The simulator is on in every gateway, so its request settings are client input: a bad value was a 500
+     * (a NumberFormatException), and a huge length or n × a huge echo scripted the whole answer in memory.
+     */
+    @Test
+    void simulatorSettingsFromARequestAreCheckedAndBounded() throws Exception {
+        record Case(String sim, String model, int n, String param) {}
+        var big = "w ".repeat(60_000);
+        for (var c : List.of(
+                new Case("{\"ttft_ms\":\"abc\"}", "sim/echo", 1, "sim.ttft_ms"),
+                new Case("{\"tokens_per_second\":\"x\"}", "sim/echo", 1, "sim.tokens_per_second"),
+                new Case("{\"fail_rate\":2}", "sim/echo", 1, "sim.fail_rate"),
+                new Case("{\"fail_status\":99999}", "sim/echo", 1, "sim.fail_status"),
+                new Case("{\"tool_calls\":\"x\"}", "sim/echo", 1, "sim.tool_calls"),
+                new Case("{\"colour\":\"red\"}", "sim/echo", 1, "sim.colour"),
+                new Case("\"fast\"", "sim/echo", 1, "sim"),
+                new Case("{\"length\":2000000000}", "sim/lorem", 1, "sim.length"),
+                new Case("{\"length\":90000}", "sim/lorem", 2, "n"),
+                new Case("{}", "sim/echo", 2, "n"))) {
+            var text = c.model().equals("sim/echo") && c.n() > 1 ? big : "hi";
+            var body = "{\"model\":\"" + c.model() + "\",\"n\":" + c.n() + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + text
+                    + "\"}],\"sim\":" + c.sim() + "}";
+            for (boolean stream : new boolean[] {false, true}) {
+                var r = gw.post("/chat/completions", body.replace("\"n\":", "\"stream\":" + stream + ",\"n\":"));
+                assertThat(r.statusCode()).as(c + " " + r.body()).isEqualTo(400);
+                var json = Json.parse(r.body());
+                valid("ErrorResponse", json);
+                assertThat(json.at("/error/param").asText()).as(c.toString()).isEqualTo(c.param());
+                assertThat(json.at("/error/type").asText()).isEqualTo("invalid_request_error");
+            }
+        }
+        // Within the bounds, numbers written as strings still work.
+        var ok = gw.post("/chat/completions", "{\"model\":\"sim/lorem\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                + "\"sim\":{\"ttft_ms\":\"0\",\"tokens_per_second\":0,\"length\":\"7\"}}");
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(Json.parse(ok.body()).at("/usage/completion_tokens").asInt()).isEqualTo(7);
+    }
+
     @Test
     void upstreamRefusalKeepsStatusAndRetryAfter() throws Exception {
         var r = gw.post("/chat/completions", """

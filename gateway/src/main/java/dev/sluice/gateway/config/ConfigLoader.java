@@ -8,6 +8,7 @@ import dev.sluice.gateway.config.GatewayConfig.Limits;
 import dev.sluice.gateway.config.GatewayConfig.ModelRoute;
 import dev.sluice.gateway.config.GatewayConfig.ProviderConfig;
 import dev.sluice.gateway.config.GatewayConfig.Timeouts;
+import dev.sluice.gateway.provider.sim.SimSettings;
 import dev.sluice.wire.json.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -100,8 +101,7 @@ public final class ConfigLoader {
     /** Deployment options by provider type: how an OpenAI-compatible one continues a cut answer; the simulator's behaviour. */
     static final List<String> OPENAI_OPTIONS = List.of("continuation");
     static final List<String> CONTINUATIONS = List.of("prefill", "continue_final_message", "reask");
-    static final List<String> SIM_OPTIONS = List.of("ttft_ms", "tokens_per_second", "length", "tool_calls", "fail_status", "retry_after_seconds",
-            "fail_after_tokens", "fail_rate");
+    static final List<String> SIM_OPTIONS = SimSettings.KEYS;
     static final List<String> STORAGE_KEYS = List.of("type", "path", "url", "user", "password");
 
     private GatewayConfig build(JsonNode root, String source) {
@@ -223,11 +223,10 @@ public final class ConfigLoader {
                     throw new ConfigException(where + ": unknown '" + value.asText() + "' (" + String.join(", ", CONTINUATIONS) + ")");
                 }
             }
-            case "tool_calls" -> {
-                if (!value.isArray()) throw new ConfigException(where + " must be a list of {name, arguments}");
+            default -> {
+                var problem = SimSettings.problem(key, value);
+                if (problem != null) throw new ConfigException(where + ": " + problem);
             }
-            case "tokens_per_second", "fail_rate" -> ConfigNodes.number(value, where);
-            default -> ConfigNodes.integer(value, where, 0, Integer.MAX_VALUE);
         }
     }
 

@@ -47,19 +47,6 @@ final class ConfigNodes {
         return (int) value;
     }
 
-    static double number(JsonNode node, String where) {
-        if (node.isNumber()) return node.doubleValue();
-        if (node.isTextual()) {
-            try {
-                var value = Double.parseDouble(node.asText().trim());
-                if (Double.isFinite(value)) return value;
-            } catch (NumberFormatException e) {
-                // the error below
-            }
-        }
-        throw new ConfigException(where + ": must be a number, got " + shown(node));
-    }
-
     static boolean bool(JsonNode node, String where) {
         if (node.isBoolean()) return node.booleanValue();
         if (node.isTextual() && (node.asText().trim().equals("true") || node.asText().trim().equals("false"))) {

@@ -93,7 +93,9 @@ class ConfigLoaderTest {
                 .hasMessage("sluice.yaml: models[0].deployments[0]: unknown key 'colour' (known: fail_after_tokens, fail_rate, fail_status, length, "
                         + "model, provider, retry_after_seconds, tokens_per_second, tool_calls, ttft_ms, weight)");
         assertThatThrownBy(() -> parse("models: [{name: m, deployments: [{provider: sim, ttft_ms: soon}]}]"))
-                .hasMessage("sluice.yaml: models[0].deployments[0].ttft_ms: must be a whole number, got 'soon'");
+                .hasMessage("sluice.yaml: models[0].deployments[0].ttft_ms: must be a whole number from 0 to 600000");
+        assertThatThrownBy(() -> parse("models: [{name: m, deployments: [{provider: sim, length: 2000000000}]}]"))
+                .hasMessage("sluice.yaml: models[0].deployments[0].length: must be from 0 to 100000");
         assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1}}\nmodels: [{name: m, deployments: [{provider: p, continuation: resume}]}]"))
                 .hasMessage("sluice.yaml: models[0].deployments[0].continuation: unknown 'resume' (prefill, continue_final_message, reask)");
         assertThatThrownBy(() -> parse("providers: {p: {base_url: http://x/v1, always_stream: yes-please}}"))

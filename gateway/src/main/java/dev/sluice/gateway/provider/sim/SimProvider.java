@@ -44,7 +44,16 @@ public final class SimProvider implements Provider {
     @Override
     public UpstreamStream open(UpstreamRequest request) throws UpstreamException {
         var body = request.body();
-        var settings = SimSettings.from(request.options(), body.get("sim"));
+        var overrides = body.get("sim");
+        if (overrides != null && !overrides.isNull()) {
+            if (!overrides.isObject()) throw invalid("sim", "must be an object of simulator settings (" + String.join(", ", SimSettings.KEYS) + ")");
+            for (var it = overrides.properties().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                var problem = SimSettings.problem(e.getKey(), e.getValue());
+                if (problem != null) throw invalid("sim." + e.getKey(), problem);
+            }
+        }
+        var settings = SimSettings.from(request.options(), overrides);
         var random = ThreadLocalRandom.current();
         boolean failing = settings.failRate() >= 1 || random.nextDouble() < settings.failRate();
         if (failing && settings.failStatus() > 0) {
@@ -60,7 +69,18 @@ public final class SimProvider implements Provider {
         return new SimStream(script(request, settings, failing), settings);
     }
 
-    private List<StreamEvent> script(UpstreamRequest request, SimSettings settings, boolean failing) {
+    /** A 400 as OpenAI words it, naming the setting: the simulator is the upstream that refuses. */
+    private static UpstreamException invalid(String param, String problem) {
+        var error = Json.object();
+        var e = error.putObject("error");
+        e.put("message", "Invalid '" + param + "': " + problem + ".");
+        e.put("type", "invalid_request_error");
+        e.put("param", param);
+        e.putNull("code");
+        return UpstreamException.http(400, "invalid simulator setting", Json.bytes(error), "application/json", null);
+    }
+
+    private List<StreamEvent> script(UpstreamRequest request, SimSettings settings, boolean failing) throws UpstreamException {
         var body = request.body();
         var events = new ArrayList<StreamEvent>();
         var model = "sim/" + request.model();
@@ -82,6 +102,17 @@ public final class SimProvider implements Provider {
             if (text.startsWith(prefill)) text = text.substring(prefill.length());
         }
         var tokens = tokenize(text);
+        long tokensPerChoice = 0;
+        if (callTools) {
+            for (var call : settings.toolCalls()) tokensPerChoice += tokenize(call.arguments()).size();
+        } else {
+            tokensPerChoice = Math.min(tokens.size(), maxTokens);
+        }
+        if (n * tokensPerChoice > SimSettings.MAX_ANSWER_TOKENS) {
+            var param = n > 1 ? "n" : callTools ? "sim.tool_calls" : request.model().startsWith("echo") ? "messages" : "sim.length";
+            throw invalid(param, "the simulator answers at most " + SimSettings.MAX_ANSWER_TOKENS + " tokens per request, and this asks for "
+                    + n + " × " + tokensPerChoice);
+        }
         for (int c = 0; c < n; c++) events.add(new StreamEvent.Role(c, "assistant"));
         // Choices are generated side by side and interleaved token by token, as real n>1 streams are; then
         // every choice finishes. (A client such as openai-java's accumulator treats "all choices seen so far
