@@ -6,6 +6,7 @@ import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.gateway.runs.Ids;
 import dev.sluice.wire.json.Json;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -29,9 +30,15 @@ final class InputItems {
         }
         if (!input.isArray()) throw ApiException.badRequest("Invalid type for 'input': expected a string or an array of input items.", "input");
         int i = 0;
+        var ids = new HashSet<String>();
         for (var item : input) {
             var at = "input[" + i++ + "]";
             if (!item.isObject()) throw ApiException.badRequest("Invalid type for '" + at + "': expected an object.", at);
+            // An item id names one item of the conversation: twice in one input is a client error, as at OpenAI
+            // (and the stored input items could not tell the two apart).
+            if (item.path("id").isTextual() && !ids.add(item.get("id").asText())) {
+                throw ApiException.badRequest("Duplicate item found with id " + item.get("id").asText() + ". Remove duplicate items from your input and try again.", at + ".id");
+            }
             var type = item.path("type").asText(item.has("role") ? "message" : "");
             out.add(switch (type) {
                 case "message" -> message(item, at);

@@ -152,7 +152,14 @@ public final class ResponsesApi implements AutoCloseable {
             }
         }
         Thread.interrupted();
-        if (repo != null) save(response, req.input());
+        if (repo != null) {
+            try {
+                save(response, req.input());
+            } catch (RuntimeException e) {
+                upstream.close(); // nothing will read it: release the upstream request rather than leave it generating
+                throw e;
+            }
+        }
         var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"), usage, ex.requestId());
         executing.put(id, execution);
         var headers = Map.of("x-sluice-deployment", upstream.target().label());
@@ -200,7 +207,22 @@ public final class ResponsesApi implements AutoCloseable {
 
     private void save(StoredObject response, List<ObjectNode> input) {
         responses.insert(response);
-        for (var item : input) items.insert(new StoredObject(item.get("id").asText(), response.id(), null, SortKeys.next(), null, item, Json.object()));
+        for (var item : input) items.insert(new StoredObject(itemKey(response.id(), item.get("id").asText()), response.id(), null, SortKeys.next(), null, item, Json.object()));
+    }
+
+    /**
+     * An input item's row key: scoped by its response, since a client that manages its own context sends the
+     * same item (with the id it was given) again in every later request, and the rows of each must coexist.
+     */
+    private static String itemKey(String responseId, String itemId) {
+        return responseId + "/" + itemId;
+    }
+
+    /** The row an {@code after}/{@code before} item id names; rows stored before keys were scoped use the item's own id. */
+    private String itemCursor(String responseId, String itemId) {
+        if (itemId == null) return null;
+        var scoped = itemKey(responseId, itemId);
+        return items.get(scoped).isPresent() ? scoped : itemId;
     }
 
     /** The conversation up to and including {@code previousId}: each earlier response's input items, then its output. */
@@ -320,13 +342,13 @@ public final class ResponsesApi implements AutoCloseable {
         }
         var order = ex.query("order") == null ? "desc" : ex.query("order");
         if (!order.equals("asc") && !order.equals("desc")) throw ApiException.badRequest("Invalid value for 'order': expected 'asc' or 'desc'.", "order");
-        var page = items.list(id, null, new PageRequest(limit, order.equals("asc"), ex.query("after"), ex.query("before")));
+        var page = items.list(id, null, new PageRequest(limit, order.equals("asc"), itemCursor(id, ex.query("after")), itemCursor(id, ex.query("before"))));
         var out = Json.object();
         out.put("object", "list");
         var data = out.putArray("data");
         for (var item : page.items()) data.add(item.body());
-        out.put("first_id", page.items().isEmpty() ? null : page.items().getFirst().id());
-        out.put("last_id", page.items().isEmpty() ? null : page.items().getLast().id());
+        out.put("first_id", page.items().isEmpty() ? null : page.items().getFirst().body().get("id").asText());
+        out.put("last_id", page.items().isEmpty() ? null : page.items().getLast().body().get("id").asText());
         out.put("has_more", page.hasMore());
         ex.sendJson(200, out, Map.of());
     }

@@ -569,6 +569,40 @@ abstract class ResponsesContract {
         return usage.await(requestId);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"", "fake-"})
+    void inputItemsKeepTheClientsIdsAcrossRequests(String p) throws Exception {
+        // A client that manages its own context sends the same items, ids and all, in every request.
+        var input = """
+                [{"type":"message","id":"msg_client1","role":"user","content":"first"},
+                 {"type":"function_call","id":"fc_client1","call_id":"call_c1","name":"f","arguments":"{}"},
+                 {"type":"function_call_output","id":"fco_client1","call_id":"call_c1","output":"again"}]""";
+        var first = call("POST", "/responses", "{\"model\":\"%secho\",\"input\":%s}".formatted(p, input));
+        var second = call("POST", "/responses", "{\"model\":\"%secho\",\"input\":%s}".formatted(p, input));
+        assertThat(first.status).as(String.valueOf(first.json)).isEqualTo(200);
+        assertThat(second.status).as(String.valueOf(second.json)).isEqualTo(200);
+        for (var r : List.of(first.json, second.json)) {
+            var id = r.get("id").asText();
+            var items = call("GET", "/responses/" + id + "/input_items?order=asc", null).json;
+            spec.assertValid("ResponseItemList", items);
+            assertThat(items.get("data").findValuesAsText("id")).containsExactly("msg_client1", "fc_client1", "fco_client1");
+            assertThat(items.get("first_id").asText()).isEqualTo("msg_client1");
+            assertThat(items.get("last_id").asText()).isEqualTo("fco_client1");
+            var page = call("GET", "/responses/" + id + "/input_items?order=asc&after=msg_client1&limit=1", null).json;
+            assertThat(page.get("data").findValuesAsText("id")).containsExactly("fc_client1");
+            assertThat(page.get("has_more").asBoolean()).isTrue();
+            var before = call("GET", "/responses/" + id + "/input_items?order=asc&before=fco_client1", null).json;
+            assertThat(before.get("data").findValuesAsText("id")).containsExactly("msg_client1", "fc_client1");
+        }
+        // Deleting one response leaves the other's items alone.
+        call("DELETE", "/responses/" + first.json.get("id").asText(), null);
+        assertThat(call("GET", "/responses/" + second.json.get("id").asText() + "/input_items", null).json.get("data").size()).isEqualTo(3);
+        // The same id twice in one input is the client's error, not the store's.
+        assertError(call("POST", "/responses", """
+                {"model":"%secho","input":[{"type":"message","id":"msg_twice","role":"user","content":"a"},
+                                          {"type":"message","id":"msg_twice","role":"user","content":"b"}]}""".formatted(p)), 400, "input[1].id");
+    }
+
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
 
     Streamed streamWithHeaders(String method, String path, String body) throws IOException, InterruptedException {
