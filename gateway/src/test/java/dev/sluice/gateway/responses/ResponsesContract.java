@@ -94,6 +94,11 @@ abstract class ResponsesContract {
                     deployments: [{provider: fake, model: reasoning}]
                   - name: fake-refusal
                     deployments: [{provider: fake, model: refusal}]
+                  - name: fake-parallel
+                    deployments: [{provider: fake, model: parallel}]
+                  - name: fake-empty
+                    retries: 0
+                    deployments: [{provider: fake, model: empty}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -124,6 +129,19 @@ abstract class ResponsesContract {
         var model = body.path("model").asText();
         if (model.equals("status-503")) {
             return FakeUpstream.Reply.json(503, "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":null}}", Map.of());
+        }
+        var head0 = "{\"id\":\"chatcmpl-f\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[";
+        if (model.equals("parallel")) { // two calls whose argument fragments interleave, as the chat format allows
+            var sse = "data: " + head0 + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"b\\\"\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":2}\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+                    + "data: [DONE]\n\n";
+            return FakeUpstream.Reply.sse(sse.getBytes(StandardCharsets.UTF_8), 97, 0);
+        }
+        if (model.equals("empty")) { // [DONE] after nothing: no choice at all
+            return FakeUpstream.Reply.sse("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8), 97, 0);
         }
         var messages = body.path("messages");
         var last = messages.get(messages.size() - 1);
@@ -601,6 +619,40 @@ abstract class ResponsesContract {
         assertError(call("POST", "/responses", """
                 {"model":"%secho","input":[{"type":"message","id":"msg_twice","role":"user","content":"a"},
                                           {"type":"message","id":"msg_twice","role":"user","content":"b"}]}""".formatted(p)), 400, "input[1].id");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void interleavedParallelCallsKeepEveryArgument(boolean streamed) throws Exception {
+        var body = "{\"model\":\"fake-parallel\",\"input\":\"go\",\"stream\":" + streamed + "}";
+        JsonNode response;
+        if (streamed) {
+            var events = stream("POST", "/responses", body);
+            events.forEach(e -> spec.assertValid("ResponseStreamEvent", e));
+            for (int i = 0; i < events.size(); i++) assertThat(events.get(i).get("sequence_number").asInt()).isEqualTo(i);
+            // Each call's deltas add up to its done arguments, whichever order they came in.
+            for (int index = 0; index < 2; index++) {
+                int at = index;
+                var deltas = new StringBuilder();
+                events.stream().filter(e -> e.get("type").asText().equals("response.function_call_arguments.delta") && e.get("output_index").asInt() == at)
+                        .forEach(e -> deltas.append(e.get("delta").asText()));
+                var done = events.stream().filter(e -> e.get("type").asText().equals("response.function_call_arguments.done") && e.get("output_index").asInt() == at)
+                        .toList();
+                assertThat(done).hasSize(1);
+                assertThat(done.getFirst().get("arguments").asText()).isEqualTo(deltas.toString());
+            }
+            response = events.getLast().get("response");
+        } else {
+            var answer = call("POST", "/responses", body);
+            assertThat(answer.status).isEqualTo(200);
+            response = answer.json;
+        }
+        spec.assertValid("Response", response);
+        assertThat(response.get("status").asText()).isEqualTo("completed");
+        var output = response.get("output");
+        assertThat(output.findValuesAsText("call_id")).containsExactly("call_a", "call_b");
+        assertThat(output.get(0).get("arguments").asText()).isEqualTo("{\"a\":1}");
+        assertThat(output.get(1).get("arguments").asText()).isEqualTo("{\"b\":2}");
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
