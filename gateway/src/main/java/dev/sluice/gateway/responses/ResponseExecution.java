@@ -167,10 +167,14 @@ final class ResponseExecution {
             if (cancelled) stream.close();
             var builder = new OutputBuilder();
             String failure = null;
+            // Whether anything of a choice came (metadata, usage and chunk-level extras are not a choice's).
+            boolean anyChoice = false;
             try (stream) {
                 StreamEvent event;
                 while ((event = stream.next()) != null) {
                     tracker.accept(event);
+                    if (!anyChoice) anyChoice = !(event instanceof StreamEvent.Metadata || event instanceof StreamEvent.Usage
+                            || event instanceof StreamEvent.Extra || event instanceof StreamEvent.Error);
                     for (var e : builder.accept(event)) emit(e.type(), e.data());
                     if (event instanceof StreamEvent.Error e) {
                         failure = e.error().message();
@@ -180,6 +184,8 @@ final class ResponseExecution {
                 if (failure == null && !cancelled && builder.finishReason() == null && !stream.completed()) {
                     failure = "The upstream closed the stream before the answer was complete.";
                 }
+                // [DONE] after nothing is a broken upstream, as for chat completions, not an empty success.
+                if (failure == null && !cancelled && !anyChoice) failure = "The upstream ended its answer without any choice in it.";
             } catch (IOException e) {
                 if (!cancelled) failure = UpstreamErrors.describe(e);
             }

@@ -655,6 +655,20 @@ abstract class ResponsesContract {
         assertThat(output.get(1).get("arguments").asText()).isEqualTo("{\"b\":2}");
     }
 
+    @org.junit.jupiter.api.Test
+    void anUpstreamAnswerWithoutAnyChoiceFails() throws Exception {
+        // Not an empty success the SDKs would take for an answer: 502 in the foreground, response.failed in a stream.
+        var answer = call("POST", "/responses", "{\"model\":\"fake-empty\",\"input\":\"hi\"}");
+        assertError(answer, 502, null);
+        assertThat(answer.json.get("error").get("message").asText()).contains("without any choice");
+        var events = stream("POST", "/responses", "{\"model\":\"fake-empty\",\"input\":\"hi\",\"stream\":true}");
+        events.forEach(e -> spec.assertValid("ResponseStreamEvent", e));
+        var last = events.getLast();
+        assertThat(last.get("type").asText()).isEqualTo("response.failed");
+        assertThat(last.get("response").get("error").get("code").asText()).isEqualTo("server_error");
+        assertThat(call("GET", "/responses/" + last.get("response").get("id").asText(), null).json.get("status").asText()).isEqualTo("failed");
+    }
+
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
 
     Streamed streamWithHeaders(String method, String path, String body) throws IOException, InterruptedException {
