@@ -30,6 +30,11 @@ final class Tools {
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
                 throw ApiException.badRequest("Invalid type for '" + at + ".parameters': expected an object (a JSON schema).", at + ".parameters");
             }
+            for (var field : new String[] {"description", "strict"}) {
+                var value = tool.get(field);
+                boolean ok = value == null || value.isNull() || (field.equals("strict") ? value.isBoolean() : value.isTextual());
+                if (!ok) throw ApiException.badRequest("Invalid type for '" + at + "." + field + "': expected a " + (field.equals("strict") ? "boolean" : "string") + ".", at + "." + field);
+            }
             var t = out.addObject();
             t.put("type", "function");
             t.put("name", tool.get("name").asText());

@@ -669,6 +669,31 @@ abstract class ResponsesContract {
         assertThat(call("GET", "/responses/" + last.get("response").get("id").asText(), null).json.get("status").asText()).isEqualTo("failed");
     }
 
+    @org.junit.jupiter.api.Test
+    void optionsAreValidatedNotIgnored() throws Exception {
+        var base = "{\"model\":\"echo\",\"input\":\"x\",";
+        assertError(call("POST", "/responses", base + "\"truncation\":\"bogus\"}"), 400, "truncation");
+        assertError(call("POST", "/responses", base + "\"include\":[\"bogus\"]}"), 400, "include[0]");
+        assertError(call("POST", "/responses", base + "\"include\":\"reasoning.encrypted_content\"}"), 400, "include");
+        assertError(call("POST", "/responses", base + "\"top_logprobs\":21}"), 400, "top_logprobs");
+        assertError(call("POST", "/responses", base + "\"top_logprobs\":1.5}"), 400, "top_logprobs");
+        assertError(call("POST", "/responses", base + "\"max_tool_calls\":0}"), 400, "max_tool_calls");
+        assertError(call("POST", "/responses", base + "\"service_tier\":\"bogus\"}"), 400, "service_tier");
+        assertError(call("POST", "/responses", base + "\"prompt\":{\"id\":\"pmpt_1\"}}"), 400, "prompt");
+        assertError(call("POST", "/responses", base + "\"reasoning\":{\"effort\":5}}"), 400, "reasoning.effort");
+        assertError(call("POST", "/responses", base + "\"reasoning\":{\"summary\":\"long\"}}"), 400, "reasoning.summary");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"strict\":\"yes\"}]}"), 400, "tools[0].strict");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"description\":7}]}"), 400, "tools[0].description");
+        // Valid values are accepted and echoed as given.
+        var ok = call("POST", "/responses", base + """
+                "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto"}""");
+        assertThat(ok.status).as(String.valueOf(ok.json)).isEqualTo(200);
+        spec.assertValid("Response", ok.json);
+        assertThat(ok.json.get("truncation").asText()).isEqualTo("auto");
+        assertThat(ok.json.get("top_logprobs").asInt()).isEqualTo(3);
+        assertThat(ok.json.get("max_tool_calls").asInt()).isEqualTo(2);
+    }
+
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
 
     Streamed streamWithHeaders(String method, String path, String body) throws IOException, InterruptedException {
