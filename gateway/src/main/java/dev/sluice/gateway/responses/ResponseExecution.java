@@ -3,6 +3,7 @@ package dev.sluice.gateway.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.chat.UpstreamErrors;
+import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.resilience.ResilientStream;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
@@ -149,7 +150,7 @@ final class ResponseExecution {
                 if (refused != null) {
                     var e = refused.last();
                     settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
-                            "The model request failed (" + refused.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
+                            "The model request failed (" + refused.deployment() + "): " + httpPrefix(e) + e.getMessage());
                     record(refused.deployment(), 0, 0, false, refused.attempts().size(), "upstream_refused");
                     return;
                 }
@@ -210,6 +211,12 @@ final class ResponseExecution {
      * resilient stream, which marks a partial estimate), else estimated here from the request and what
      * streamed (an answer cancelled or cut off before the upstream's usage chunk).
      */
+    /** {@code HTTP <status> } before a refusal's message, unless the message starts with it already (the OpenAI provider's do). */
+    private static String httpPrefix(UpstreamException e) {
+        var prefix = "HTTP " + e.status() + " ";
+        return e.status() <= 0 || String.valueOf(e.getMessage()).startsWith(prefix) ? "" : prefix;
+    }
+
     /** Leaves the opener: no interrupt can come after this, and one that came already is cleared. */
     private void endOpening() {
         synchronized (gate) {

@@ -99,6 +99,9 @@ abstract class ResponsesContract {
                   - name: fake-empty
                     retries: 0
                     deployments: [{provider: fake, model: empty}]
+                  - name: fake-refusing
+                    retries: 0
+                    deployments: [{provider: fake, model: status-503}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -692,6 +695,15 @@ abstract class ResponsesContract {
         assertThat(ok.json.get("truncation").asText()).isEqualTo("auto");
         assertThat(ok.json.get("top_logprobs").asInt()).isEqualTo(3);
         assertThat(ok.json.get("max_tool_calls").asInt()).isEqualTo(2);
+    }
+
+    @org.junit.jupiter.api.Test
+    void aRefusedBackgroundResponseSaysWhatTheUpstreamSaidOnce() throws Exception {
+        var id = call("POST", "/responses", "{\"model\":\"fake-refusing\",\"input\":\"hi\",\"background\":true}").json.get("id").asText();
+        var last = stream("GET", "/responses/" + id + "?stream=true", null).getLast();
+        assertThat(last.get("type").asText()).isEqualTo("response.failed");
+        var message = last.get("response").get("error").get("message").asText();
+        assertThat(message).contains("fake/status-503").contains("overloaded").containsOnlyOnce("HTTP 503");
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
