@@ -149,9 +149,11 @@ final class ResponseExecution {
                 }
                 if (refused != null) {
                     var e = refused.last();
-                    settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
+                    var status = settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
                             "The model request failed (" + refused.deployment() + "): " + httpPrefix(e) + e.getMessage());
-                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), "upstream_refused");
+                    // A cancel that interrupts the opener mid-request fails that attempt too: the response is
+                    // cancelled (settle saw it), and its usage record says so rather than blaming the upstream.
+                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), cancelled ? outcome(status) : "upstream_refused");
                     return;
                 }
                 if (first == null) { // cancelled before or while opening (only a cancel interrupts the opener)

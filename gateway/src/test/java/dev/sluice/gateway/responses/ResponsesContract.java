@@ -102,6 +102,9 @@ abstract class ResponsesContract {
                   - name: fake-refusing
                     retries: 0
                     deployments: [{provider: fake, model: status-503}]
+                  - name: fake-slowhead
+                    retries: 0
+                    deployments: [{provider: fake, model: slowhead}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -142,6 +145,14 @@ abstract class ResponsesContract {
                     + "data: " + head0 + "{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
                     + "data: [DONE]\n\n";
             return FakeUpstream.Reply.sse(sse.getBytes(StandardCharsets.UTF_8), 97, 0);
+        }
+        if (model.equals("slowhead")) { // no head for a while: a cancel lands while the gateway is still opening
+            try {
+                Thread.sleep(3_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            model = "echo";
         }
         if (model.equals("empty")) { // [DONE] after nothing: no choice at all
             return FakeUpstream.Reply.sse("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8), 97, 0);
@@ -704,6 +715,17 @@ abstract class ResponsesContract {
         assertThat(last.get("type").asText()).isEqualTo("response.failed");
         var message = last.get("response").get("error").get("message").asText();
         assertThat(message).contains("fake/status-503").contains("overloaded").containsOnlyOnce("HTTP 503");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCancelWhileOpeningIsRecordedAsCancelled() throws Exception {
+        var created = call("POST", "/responses", "{\"model\":\"fake-slowhead\",\"input\":\"hi\",\"background\":true}");
+        var id = created.json.get("id").asText();
+        int requests = upstream.seen.size();
+        for (int i = 0; i < 200 && upstream.seen.size() == requests; i++) Thread.sleep(10); // the upstream has the request
+        var cancelled = call("POST", "/responses/" + id + "/cancel", null);
+        assertThat(cancelled.json.get("status").asText()).isEqualTo("cancelled");
+        assertThat(awaitRecord(created.headers.firstValue("x-request-id").orElseThrow()).outcome()).isEqualTo("cancelled");
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
