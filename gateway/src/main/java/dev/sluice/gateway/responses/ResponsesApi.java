@@ -141,11 +141,16 @@ public final class ResponsesApi implements AutoCloseable {
         try {
             upstream = RouteOpener.open(route, chatBody, ex.header("Authorization"));
         } catch (UpstreamFailure f) {
-            ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
-            usage.record(new UsageRecord(ex.requestId(), req.model(), f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
+            // A client that leaves interrupts the opener, which can fail the attempt under way rather than throw
+            // InterruptedException: that is the client's cancel, not the upstream's refusal.
+            boolean gone = !ex.isOpen();
+            if (!gone) ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
+            usage.record(new UsageRecord(ex.requestId(), req.model(), f.deployment(), 0, 0, false, f.attempts().size(), gone ? "client_cancelled" : "upstream_refused"));
             return;
         } catch (InterruptedException e) {
-            return; // the client is gone; nothing was opened
+            // The client is gone (during a backoff, say); nothing was opened, but the response still leaves its record.
+            usage.record(new UsageRecord(ex.requestId(), req.model(), route.targets().getFirst().label(), 0, 0, false, 0, "client_cancelled"));
+            return;
         } finally {
             synchronized (opening) {
                 opening[0] = false;

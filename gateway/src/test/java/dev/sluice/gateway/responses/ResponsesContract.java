@@ -105,6 +105,13 @@ abstract class ResponsesContract {
                   - name: fake-slowhead
                     retries: 0
                     deployments: [{provider: fake, model: slowhead}]
+                  - name: fake-slowhead-fg
+                    retries: 0
+                    deployments: [{provider: fake, model: slowhead}]
+                  - name: backing-off
+                    retries: 3
+                    backoff: 5s
+                    deployments: [{provider: sim, model: echo, fail_status: 503, fail_rate: 1}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -726,6 +733,31 @@ abstract class ResponsesContract {
         var cancelled = call("POST", "/responses/" + id + "/cancel", null);
         assertThat(cancelled.json.get("status").asText()).isEqualTo("cancelled");
         assertThat(awaitRecord(created.headers.firstValue("x-request-id").orElseThrow()).outcome()).isEqualTo("cancelled");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aClientGoneWhileOpeningIsRecordedAsClientCancelled() throws Exception {
+        // Gone while the upstream holds its head, and while the opener backs off before a retry.
+        for (var model : List.of("fake-slowhead-fg", "backing-off")) {
+            int requests = upstream.seen.size();
+            try (var socket = new java.net.Socket("127.0.0.1", gateway.port())) {
+                var body = "{\"model\":\"" + model + "\",\"input\":\"hi\"}";
+                socket.getOutputStream().write(("POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                        + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+                if (model.startsWith("fake-")) {
+                    for (int i = 0; i < 200 && upstream.seen.size() == requests; i++) Thread.sleep(10); // the upstream has the request
+                } else {
+                    Thread.sleep(300); // the sim refused at once; the opener waits out its 5 s backoff
+                }
+            }
+            UsageRecord record = null;
+            for (int i = 0; i < 300 && record == null; i++) {
+                record = usage.all().stream().filter(r -> r.model().equals(model)).findFirst().orElse(null);
+                if (record == null) Thread.sleep(10);
+            }
+            assertThat(record).as(model).isNotNull();
+            assertThat(record.outcome()).as(model).isEqualTo("client_cancelled");
+        }
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
