@@ -148,7 +148,11 @@ final class InputItems {
         var r = Json.object();
         r.put("id", requiredText(item, "id", at));
         r.put("type", "reasoning");
-        r.set("summary", item.path("summary").isArray() ? item.get("summary").deepCopy() : Json.NODES.arrayNode());
+        var summary = item.get("summary");
+        if (summary != null && !summary.isNull() && !summary.isArray()) {
+            throw ApiException.badRequest("Invalid type for '" + at + ".summary': expected an array of summary parts.", at + ".summary");
+        }
+        r.set("summary", summary != null && summary.isArray() ? summary.deepCopy() : Json.NODES.arrayNode());
         return r;
     }
 

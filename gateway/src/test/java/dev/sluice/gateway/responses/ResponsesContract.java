@@ -705,14 +705,20 @@ abstract class ResponsesContract {
         assertError(call("POST", "/responses", base + "\"reasoning\":{\"summary\":\"long\"}}"), 400, "reasoning.summary");
         assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"strict\":\"yes\"}]}"), 400, "tools[0].strict");
         assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"description\":7}]}"), 400, "tools[0].description");
+        assertError(call("POST", "/responses", base + "\"text\":{\"verbosity\":\"loud\"}}"), 400, "text.verbosity");
+        assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"strict\":\"yes\"}}}"), 400, "text.format.strict");
+        assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"description\":5}}}"), 400, "text.format.description");
+        assertError(call("POST", "/responses", "{\"model\":\"echo\",\"input\":[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":\"bad\"}]}"), 400, "input[0].summary");
         // Valid values are accepted and echoed as given.
         var ok = call("POST", "/responses", base + """
-                "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto"}""");
+                "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto",
+                "text":{"verbosity":"low"}}""");
         assertThat(ok.status).as(String.valueOf(ok.json)).isEqualTo(200);
         spec.assertValid("Response", ok.json);
         assertThat(ok.json.get("truncation").asText()).isEqualTo("auto");
         assertThat(ok.json.get("top_logprobs").asInt()).isEqualTo(3);
         assertThat(ok.json.get("max_tool_calls").asInt()).isEqualTo(2);
+        assertThat(ok.json.at("/text/verbosity").asText()).isEqualTo("low");
     }
 
     @org.junit.jupiter.api.Test
