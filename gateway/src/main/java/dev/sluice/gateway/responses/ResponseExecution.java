@@ -3,6 +3,7 @@ package dev.sluice.gateway.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.chat.UpstreamErrors;
+import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.resilience.ResilientStream;
 import dev.sluice.gateway.resilience.RouteOpener;
@@ -63,6 +64,8 @@ final class ResponseExecution {
     private final Object gate = new Object();
     private Thread opening;
     private volatile boolean cancelled;
+    /** How a failed answer is told to a non-streaming client, as chat completions tell it; null: a plain 502. */
+    private volatile ApiError failureError;
 
     /**
      * @param requestId the HTTP request that created the response, as the usage record names it (chat
@@ -88,6 +91,15 @@ final class ResponseExecution {
 
     synchronized ObjectNode body() {
         return body.deepCopy();
+    }
+
+    /**
+     * The error status for a non-streaming client once the response failed: the status an upstream's error
+     * event names (429 for a rate limit, 400 for an invalid request...) or 504 for a timeout, as a chat
+     * completion answers them; null when a plain 502 says it (a cut or empty answer).
+     */
+    ApiError failureError() {
+        return failureError;
     }
 
     /** Sends every event, as it is logged, to {@code listener} too (a foreground stream's client). */
@@ -181,6 +193,7 @@ final class ResponseExecution {
                     for (var e : builder.accept(event)) emit(e.type(), e.data());
                     if (event instanceof StreamEvent.Error e) {
                         failure = e.error().message();
+                        failureError = UpstreamErrors.toApiError(e.error());
                         break;
                     }
                 }
@@ -190,10 +203,15 @@ final class ResponseExecution {
                 // [DONE] after nothing is a broken upstream, as for chat completions, not an empty success.
                 if (failure == null && !cancelled && !anyChoice) failure = "The upstream ended its answer without any choice in it.";
             } catch (IOException e) {
-                if (!cancelled) failure = UpstreamErrors.describe(e);
+                if (!cancelled) {
+                    failure = UpstreamErrors.describe(e);
+                    boolean timeout = UpstreamErrors.isTimeout(e);
+                    failureError = ApiError.server(timeout ? 504 : 502, failure, timeout ? "upstream_timeout" : "upstream_error");
+                }
             }
             var usage = usage(builder);
-            var status = settle(builder, usage, failure == null ? null : "server_error", failure);
+            var code = failure == null ? null : failureError != null && failureError.status() == 429 ? "rate_limit_exceeded" : "server_error";
+            var status = settle(builder, usage, code, failure);
             record(stream.target().label(), usage.path("prompt_tokens").asInt(), usage.path("completion_tokens").asInt(),
                     usage.path("estimated").asBoolean(false), stream.attempts().size(), outcome(status));
         } catch (RuntimeException e) {

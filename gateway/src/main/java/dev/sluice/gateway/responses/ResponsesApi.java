@@ -189,8 +189,8 @@ public final class ResponsesApi implements AutoCloseable {
                 var result = execution.body();
                 if (!ex.isOpen()) return;
                 if (result.get("status").asText().equals("failed")) {
-                    var error = result.get("error");
-                    ex.sendError(ApiError.server(502, error.get("message").asText(), "upstream_error"));
+                    var error = execution.failureError();
+                    ex.sendError(error != null ? error : ApiError.server(502, result.get("error").get("message").asText(), "upstream_error"));
                 } else {
                     ex.sendJson(200, result, headers);
                 }

@@ -62,6 +62,7 @@ abstract class ResponsesContract {
                 storage: %s
                 providers:
                   fake: {type: openai, base_url: '%s', api_key: k}
+                  fake_quick: {type: openai, base_url: '%2$s', api_key: k, timeouts: {idle: 300ms}}
                   sim_a: {type: sim}
                   sim_b: {type: sim}
                 models:
@@ -112,6 +113,13 @@ abstract class ResponsesContract {
                     retries: 3
                     backoff: 5s
                     deployments: [{provider: sim, model: echo, fail_status: 503, fail_rate: 1}]
+                  - name: fake-ratelimited
+                    retries: 0
+                    deployments: [{provider: fake, model: ratelimited}]
+                  - name: fake-stalling
+                    retries: 0
+                    on_midstream_failure: error
+                    deployments: [{provider: fake_quick, model: stall}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -160,6 +168,15 @@ abstract class ResponsesContract {
                 Thread.currentThread().interrupt();
             }
             model = "echo";
+        }
+        if (model.equals("ratelimited")) { // an error event as the whole answer
+            return FakeUpstream.Reply.sse("data: {\"error\":{\"message\":\"Slow down.\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"
+                    .getBytes(StandardCharsets.UTF_8), 1000, 0);
+        }
+        if (model.equals("stall")) { // one chunk, then silence until the gateway gives up
+            var first = "data: " + head0 + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n";
+            return new FakeUpstream.Reply(200, Map.of("Content-Type", "text/event-stream"),
+                    List.of(new FakeUpstream.Piece(first.getBytes(StandardCharsets.UTF_8), 0)), true);
         }
         if (model.equals("empty")) { // [DONE] after nothing: no choice at all
             return FakeUpstream.Reply.sse("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8), 97, 0);
@@ -764,6 +781,20 @@ abstract class ResponsesContract {
             assertThat(record).as(model).isNotNull();
             assertThat(record.outcome()).as(model).isEqualTo("client_cancelled");
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aFailedAnswerKeepsTheStatusItsCauseMeans() throws Exception {
+        // As for chat completions: an upstream's rate-limit event is a 429 (which SDKs back off on), a timeout a 504.
+        var limited = call("POST", "/responses", "{\"model\":\"fake-ratelimited\",\"input\":\"hi\"}");
+        assertError(limited, 429, null);
+        assertThat(limited.json.get("error").get("code").asText()).isEqualTo("rate_limit_exceeded");
+        var events = stream("POST", "/responses", "{\"model\":\"fake-ratelimited\",\"input\":\"hi\",\"stream\":true}");
+        assertThat(events.getLast().get("type").asText()).isEqualTo("response.failed");
+        assertThat(events.getLast().at("/response/error/code").asText()).isEqualTo("rate_limit_exceeded");
+        var stalled = call("POST", "/responses", "{\"model\":\"fake-stalling\",\"input\":\"hi\"}");
+        assertError(stalled, 504, null);
+        assertThat(stalled.json.get("error").get("code").asText()).isEqualTo("upstream_timeout");
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
