@@ -239,7 +239,15 @@ public final class ResponsesApi implements AutoCloseable {
             throw ApiException.badRequest("Previous response with id '" + previousId + "' is still " + first.status().replace('_', ' ')
                     + "; wait for it to finish before continuing from it.", "previous_response_id");
         }
-        for (StoredObject r = first; r != null; r = r.refId() == null ? null : responses.get(r.refId()).orElse(null)) chain.add(r);
+        for (StoredObject r = first; r != null; ) {
+            chain.add(r);
+            if (r.refId() == null) break;
+            var earlier = r.refId();
+            // A deleted earlier turn takes its part of the conversation with it: answering from what is left would
+            // silently drop context the client believes the model sees.
+            r = responses.get(earlier).orElseThrow(() -> new ApiException(ApiError.notFound("Previous response with id '" + previousId
+                    + "' cannot be continued: an earlier response of its conversation ('" + earlier + "') was deleted.", "previous_response_id", null)));
+        }
         Collections.reverse(chain);
         var out = new ArrayList<ObjectNode>();
         for (var r : chain) {

@@ -797,6 +797,21 @@ abstract class ResponsesContract {
         assertThat(stalled.json.get("error").get("code").asText()).isEqualTo("upstream_timeout");
     }
 
+    @org.junit.jupiter.api.Test
+    void aChainWithADeletedTurnIsNotContinuedWithoutIt() throws Exception {
+        var a = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"alpha\"}").json.get("id").asText();
+        var b = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"beta\",\"previous_response_id\":\"" + a + "\"}").json.get("id").asText();
+        var c = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"gamma\",\"previous_response_id\":\"" + b + "\"}").json.get("id").asText();
+        assertThat(call("DELETE", "/responses/" + b, null).status).isEqualTo(200);
+        int requests = upstream.seen.size();
+        var refused = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"delta\",\"previous_response_id\":\"" + c + "\"}");
+        assertError(refused, 404, "previous_response_id");
+        assertThat(refused.json.at("/error/message").asText()).contains(b);
+        assertThat(upstream.seen.size()).isEqualTo(requests); // nothing was asked with half the conversation
+        // The turn before the deleted one still continues.
+        assertThat(call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"x\",\"previous_response_id\":\"" + a + "\"}").status).isEqualTo(200);
+    }
+
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
 
     Streamed streamWithHeaders(String method, String path, String body) throws IOException, InterruptedException {
