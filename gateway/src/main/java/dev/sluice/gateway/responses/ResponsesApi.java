@@ -273,12 +273,15 @@ public final class ResponsesApi implements AutoCloseable {
         var startingAfter = ex.query("starting_after");
         if (startingAfter == null) startingAfter = ex.header("Last-Event-ID");
         if (startingAfter != null) {
+            long n;
             try {
-                after = Long.parseLong(startingAfter.trim()) + 1; // sequence numbers start at 0, the log's at 1
+                n = Long.parseLong(startingAfter.trim());
             } catch (NumberFormatException e) {
                 throw ApiException.badRequest("Invalid 'starting_after': expected an integer sequence number.", "starting_after");
             }
-            if (after < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+            if (n < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+            // Sequence numbers start at 0, the log's at 1; the largest long is past any log's end (not an overflow to a negative).
+            after = n == Long.MAX_VALUE ? n : n + 1;
         }
         follow(ex, id, after);
     }
