@@ -64,6 +64,10 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         }
         var tools = Tools.normalize(body.get("tools"));
         var toolChoice = Tools.toolChoice(body.get("tool_choice"));
+        // Without tools, 'required' cannot be honoured (and chat upstreams never see a tool_choice then), as chat completions say.
+        if (tools.isEmpty() && toolChoice.isTextual() && toolChoice.asText().equals("required")) {
+            throw ApiException.badRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice");
+        }
         if (toolChoice.isObject() && !Tools.names(tools).contains(toolChoice.get("name").asText())) {
             throw ApiException.badRequest("Tool choice '" + toolChoice.get("name").asText() + "' not found in 'tools' parameter.", "tool_choice");
         }

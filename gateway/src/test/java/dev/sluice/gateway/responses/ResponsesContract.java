@@ -729,6 +729,7 @@ abstract class ResponsesContract {
         assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"strict\":\"yes\"}}}"), 400, "text.format.strict");
         assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"description\":5}}}"), 400, "text.format.description");
         assertError(call("POST", "/responses", "{\"model\":\"echo\",\"input\":[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":\"bad\"}]}"), 400, "input[0].summary");
+        assertError(call("POST", "/responses", base + "\"tool_choice\":\"required\"}"), 400, "tool_choice");
         // Valid values are accepted and echoed as given.
         var ok = call("POST", "/responses", base + """
                 "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto",
