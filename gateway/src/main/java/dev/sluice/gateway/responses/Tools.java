@@ -26,6 +26,10 @@ final class Tools {
             if (!tool.path("name").isTextual() || tool.get("name").asText().isBlank()) {
                 throw ApiException.badRequest("Missing required parameter: '" + at + ".name'.", at + ".name");
             }
+            // Checked here, as chat completions check it: an upstream would refuse it naming its own 'tools[i].function.name'.
+            if (!tool.get("name").asText().matches("[a-zA-Z0-9_-]{1,64}")) {
+                throw ApiException.badRequest("Invalid '" + at + ".name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", at + ".name");
+            }
             var parameters = tool.get("parameters");
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
                 throw ApiException.badRequest("Invalid type for '" + at + ".parameters': expected an object (a JSON schema).", at + ".parameters");

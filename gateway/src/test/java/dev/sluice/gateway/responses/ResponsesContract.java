@@ -730,6 +730,7 @@ abstract class ResponsesContract {
         assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"description\":5}}}"), 400, "text.format.description");
         assertError(call("POST", "/responses", "{\"model\":\"echo\",\"input\":[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":\"bad\"}]}"), 400, "input[0].summary");
         assertError(call("POST", "/responses", base + "\"tool_choice\":\"required\"}"), 400, "tool_choice");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"bad name!\"}]}"), 400, "tools[0].name");
         // Valid values are accepted and echoed as given.
         var ok = call("POST", "/responses", base + """
                 "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto",
