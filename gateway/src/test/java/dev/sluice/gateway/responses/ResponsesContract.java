@@ -318,6 +318,9 @@ abstract class ResponsesContract {
             assertThat(seen.get(seen.size() - 2).get("tool_calls").get(0).get("id").asText()).isEqualTo(call.get("call_id").asText());
             assertThat(seen.get(seen.size() - 1).get("role").asText()).isEqualTo("tool");
         }
+        // Continuing past a call without its output is the client's error, as at OpenAI, whatever the upstream would do.
+        assertError(call("POST", "/responses", """
+                {"model":"%secho","previous_response_id":"%s","input":"never mind"}""".formatted(p, first.get("id").asText())), 400, "input");
         var items = call("GET", "/responses/" + second.json.get("id").asText() + "/input_items", null).json;
         spec.assertValid("ResponseItemList", items);
         assertThat(items.get("data").size()).isEqualTo(1);
