@@ -25,6 +25,7 @@ final class ChatBody {
         var messages = body.putArray("messages");
         if (req.instructions().isTextual()) messages.addObject().put("role", "system").put("content", req.instructions().asText());
         var calls = new HashSet<String>();
+        var unanswered = new java.util.LinkedHashSet<String>();
         ObjectNode lastAssistant = null;
         for (var item : context) {
             switch (item.get("type").asText()) {
@@ -50,12 +51,14 @@ final class ChatBody {
                     f.put("name", item.get("name").asText());
                     f.put("arguments", item.get("arguments").asText());
                     calls.add(item.get("call_id").asText());
+                    unanswered.add(item.get("call_id").asText());
                 }
                 case "function_call_output" -> {
                     var callId = item.get("call_id").asText();
                     if (!calls.contains(callId)) {
                         throw ApiException.badRequest("No tool call found for function call output with call_id " + callId + ".", "input");
                     }
+                    unanswered.remove(callId);
                     var m = messages.addObject();
                     m.put("role", "tool");
                     m.put("tool_call_id", callId);
@@ -64,6 +67,11 @@ final class ChatBody {
                 }
                 default -> {} // reasoning items stay with the response; chat upstreams take no reasoning input
             }
+        }
+        // Every call needs its output before the model is asked again, as OpenAI requires; a chat upstream would
+        // refuse the unanswered call naming its own 'messages' param, or a lenient one answer as if it was never made.
+        if (!unanswered.isEmpty()) {
+            throw ApiException.badRequest("No tool output found for function call " + unanswered.iterator().next() + ".", "input");
         }
         if (!req.tools().isEmpty()) {
             body.set("tools", Tools.toChat(req.tools(), toolsGiven));

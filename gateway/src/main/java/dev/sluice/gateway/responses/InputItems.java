@@ -6,6 +6,7 @@ import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.gateway.runs.Ids;
 import dev.sluice.wire.json.Json;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -29,9 +30,15 @@ final class InputItems {
         }
         if (!input.isArray()) throw ApiException.badRequest("Invalid type for 'input': expected a string or an array of input items.", "input");
         int i = 0;
+        var ids = new HashSet<String>();
         for (var item : input) {
             var at = "input[" + i++ + "]";
             if (!item.isObject()) throw ApiException.badRequest("Invalid type for '" + at + "': expected an object.", at);
+            // An item id names one item of the conversation: twice in one input is a client error, as at OpenAI
+            // (and the stored input items could not tell the two apart).
+            if (item.path("id").isTextual() && !ids.add(item.get("id").asText())) {
+                throw ApiException.badRequest("Duplicate item found with id " + item.get("id").asText() + ". Remove duplicate items from your input and try again.", at + ".id");
+            }
             var type = item.path("type").asText(item.has("role") ? "message" : "");
             out.add(switch (type) {
                 case "message" -> message(item, at);
@@ -141,7 +148,11 @@ final class InputItems {
         var r = Json.object();
         r.put("id", requiredText(item, "id", at));
         r.put("type", "reasoning");
-        r.set("summary", item.path("summary").isArray() ? item.get("summary").deepCopy() : Json.NODES.arrayNode());
+        var summary = item.get("summary");
+        if (summary != null && !summary.isNull() && !summary.isArray()) {
+            throw ApiException.badRequest("Invalid type for '" + at + ".summary': expected an array of summary parts.", at + ".summary");
+        }
+        r.set("summary", summary != null && summary.isArray() ? summary.deepCopy() : Json.NODES.arrayNode());
         return r;
     }
 

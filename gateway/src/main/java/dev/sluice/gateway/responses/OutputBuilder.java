@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * Translates the canonical stream of one answer (choice 0) into Responses output items and the semantic
  * events that build them, in OpenAI's order: an item is added, its parts are added, deltas stream, then
- * each part and the item are done before the next item starts. Reasoning becomes a {@code reasoning} item
+ * each part and the item are done before the next item starts (parallel function calls excepted: they stay
+ * open together, as the upstream may interleave their arguments). Reasoning becomes a {@code reasoning} item
  * with a summary, text and refusals one {@code message}, each tool call a {@code function_call}.
  */
 final class OutputBuilder {
@@ -302,8 +303,10 @@ final class OutputBuilder {
     private void onCallStart(StreamEvent.ToolCallStart s) {
         closeReasoning();
         closeMessage("completed");
-        // Calls stream one after another: a new one means the previous one's arguments are complete.
-        closeCalls("completed");
+        // Earlier calls stay open: chat upstreams may interleave parallel calls' argument fragments by index
+        // (call 0's arguments can come after call 1 started), and a closed call would drop them. Each event
+        // names its item, so clients follow interleaved items; all calls close together at the end.
+        if (calls.containsKey(s.index())) return; // the decoder starts each index once; never orphan an open call
         var call = Json.object();
         call.put("id", Ids.next("fc_"));
         call.put("type", "function_call");

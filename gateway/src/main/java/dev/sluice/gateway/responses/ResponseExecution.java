@@ -3,6 +3,8 @@ package dev.sluice.gateway.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.chat.UpstreamErrors;
+import dev.sluice.gateway.http.ApiError;
+import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.resilience.ResilientStream;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
@@ -62,6 +64,8 @@ final class ResponseExecution {
     private final Object gate = new Object();
     private Thread opening;
     private volatile boolean cancelled;
+    /** How a failed answer is told to a non-streaming client, as chat completions tell it; null: a plain 502. */
+    private volatile ApiError failureError;
 
     /**
      * @param requestId the HTTP request that created the response, as the usage record names it (chat
@@ -87,6 +91,15 @@ final class ResponseExecution {
 
     synchronized ObjectNode body() {
         return body.deepCopy();
+    }
+
+    /**
+     * The error status for a non-streaming client once the response failed: the status an upstream's error
+     * event names (429 for a rate limit, 400 for an invalid request...) or 504 for a timeout, as a chat
+     * completion answers them; null when a plain 502 says it (a cut or empty answer).
+     */
+    ApiError failureError() {
+        return failureError;
     }
 
     /** Sends every event, as it is logged, to {@code listener} too (a foreground stream's client). */
@@ -148,9 +161,11 @@ final class ResponseExecution {
                 }
                 if (refused != null) {
                     var e = refused.last();
-                    settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
-                            "The model request failed (" + refused.deployment() + "): " + (e.status() > 0 ? "HTTP " + e.status() + " " : "") + e.getMessage());
-                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), "upstream_refused");
+                    var status = settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
+                            "The model request failed (" + refused.deployment() + "): " + httpPrefix(e) + e.getMessage());
+                    // A cancel that interrupts the opener mid-request fails that attempt too: the response is
+                    // cancelled (settle saw it), and its usage record says so rather than blaming the upstream.
+                    record(refused.deployment(), 0, 0, false, refused.attempts().size(), cancelled ? outcome(status) : "upstream_refused");
                     return;
                 }
                 if (first == null) { // cancelled before or while opening (only a cancel interrupts the opener)
@@ -167,24 +182,36 @@ final class ResponseExecution {
             if (cancelled) stream.close();
             var builder = new OutputBuilder();
             String failure = null;
+            // Whether anything of a choice came (metadata, usage and chunk-level extras are not a choice's).
+            boolean anyChoice = false;
             try (stream) {
                 StreamEvent event;
                 while ((event = stream.next()) != null) {
                     tracker.accept(event);
+                    if (!anyChoice) anyChoice = !(event instanceof StreamEvent.Metadata || event instanceof StreamEvent.Usage
+                            || event instanceof StreamEvent.Extra || event instanceof StreamEvent.Error);
                     for (var e : builder.accept(event)) emit(e.type(), e.data());
                     if (event instanceof StreamEvent.Error e) {
                         failure = e.error().message();
+                        failureError = UpstreamErrors.toApiError(e.error());
                         break;
                     }
                 }
                 if (failure == null && !cancelled && builder.finishReason() == null && !stream.completed()) {
                     failure = "The upstream closed the stream before the answer was complete.";
                 }
+                // [DONE] after nothing is a broken upstream, as for chat completions, not an empty success.
+                if (failure == null && !cancelled && !anyChoice) failure = "The upstream ended its answer without any choice in it.";
             } catch (IOException e) {
-                if (!cancelled) failure = UpstreamErrors.describe(e);
+                if (!cancelled) {
+                    failure = UpstreamErrors.describe(e);
+                    boolean timeout = UpstreamErrors.isTimeout(e);
+                    failureError = ApiError.server(timeout ? 504 : 502, failure, timeout ? "upstream_timeout" : "upstream_error");
+                }
             }
             var usage = usage(builder);
-            var status = settle(builder, usage, failure == null ? null : "server_error", failure);
+            var code = failure == null ? null : failureError != null && failureError.status() == 429 ? "rate_limit_exceeded" : "server_error";
+            var status = settle(builder, usage, code, failure);
             record(stream.target().label(), usage.path("prompt_tokens").asInt(), usage.path("completion_tokens").asInt(),
                     usage.path("estimated").asBoolean(false), stream.attempts().size(), outcome(status));
         } catch (RuntimeException e) {
@@ -204,6 +231,12 @@ final class ResponseExecution {
      * resilient stream, which marks a partial estimate), else estimated here from the request and what
      * streamed (an answer cancelled or cut off before the upstream's usage chunk).
      */
+    /** {@code HTTP <status> } before a refusal's message, unless the message starts with it already (the OpenAI provider's do). */
+    private static String httpPrefix(UpstreamException e) {
+        var prefix = "HTTP " + e.status() + " ";
+        return e.status() <= 0 || String.valueOf(e.getMessage()).startsWith(prefix) ? "" : prefix;
+    }
+
     /** Leaves the opener: no interrupt can come after this, and one that came already is cleared. */
     private void endOpening() {
         synchronized (gate) {

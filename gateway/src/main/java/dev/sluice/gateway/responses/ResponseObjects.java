@@ -29,7 +29,7 @@ final class ResponseObjects {
         r.putNull("incomplete_details");
         r.set("instructions", req.instructions());
         r.set("max_output_tokens", req.maxOutputTokens());
-        r.putNull("max_tool_calls");
+        r.set("max_tool_calls", req.maxToolCalls());
         r.put("model", req.model());
         r.putArray("output");
         r.put("parallel_tool_calls", req.parallelToolCalls());
@@ -41,9 +41,9 @@ final class ResponseObjects {
         r.set("text", req.text());
         r.set("tool_choice", req.toolChoice());
         r.set("tools", req.tools());
-        r.put("top_logprobs", 0);
+        r.set("top_logprobs", req.topLogprobs());
         r.set("top_p", req.topP().isNull() ? Json.NODES.numberNode(1.0) : req.topP());
-        r.put("truncation", "disabled");
+        r.put("truncation", req.truncation());
         // The spec types usage and user as objects and strings (not nullable): absent until known.
         if (req.user().isTextual()) r.set("user", req.user());
         r.set("metadata", req.metadata());

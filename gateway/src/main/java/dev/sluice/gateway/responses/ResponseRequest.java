@@ -22,7 +22,13 @@ import java.util.Set;
 record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> input, ArrayNode tools, JsonNode toolChoice,
         boolean parallelToolCalls, ObjectNode text, JsonNode maxOutputTokens, JsonNode temperature, JsonNode topP,
         ObjectNode metadata, boolean store, boolean background, boolean stream, String previousResponseId,
-        JsonNode reasoning, JsonNode user, JsonNode sim) {
+        JsonNode reasoning, JsonNode user, String truncation, JsonNode topLogprobs, JsonNode maxToolCalls, JsonNode sim) {
+
+    /** OpenAI's {@code include} values. None names anything Sluice produces, so valid ones change nothing. */
+    private static final Set<String> INCLUDABLE = Set.of("file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
+            "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
+            "reasoning.encrypted_content", "message.output_text.logprobs");
+    private static final Set<String> SERVICE_TIERS = Set.of("auto", "default", "flex", "scale", "priority", "fast", "ultrafast");
 
     static ResponseRequest parse(Exchange ex) {
         return parse(body(ex));
@@ -47,14 +53,69 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         if (body.has("conversation") && !body.get("conversation").isNull()) {
             throw ApiException.badRequest("Sluice does not support 'conversation'; chain responses with 'previous_response_id' instead.", "conversation");
         }
+        // A stored prompt template lives at OpenAI: ignoring it would answer without its instructions.
+        if (body.has("prompt") && !body.get("prompt").isNull()) {
+            throw ApiException.badRequest("Sluice does not support 'prompt' (stored prompt templates); send 'instructions' and 'input' instead.", "prompt");
+        }
+        include(body);
+        var tier = Requests.nullableString(body, "service_tier");
+        if (tier.isTextual() && !SERVICE_TIERS.contains(tier.asText())) {
+            throw ApiException.badRequest("Invalid value for 'service_tier': '" + tier.asText() + "'. Supported values are: 'auto', 'default', 'flex', 'scale', 'priority', 'fast' and 'ultrafast'.", "service_tier");
+        }
         var tools = Tools.normalize(body.get("tools"));
         var toolChoice = Tools.toolChoice(body.get("tool_choice"));
+        // Without tools, 'required' cannot be honoured (and chat upstreams never see a tool_choice then), as chat completions say.
+        if (tools.isEmpty() && toolChoice.isTextual() && toolChoice.asText().equals("required")) {
+            throw ApiException.badRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice");
+        }
         if (toolChoice.isObject() && !Tools.names(tools).contains(toolChoice.get("name").asText())) {
             throw ApiException.badRequest("Tool choice '" + toolChoice.get("name").asText() + "' not found in 'tools' parameter.", "tool_choice");
         }
         return new ResponseRequest(model.asText(), Requests.nullableString(body, "instructions"), input, tools, toolChoice, Requests.bool(body, "parallel_tool_calls", true), TextFormat.normalize(body.get("text")),
                 maxOutputTokens(body), Requests.number(body, "temperature", 0, 2), Requests.number(body, "top_p", 0, 1), metadata(body),
-                store, background, Requests.bool(body, "stream", false), previousId, reasoning(body), Requests.nullableString(body, "user"), body.get("sim"));
+                store, background, Requests.bool(body, "stream", false), previousId, reasoning(body), Requests.nullableString(body, "user"), truncation(body),
+                integer(body, "top_logprobs", 0, 20, Json.NODES.numberNode(0)), integer(body, "max_tool_calls", 1, Integer.MAX_VALUE, Json.NODES.nullNode()),
+                body.get("sim"));
+    }
+
+    /**
+     * {@code auto} or {@code disabled} (the default). Sluice never drops items itself: with {@code auto}, a
+     * conversation too long for the model is the upstream's error, as with {@code disabled}.
+     */
+    private static String truncation(ObjectNode body) {
+        var node = Requests.nullableString(body, "truncation");
+        if (node.isNull()) return "disabled";
+        if (!node.asText().equals("auto") && !node.asText().equals("disabled")) {
+            throw ApiException.badRequest("Invalid value for 'truncation': '" + node.asText() + "'. Supported values are: 'auto' and 'disabled'.", "truncation");
+        }
+        return node.asText();
+    }
+
+    /** An array of OpenAI's includable values, or null. */
+    private static void include(ObjectNode body) {
+        var node = body.get("include");
+        if (node == null || node.isNull()) return;
+        if (!node.isArray()) throw ApiException.badRequest("Invalid type for 'include': expected an array of strings.", "include");
+        int i = 0;
+        for (var value : node) {
+            var at = "include[" + i++ + "]";
+            if (!value.isTextual()) throw ApiException.badRequest("Invalid type for '" + at + "': expected a string.", at);
+            if (!INCLUDABLE.contains(value.asText())) {
+                throw ApiException.badRequest("Invalid value for '" + at + "': '" + value.asText() + "'. Supported values are: '"
+                        + String.join("', '", INCLUDABLE.stream().sorted().toList()) + "'.", at);
+            }
+        }
+    }
+
+    /** An integer in [min, max], compared on its exact value; {@code fallback} when absent or null. */
+    private static JsonNode integer(ObjectNode body, String field, long min, long max, JsonNode fallback) {
+        var node = body.get(field);
+        if (node == null || node.isNull()) return fallback;
+        if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected an integer.", field);
+        IntegerParams.outOfRange(field, node, min, max).ifPresent(e -> {
+            throw new ApiException(e);
+        });
+        return node;
     }
 
     private static ObjectNode body(Exchange ex) {
@@ -98,13 +159,20 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         if (node == null || node.isNull()) return out;
         if (!node.isObject()) throw ApiException.badRequest("Invalid type for 'reasoning': expected an object.", "reasoning");
         var effort = node.path("effort");
+        if (!effort.isMissingNode() && !effort.isNull() && !effort.isTextual()) {
+            throw ApiException.badRequest("Invalid type for 'reasoning.effort': expected a string.", "reasoning.effort");
+        }
         if (effort.isTextual()) {
             if (!Set.of("none", "minimal", "low", "medium", "high", "xhigh").contains(effort.asText())) {
                 throw ApiException.badRequest("Invalid value for 'reasoning.effort': '" + effort.asText() + "'.", "reasoning.effort");
             }
             out.set("effort", effort);
         }
-        if (node.path("summary").isTextual()) out.set("summary", node.get("summary"));
+        var summary = node.path("summary");
+        if (!summary.isMissingNode() && !summary.isNull() && !(summary.isTextual() && Set.of("auto", "concise", "detailed").contains(summary.asText()))) {
+            throw ApiException.badRequest("Invalid value for 'reasoning.summary': expected 'auto', 'concise' or 'detailed'.", "reasoning.summary");
+        }
+        if (summary.isTextual()) out.set("summary", summary);
         return out;
     }
 }

@@ -141,18 +141,30 @@ public final class ResponsesApi implements AutoCloseable {
         try {
             upstream = RouteOpener.open(route, chatBody, ex.header("Authorization"));
         } catch (UpstreamFailure f) {
-            ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
-            usage.record(new UsageRecord(ex.requestId(), req.model(), f.deployment(), 0, 0, false, f.attempts().size(), "upstream_refused"));
+            // A client that leaves interrupts the opener, which can fail the attempt under way rather than throw
+            // InterruptedException: that is the client's cancel, not the upstream's refusal.
+            boolean gone = !ex.isOpen();
+            if (!gone) ex.sendError(UpstreamErrors.toApiError(f.last(), f.deployment()));
+            usage.record(new UsageRecord(ex.requestId(), req.model(), f.deployment(), 0, 0, false, f.attempts().size(), gone ? "client_cancelled" : "upstream_refused"));
             return;
         } catch (InterruptedException e) {
-            return; // the client is gone; nothing was opened
+            // The client is gone (during a backoff, say); nothing was opened, but the response still leaves its record.
+            usage.record(new UsageRecord(ex.requestId(), req.model(), route.targets().getFirst().label(), 0, 0, false, 0, "client_cancelled"));
+            return;
         } finally {
             synchronized (opening) {
                 opening[0] = false;
             }
         }
         Thread.interrupted();
-        if (repo != null) save(response, req.input());
+        if (repo != null) {
+            try {
+                save(response, req.input());
+            } catch (RuntimeException e) {
+                upstream.close(); // nothing will read it: release the upstream request rather than leave it generating
+                throw e;
+            }
+        }
         var execution = new ResponseExecution(eventLog, repo, response, route, chatBody, ex.header("Authorization"), usage, ex.requestId());
         executing.put(id, execution);
         var headers = Map.of("x-sluice-deployment", upstream.target().label());
@@ -177,8 +189,8 @@ public final class ResponsesApi implements AutoCloseable {
                 var result = execution.body();
                 if (!ex.isOpen()) return;
                 if (result.get("status").asText().equals("failed")) {
-                    var error = result.get("error");
-                    ex.sendError(ApiError.server(502, error.get("message").asText(), "upstream_error"));
+                    var error = execution.failureError();
+                    ex.sendError(error != null ? error : ApiError.server(502, result.get("error").get("message").asText(), "upstream_error"));
                 } else {
                     ex.sendJson(200, result, headers);
                 }
@@ -200,7 +212,22 @@ public final class ResponsesApi implements AutoCloseable {
 
     private void save(StoredObject response, List<ObjectNode> input) {
         responses.insert(response);
-        for (var item : input) items.insert(new StoredObject(item.get("id").asText(), response.id(), null, SortKeys.next(), null, item, Json.object()));
+        for (var item : input) items.insert(new StoredObject(itemKey(response.id(), item.get("id").asText()), response.id(), null, SortKeys.next(), null, item, Json.object()));
+    }
+
+    /**
+     * An input item's row key: scoped by its response, since a client that manages its own context sends the
+     * same item (with the id it was given) again in every later request, and the rows of each must coexist.
+     */
+    private static String itemKey(String responseId, String itemId) {
+        return responseId + "/" + itemId;
+    }
+
+    /** The row an {@code after}/{@code before} item id names; rows stored before keys were scoped use the item's own id. */
+    private String itemCursor(String responseId, String itemId) {
+        if (itemId == null) return null;
+        var scoped = itemKey(responseId, itemId);
+        return items.get(scoped).isPresent() ? scoped : itemId;
     }
 
     /** The conversation up to and including {@code previousId}: each earlier response's input items, then its output. */
@@ -212,7 +239,15 @@ public final class ResponsesApi implements AutoCloseable {
             throw ApiException.badRequest("Previous response with id '" + previousId + "' is still " + first.status().replace('_', ' ')
                     + "; wait for it to finish before continuing from it.", "previous_response_id");
         }
-        for (StoredObject r = first; r != null; r = r.refId() == null ? null : responses.get(r.refId()).orElse(null)) chain.add(r);
+        for (StoredObject r = first; r != null; ) {
+            chain.add(r);
+            if (r.refId() == null) break;
+            var earlier = r.refId();
+            // A deleted earlier turn takes its part of the conversation with it: answering from what is left would
+            // silently drop context the client believes the model sees.
+            r = responses.get(earlier).orElseThrow(() -> new ApiException(ApiError.notFound("Previous response with id '" + previousId
+                    + "' cannot be continued: an earlier response of its conversation ('" + earlier + "') was deleted.", "previous_response_id", null)));
+        }
         Collections.reverse(chain);
         var out = new ArrayList<ObjectNode>();
         for (var r : chain) {
@@ -238,12 +273,15 @@ public final class ResponsesApi implements AutoCloseable {
         var startingAfter = ex.query("starting_after");
         if (startingAfter == null) startingAfter = ex.header("Last-Event-ID");
         if (startingAfter != null) {
+            long n;
             try {
-                after = Long.parseLong(startingAfter.trim()) + 1; // sequence numbers start at 0, the log's at 1
+                n = Long.parseLong(startingAfter.trim());
             } catch (NumberFormatException e) {
                 throw ApiException.badRequest("Invalid 'starting_after': expected an integer sequence number.", "starting_after");
             }
-            if (after < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+            if (n < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+            // Sequence numbers start at 0, the log's at 1; the largest long is past any log's end (not an overflow to a negative).
+            after = n == Long.MAX_VALUE ? n : n + 1;
         }
         follow(ex, id, after);
     }
@@ -320,13 +358,13 @@ public final class ResponsesApi implements AutoCloseable {
         }
         var order = ex.query("order") == null ? "desc" : ex.query("order");
         if (!order.equals("asc") && !order.equals("desc")) throw ApiException.badRequest("Invalid value for 'order': expected 'asc' or 'desc'.", "order");
-        var page = items.list(id, null, new PageRequest(limit, order.equals("asc"), ex.query("after"), ex.query("before")));
+        var page = items.list(id, null, new PageRequest(limit, order.equals("asc"), itemCursor(id, ex.query("after")), itemCursor(id, ex.query("before"))));
         var out = Json.object();
         out.put("object", "list");
         var data = out.putArray("data");
         for (var item : page.items()) data.add(item.body());
-        out.put("first_id", page.items().isEmpty() ? null : page.items().getFirst().id());
-        out.put("last_id", page.items().isEmpty() ? null : page.items().getLast().id());
+        out.put("first_id", page.items().isEmpty() ? null : page.items().getFirst().body().get("id").asText());
+        out.put("last_id", page.items().isEmpty() ? null : page.items().getLast().body().get("id").asText());
         out.put("has_more", page.hasMore());
         ex.sendJson(200, out, Map.of());
     }

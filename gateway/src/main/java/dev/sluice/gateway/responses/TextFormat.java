@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.wire.json.Json;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /** {@code text.format} ({@code text}, {@code json_object}, {@code json_schema}) and its chat {@code response_format}. */
@@ -21,11 +22,7 @@ final class TextFormat {
         }
         if (!text.isObject()) throw ApiException.badRequest("Invalid type for 'text': expected an object.", "text");
         var format = text.get("format");
-        if (format == null || format.isNull()) {
-            out.putObject("format").put("type", "text");
-            return out;
-        }
-        var type = format.path("type").asText("");
+        var type = format == null || format.isNull() ? "text" : format.path("type").asText(""); // verbosity alone keeps text
         switch (type) {
             case "text", "json_object" -> out.putObject("format").put("type", type);
             case "json_schema" -> {
@@ -41,6 +38,14 @@ final class TextFormat {
                 if (schemaType != null && !schemaType.isTextual() && !schemaType.isArray()) {
                     throw ApiException.badRequest("Invalid schema for response_format '" + name.asText() + "': 'type' must be a string or an array.", "text.format.schema");
                 }
+                var strict = format.get("strict");
+                if (strict != null && !strict.isNull() && !strict.isBoolean()) {
+                    throw ApiException.badRequest("Invalid type for 'text.format.strict': expected a boolean.", "text.format.strict");
+                }
+                var description = format.get("description");
+                if (description != null && !description.isNull() && !description.isTextual()) {
+                    throw ApiException.badRequest("Invalid type for 'text.format.description': expected a string.", "text.format.description");
+                }
                 var f = out.putObject("format");
                 f.put("type", "json_schema");
                 f.put("name", name.asText());
@@ -50,7 +55,13 @@ final class TextFormat {
             }
             default -> throw ApiException.badRequest("Invalid value for 'text.format.type': '" + type + "'. Supported values are: 'text', 'json_object' and 'json_schema'.", "text.format.type");
         }
-        if (text.path("verbosity").isTextual()) out.set("verbosity", text.get("verbosity"));
+        var verbosity = text.get("verbosity");
+        if (verbosity != null && !verbosity.isNull()) {
+            if (!verbosity.isTextual() || !Set.of("low", "medium", "high").contains(verbosity.asText())) {
+                throw ApiException.badRequest("Invalid value for 'text.verbosity': expected 'low', 'medium' or 'high'.", "text.verbosity");
+            }
+            out.set("verbosity", verbosity);
+        }
         return out;
     }
 

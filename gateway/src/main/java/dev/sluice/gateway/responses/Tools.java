@@ -26,9 +26,18 @@ final class Tools {
             if (!tool.path("name").isTextual() || tool.get("name").asText().isBlank()) {
                 throw ApiException.badRequest("Missing required parameter: '" + at + ".name'.", at + ".name");
             }
+            // Checked here, as chat completions check it: an upstream would refuse it naming its own 'tools[i].function.name'.
+            if (!tool.get("name").asText().matches("[a-zA-Z0-9_-]{1,64}")) {
+                throw ApiException.badRequest("Invalid '" + at + ".name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", at + ".name");
+            }
             var parameters = tool.get("parameters");
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
                 throw ApiException.badRequest("Invalid type for '" + at + ".parameters': expected an object (a JSON schema).", at + ".parameters");
+            }
+            for (var field : new String[] {"description", "strict"}) {
+                var value = tool.get(field);
+                boolean ok = value == null || value.isNull() || (field.equals("strict") ? value.isBoolean() : value.isTextual());
+                if (!ok) throw ApiException.badRequest("Invalid type for '" + at + "." + field + "': expected a " + (field.equals("strict") ? "boolean" : "string") + ".", at + "." + field);
             }
             var t = out.addObject();
             t.put("type", "function");

@@ -62,6 +62,7 @@ abstract class ResponsesContract {
                 storage: %s
                 providers:
                   fake: {type: openai, base_url: '%s', api_key: k}
+                  fake_quick: {type: openai, base_url: '%2$s', api_key: k, timeouts: {idle: 300ms}}
                   sim_a: {type: sim}
                   sim_b: {type: sim}
                 models:
@@ -94,6 +95,31 @@ abstract class ResponsesContract {
                     deployments: [{provider: fake, model: reasoning}]
                   - name: fake-refusal
                     deployments: [{provider: fake, model: refusal}]
+                  - name: fake-parallel
+                    deployments: [{provider: fake, model: parallel}]
+                  - name: fake-empty
+                    retries: 0
+                    deployments: [{provider: fake, model: empty}]
+                  - name: fake-refusing
+                    retries: 0
+                    deployments: [{provider: fake, model: status-503}]
+                  - name: fake-slowhead
+                    retries: 0
+                    deployments: [{provider: fake, model: slowhead}]
+                  - name: fake-slowhead-fg
+                    retries: 0
+                    deployments: [{provider: fake, model: slowhead}]
+                  - name: backing-off
+                    retries: 3
+                    backoff: 5s
+                    deployments: [{provider: sim, model: echo, fail_status: 503, fail_rate: 1}]
+                  - name: fake-ratelimited
+                    retries: 0
+                    deployments: [{provider: fake, model: ratelimited}]
+                  - name: fake-stalling
+                    retries: 0
+                    on_midstream_failure: error
+                    deployments: [{provider: fake_quick, model: stall}]
                   - name: fake-fallback
                     retries: 0
                     cooldown_failures: 1000
@@ -124,6 +150,36 @@ abstract class ResponsesContract {
         var model = body.path("model").asText();
         if (model.equals("status-503")) {
             return FakeUpstream.Reply.json(503, "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":null}}", Map.of());
+        }
+        var head0 = "{\"id\":\"chatcmpl-f\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[";
+        if (model.equals("parallel")) { // two calls whose argument fragments interleave, as the chat format allows
+            var sse = "data: " + head0 + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"b\\\"\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":1}\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":2}\"}}]}}]}\n\n"
+                    + "data: " + head0 + "{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+                    + "data: [DONE]\n\n";
+            return FakeUpstream.Reply.sse(sse.getBytes(StandardCharsets.UTF_8), 97, 0);
+        }
+        if (model.equals("slowhead")) { // no head for a while: a cancel lands while the gateway is still opening
+            try {
+                Thread.sleep(3_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            model = "echo";
+        }
+        if (model.equals("ratelimited")) { // an error event as the whole answer
+            return FakeUpstream.Reply.sse("data: {\"error\":{\"message\":\"Slow down.\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"
+                    .getBytes(StandardCharsets.UTF_8), 1000, 0);
+        }
+        if (model.equals("stall")) { // one chunk, then silence until the gateway gives up
+            var first = "data: " + head0 + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n";
+            return new FakeUpstream.Reply(200, Map.of("Content-Type", "text/event-stream"),
+                    List.of(new FakeUpstream.Piece(first.getBytes(StandardCharsets.UTF_8), 0)), true);
+        }
+        if (model.equals("empty")) { // [DONE] after nothing: no choice at all
+            return FakeUpstream.Reply.sse("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8), 97, 0);
         }
         var messages = body.path("messages");
         var last = messages.get(messages.size() - 1);
@@ -223,6 +279,9 @@ abstract class ResponsesContract {
         var id = done.get("id").asText();
         assertThat(call("GET", "/responses/" + id, null).json).isEqualTo(done);
         assertThat(stream("GET", "/responses/" + id + "?stream=true&starting_after=2", null)).isEqualTo(events.subList(3, events.size()));
+        // Past the end, even the largest sequence number there is: nothing more (it once overflowed to a 400 saying 'at least 0').
+        assertThat(stream("GET", "/responses/" + id + "?stream=true&starting_after=" + Long.MAX_VALUE, null)).isEmpty();
+        assertError(call("GET", "/responses/" + id + "?stream=true&starting_after=-1", null), 400, "starting_after");
     }
 
     @ParameterizedTest
@@ -259,6 +318,9 @@ abstract class ResponsesContract {
             assertThat(seen.get(seen.size() - 2).get("tool_calls").get(0).get("id").asText()).isEqualTo(call.get("call_id").asText());
             assertThat(seen.get(seen.size() - 1).get("role").asText()).isEqualTo("tool");
         }
+        // Continuing past a call without its output is the client's error, as at OpenAI, whatever the upstream would do.
+        assertError(call("POST", "/responses", """
+                {"model":"%secho","previous_response_id":"%s","input":"never mind"}""".formatted(p, first.get("id").asText())), 400, "input");
         var items = call("GET", "/responses/" + second.json.get("id").asText() + "/input_items", null).json;
         spec.assertValid("ResponseItemList", items);
         assertThat(items.get("data").size()).isEqualTo(1);
@@ -567,6 +629,195 @@ abstract class ResponsesContract {
 
     UsageRecord awaitRecord(String requestId) throws InterruptedException {
         return usage.await(requestId);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "fake-"})
+    void inputItemsKeepTheClientsIdsAcrossRequests(String p) throws Exception {
+        // A client that manages its own context sends the same items, ids and all, in every request.
+        var input = """
+                [{"type":"message","id":"msg_client1","role":"user","content":"first"},
+                 {"type":"function_call","id":"fc_client1","call_id":"call_c1","name":"f","arguments":"{}"},
+                 {"type":"function_call_output","id":"fco_client1","call_id":"call_c1","output":"again"}]""";
+        var first = call("POST", "/responses", "{\"model\":\"%secho\",\"input\":%s}".formatted(p, input));
+        var second = call("POST", "/responses", "{\"model\":\"%secho\",\"input\":%s}".formatted(p, input));
+        assertThat(first.status).as(String.valueOf(first.json)).isEqualTo(200);
+        assertThat(second.status).as(String.valueOf(second.json)).isEqualTo(200);
+        for (var r : List.of(first.json, second.json)) {
+            var id = r.get("id").asText();
+            var items = call("GET", "/responses/" + id + "/input_items?order=asc", null).json;
+            spec.assertValid("ResponseItemList", items);
+            assertThat(items.get("data").findValuesAsText("id")).containsExactly("msg_client1", "fc_client1", "fco_client1");
+            assertThat(items.get("first_id").asText()).isEqualTo("msg_client1");
+            assertThat(items.get("last_id").asText()).isEqualTo("fco_client1");
+            var page = call("GET", "/responses/" + id + "/input_items?order=asc&after=msg_client1&limit=1", null).json;
+            assertThat(page.get("data").findValuesAsText("id")).containsExactly("fc_client1");
+            assertThat(page.get("has_more").asBoolean()).isTrue();
+            var before = call("GET", "/responses/" + id + "/input_items?order=asc&before=fco_client1", null).json;
+            assertThat(before.get("data").findValuesAsText("id")).containsExactly("msg_client1", "fc_client1");
+        }
+        // Deleting one response leaves the other's items alone.
+        call("DELETE", "/responses/" + first.json.get("id").asText(), null);
+        assertThat(call("GET", "/responses/" + second.json.get("id").asText() + "/input_items", null).json.get("data").size()).isEqualTo(3);
+        // The same id twice in one input is the client's error, not the store's.
+        assertError(call("POST", "/responses", """
+                {"model":"%secho","input":[{"type":"message","id":"msg_twice","role":"user","content":"a"},
+                                          {"type":"message","id":"msg_twice","role":"user","content":"b"}]}""".formatted(p)), 400, "input[1].id");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void interleavedParallelCallsKeepEveryArgument(boolean streamed) throws Exception {
+        var body = "{\"model\":\"fake-parallel\",\"input\":\"go\",\"stream\":" + streamed + "}";
+        JsonNode response;
+        if (streamed) {
+            var events = stream("POST", "/responses", body);
+            events.forEach(e -> spec.assertValid("ResponseStreamEvent", e));
+            for (int i = 0; i < events.size(); i++) assertThat(events.get(i).get("sequence_number").asInt()).isEqualTo(i);
+            // Each call's deltas add up to its done arguments, whichever order they came in.
+            for (int index = 0; index < 2; index++) {
+                int at = index;
+                var deltas = new StringBuilder();
+                events.stream().filter(e -> e.get("type").asText().equals("response.function_call_arguments.delta") && e.get("output_index").asInt() == at)
+                        .forEach(e -> deltas.append(e.get("delta").asText()));
+                var done = events.stream().filter(e -> e.get("type").asText().equals("response.function_call_arguments.done") && e.get("output_index").asInt() == at)
+                        .toList();
+                assertThat(done).hasSize(1);
+                assertThat(done.getFirst().get("arguments").asText()).isEqualTo(deltas.toString());
+            }
+            response = events.getLast().get("response");
+        } else {
+            var answer = call("POST", "/responses", body);
+            assertThat(answer.status).isEqualTo(200);
+            response = answer.json;
+        }
+        spec.assertValid("Response", response);
+        assertThat(response.get("status").asText()).isEqualTo("completed");
+        var output = response.get("output");
+        assertThat(output.findValuesAsText("call_id")).containsExactly("call_a", "call_b");
+        assertThat(output.get(0).get("arguments").asText()).isEqualTo("{\"a\":1}");
+        assertThat(output.get(1).get("arguments").asText()).isEqualTo("{\"b\":2}");
+    }
+
+    @org.junit.jupiter.api.Test
+    void anUpstreamAnswerWithoutAnyChoiceFails() throws Exception {
+        // Not an empty success the SDKs would take for an answer: 502 in the foreground, response.failed in a stream.
+        var answer = call("POST", "/responses", "{\"model\":\"fake-empty\",\"input\":\"hi\"}");
+        assertError(answer, 502, null);
+        assertThat(answer.json.get("error").get("message").asText()).contains("without any choice");
+        var events = stream("POST", "/responses", "{\"model\":\"fake-empty\",\"input\":\"hi\",\"stream\":true}");
+        events.forEach(e -> spec.assertValid("ResponseStreamEvent", e));
+        var last = events.getLast();
+        assertThat(last.get("type").asText()).isEqualTo("response.failed");
+        assertThat(last.get("response").get("error").get("code").asText()).isEqualTo("server_error");
+        assertThat(call("GET", "/responses/" + last.get("response").get("id").asText(), null).json.get("status").asText()).isEqualTo("failed");
+    }
+
+    @org.junit.jupiter.api.Test
+    void optionsAreValidatedNotIgnored() throws Exception {
+        var base = "{\"model\":\"echo\",\"input\":\"x\",";
+        assertError(call("POST", "/responses", base + "\"truncation\":\"bogus\"}"), 400, "truncation");
+        assertError(call("POST", "/responses", base + "\"include\":[\"bogus\"]}"), 400, "include[0]");
+        assertError(call("POST", "/responses", base + "\"include\":\"reasoning.encrypted_content\"}"), 400, "include");
+        assertError(call("POST", "/responses", base + "\"top_logprobs\":21}"), 400, "top_logprobs");
+        assertError(call("POST", "/responses", base + "\"top_logprobs\":1.5}"), 400, "top_logprobs");
+        assertError(call("POST", "/responses", base + "\"max_tool_calls\":0}"), 400, "max_tool_calls");
+        assertError(call("POST", "/responses", base + "\"service_tier\":\"bogus\"}"), 400, "service_tier");
+        assertError(call("POST", "/responses", base + "\"prompt\":{\"id\":\"pmpt_1\"}}"), 400, "prompt");
+        assertError(call("POST", "/responses", base + "\"reasoning\":{\"effort\":5}}"), 400, "reasoning.effort");
+        assertError(call("POST", "/responses", base + "\"reasoning\":{\"summary\":\"long\"}}"), 400, "reasoning.summary");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"strict\":\"yes\"}]}"), 400, "tools[0].strict");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"description\":7}]}"), 400, "tools[0].description");
+        assertError(call("POST", "/responses", base + "\"text\":{\"verbosity\":\"loud\"}}"), 400, "text.verbosity");
+        assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"strict\":\"yes\"}}}"), 400, "text.format.strict");
+        assertError(call("POST", "/responses", base + "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"description\":5}}}"), 400, "text.format.description");
+        assertError(call("POST", "/responses", "{\"model\":\"echo\",\"input\":[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":\"bad\"}]}"), 400, "input[0].summary");
+        assertError(call("POST", "/responses", base + "\"tool_choice\":\"required\"}"), 400, "tool_choice");
+        assertError(call("POST", "/responses", base + "\"tools\":[{\"type\":\"function\",\"name\":\"bad name!\"}]}"), 400, "tools[0].name");
+        // Valid values are accepted and echoed as given.
+        var ok = call("POST", "/responses", base + """
+                "truncation":"auto","include":["reasoning.encrypted_content"],"top_logprobs":3,"max_tool_calls":2,"service_tier":"auto",
+                "text":{"verbosity":"low"}}""");
+        assertThat(ok.status).as(String.valueOf(ok.json)).isEqualTo(200);
+        spec.assertValid("Response", ok.json);
+        assertThat(ok.json.get("truncation").asText()).isEqualTo("auto");
+        assertThat(ok.json.get("top_logprobs").asInt()).isEqualTo(3);
+        assertThat(ok.json.get("max_tool_calls").asInt()).isEqualTo(2);
+        assertThat(ok.json.at("/text/verbosity").asText()).isEqualTo("low");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aRefusedBackgroundResponseSaysWhatTheUpstreamSaidOnce() throws Exception {
+        var id = call("POST", "/responses", "{\"model\":\"fake-refusing\",\"input\":\"hi\",\"background\":true}").json.get("id").asText();
+        var last = stream("GET", "/responses/" + id + "?stream=true", null).getLast();
+        assertThat(last.get("type").asText()).isEqualTo("response.failed");
+        var message = last.get("response").get("error").get("message").asText();
+        assertThat(message).contains("fake/status-503").contains("overloaded").containsOnlyOnce("HTTP 503");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCancelWhileOpeningIsRecordedAsCancelled() throws Exception {
+        var created = call("POST", "/responses", "{\"model\":\"fake-slowhead\",\"input\":\"hi\",\"background\":true}");
+        var id = created.json.get("id").asText();
+        int requests = upstream.seen.size();
+        for (int i = 0; i < 200 && upstream.seen.size() == requests; i++) Thread.sleep(10); // the upstream has the request
+        var cancelled = call("POST", "/responses/" + id + "/cancel", null);
+        assertThat(cancelled.json.get("status").asText()).isEqualTo("cancelled");
+        assertThat(awaitRecord(created.headers.firstValue("x-request-id").orElseThrow()).outcome()).isEqualTo("cancelled");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aClientGoneWhileOpeningIsRecordedAsClientCancelled() throws Exception {
+        // Gone while the upstream holds its head, and while the opener backs off before a retry.
+        for (var model : List.of("fake-slowhead-fg", "backing-off")) {
+            int requests = upstream.seen.size();
+            try (var socket = new java.net.Socket("127.0.0.1", gateway.port())) {
+                var body = "{\"model\":\"" + model + "\",\"input\":\"hi\"}";
+                socket.getOutputStream().write(("POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                        + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+                if (model.startsWith("fake-")) {
+                    for (int i = 0; i < 200 && upstream.seen.size() == requests; i++) Thread.sleep(10); // the upstream has the request
+                } else {
+                    Thread.sleep(300); // the sim refused at once; the opener waits out its 5 s backoff
+                }
+            }
+            UsageRecord record = null;
+            for (int i = 0; i < 300 && record == null; i++) {
+                record = usage.all().stream().filter(r -> r.model().equals(model)).findFirst().orElse(null);
+                if (record == null) Thread.sleep(10);
+            }
+            assertThat(record).as(model).isNotNull();
+            assertThat(record.outcome()).as(model).isEqualTo("client_cancelled");
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aFailedAnswerKeepsTheStatusItsCauseMeans() throws Exception {
+        // As for chat completions: an upstream's rate-limit event is a 429 (which SDKs back off on), a timeout a 504.
+        var limited = call("POST", "/responses", "{\"model\":\"fake-ratelimited\",\"input\":\"hi\"}");
+        assertError(limited, 429, null);
+        assertThat(limited.json.get("error").get("code").asText()).isEqualTo("rate_limit_exceeded");
+        var events = stream("POST", "/responses", "{\"model\":\"fake-ratelimited\",\"input\":\"hi\",\"stream\":true}");
+        assertThat(events.getLast().get("type").asText()).isEqualTo("response.failed");
+        assertThat(events.getLast().at("/response/error/code").asText()).isEqualTo("rate_limit_exceeded");
+        var stalled = call("POST", "/responses", "{\"model\":\"fake-stalling\",\"input\":\"hi\"}");
+        assertError(stalled, 504, null);
+        assertThat(stalled.json.get("error").get("code").asText()).isEqualTo("upstream_timeout");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aChainWithADeletedTurnIsNotContinuedWithoutIt() throws Exception {
+        var a = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"alpha\"}").json.get("id").asText();
+        var b = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"beta\",\"previous_response_id\":\"" + a + "\"}").json.get("id").asText();
+        var c = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"gamma\",\"previous_response_id\":\"" + b + "\"}").json.get("id").asText();
+        assertThat(call("DELETE", "/responses/" + b, null).status).isEqualTo(200);
+        int requests = upstream.seen.size();
+        var refused = call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"delta\",\"previous_response_id\":\"" + c + "\"}");
+        assertError(refused, 404, "previous_response_id");
+        assertThat(refused.json.at("/error/message").asText()).contains(b);
+        assertThat(upstream.seen.size()).isEqualTo(requests); // nothing was asked with half the conversation
+        // The turn before the deleted one still continues.
+        assertThat(call("POST", "/responses", "{\"model\":\"fake-echo\",\"input\":\"x\",\"previous_response_id\":\"" + a + "\"}").status).isEqualTo(200);
     }
 
     record Streamed(List<JsonNode> events, HttpHeaders headers) {}
