@@ -93,7 +93,8 @@ public final class ConfigLoader {
 
     static final List<String> TOP_KEYS = List.of("listen", "host", "port", "limits", "providers", "models", "passthrough_provider", "storage", "cors");
     static final List<String> LIMIT_KEYS = List.of("max_body_bytes", "keepalive", "max_concurrent_streams", "request_timeout", "idle_timeout");
-    static final List<String> PROVIDER_KEYS = List.of("type", "base_url", "api_key", "headers", "timeouts", "forward_client_auth", "always_stream", "event_loop");
+    static final List<String> PROVIDER_KEYS = List.of("type", "base_url", "api_key", "headers", "timeouts", "forward_client_auth", "always_stream", "event_loop",
+            "max_tokens_field");
     static final List<String> TIMEOUT_KEYS = List.of("connect", "first_byte", "idle", "total");
     static final List<String> ROUTE_KEYS = List.of("name", "deployments", "strategy", "retries", "backoff", "max_backoff", "max_retry_after",
             "cooldown_failures", "cooldown", "on_midstream_failure", "timeouts");
@@ -311,7 +312,17 @@ public final class ConfigLoader {
         var timeouts = timeouts(node.path("timeouts"), where + ".timeouts", Timeouts.DEFAULTS);
         var key = node.has("api_key") && !node.get("api_key").isNull() ? ConfigNodes.text(node.get("api_key"), where + ".api_key") : null;
         return new ProviderConfig(name, type, baseUrl, key == null || key.isBlank() ? null : key, headers, timeouts,
-                flag(node, "forward_client_auth", false, where), flag(node, "always_stream", false, where), flag(node, "event_loop", true, where));
+                flag(node, "forward_client_auth", false, where), flag(node, "always_stream", false, where), flag(node, "event_loop", true, where),
+                maxTokensField(node, where));
+    }
+
+    private static String maxTokensField(JsonNode node, String where) {
+        if (!node.has("max_tokens_field")) return null;
+        var field = ConfigNodes.text(node.get("max_tokens_field"), where + ".max_tokens_field");
+        if (!field.equals("max_tokens") && !field.equals("max_completion_tokens")) {
+            throw new ConfigException(where + ".max_tokens_field: unknown '" + field + "' (max_tokens or max_completion_tokens)");
+        }
+        return field;
     }
 
     private static boolean flag(JsonNode node, String key, boolean absent, String where) {

@@ -105,7 +105,8 @@ public record GatewayConfig(
      * forwarded (proxy mode). A request whose client does not stream is sent upstream without streaming too
      * (one JSON body to read instead of a stream of chunks), unless {@code alwaysStream} is set: then every
      * request is streamed from the upstream, which keeps the first-byte and idle timeouts (stall detection) and
-     * mid-answer continuation for non-streaming clients as well.
+     * mid-answer continuation for non-streaming clients as well. {@code maxTokensField} is the name this
+     * upstream knows the completion token limit by (see {@link #defaultMaxTokensField}).
      */
     public record ProviderConfig(
             String name,
@@ -116,17 +117,36 @@ public record GatewayConfig(
             Timeouts timeouts,
             boolean forwardClientAuth,
             boolean alwaysStream,
-            boolean eventLoop) {
+            boolean eventLoop,
+            String maxTokensField) {
 
         public ProviderConfig {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
             if (timeouts == null) timeouts = Timeouts.DEFAULTS;
+            if (maxTokensField == null) maxTokensField = defaultMaxTokensField(baseUrl);
         }
 
         /** Relayed on the client connection's event loop, the default. */
         public ProviderConfig(String name, String type, String baseUrl, String apiKey, Map<String, String> headers, Timeouts timeouts,
                 boolean forwardClientAuth, boolean alwaysStream) {
-            this(name, type, baseUrl, apiKey, headers, timeouts, forwardClientAuth, alwaysStream, true);
+            this(name, type, baseUrl, apiKey, headers, timeouts, forwardClientAuth, alwaysStream, true, null);
+        }
+
+        /**
+         * OpenAI's own API (and Azure's) takes {@code max_completion_tokens}, and its reasoning models refuse
+         * {@code max_tokens}; most other OpenAI-compatible servers (Mistral, DeepSeek, Ollama, Together, older
+         * vLLM and llama.cpp) know only {@code max_tokens}.
+         */
+        public static String defaultMaxTokensField(String baseUrl) {
+            String host = null;
+            try {
+                host = baseUrl == null ? null : java.net.URI.create(baseUrl).getHost();
+            } catch (IllegalArgumentException e) {
+                // not a URL: the common name
+            }
+            if (host == null) return "max_tokens";
+            host = host.toLowerCase(java.util.Locale.ROOT);
+            return host.equals("api.openai.com") || host.endsWith(".openai.azure.com") ? "max_completion_tokens" : "max_tokens";
         }
 
         @Override

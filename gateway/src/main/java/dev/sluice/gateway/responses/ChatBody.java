@@ -80,7 +80,7 @@ final class ChatBody {
         }
         var format = TextFormat.toChat(req.text());
         if (format != null) body.set("response_format", format);
-        if (!req.maxOutputTokens().isNull()) body.set("max_tokens", req.maxOutputTokens());
+        if (!req.maxOutputTokens().isNull()) body.set("max_completion_tokens", req.maxOutputTokens());
         if (!req.temperature().isNull()) body.set("temperature", req.temperature());
         if (!req.topP().isNull()) body.set("top_p", req.topP());
         if (req.reasoning().path("effort").isTextual()) body.set("reasoning_effort", req.reasoning().get("effort"));

@@ -72,7 +72,7 @@ class RunsTokenLimitsTest {
                 listen: 127.0.0.1:0
                 storage: {type: sqlite, path: %s}
                 providers:
-                  up: {type: openai, base_url: "%s"}
+                  up: {type: openai, base_url: "%s", max_tokens_field: max_completion_tokens}
                 models:
                   - name: recorded
                     deployments: [{provider: up, model: m}]

@@ -1,5 +1,6 @@
 package dev.sluice.gateway.provider.openai;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.client.ApiException;
 import dev.sluice.client.EventStream;
 import dev.sluice.client.RequestOptions;
@@ -62,7 +63,7 @@ public final class OpenAiProvider implements EventLoopProvider {
     public UpstreamStream open(UpstreamRequest request) throws UpstreamException {
         boolean whole = whole(request);
         try {
-            var events = client.openChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
+            var events = client.openChatStream(body(request, whole), options(request));
             return whole ? Whole.read(events, secrets) : new Stream(events, secrets);
         } catch (ApiException e) {
             throw refused(e, secrets, forwardsClientKey(request));
@@ -94,7 +95,7 @@ public final class OpenAiProvider implements EventLoopProvider {
     @Override
     public Runnable openOn(EventLoop loop, UpstreamRequest request, Opening opening) {
         boolean whole = whole(request);
-        var prepared = client.prepareChatStream(whole ? request.wholeBody() : request.streamingBody(), options(request));
+        var prepared = client.prepareChatStream(body(request, whole), options(request));
         var answer = new LoopAnswer(loop, whole, opening, secrets, forwardsClientKey(request));
         var call = loopHttp.send(loop, new UpstreamHttp.Request(prepared.method(), prepared.uri(), prepared.headers(), prepared.body(),
                 prepared.firstByte(), prepared.idle(), prepared.total()), answer);
@@ -105,6 +106,20 @@ public final class OpenAiProvider implements EventLoopProvider {
     @Override
     public boolean servesOnEventLoop() {
         return config.eventLoop();
+    }
+
+    /**
+     * The body sent upstream. The token limit goes by the name this upstream knows: the gateway's own bodies
+     * (Responses, Assistants runs) say {@code max_completion_tokens}, as OpenAI does now, and so do newer
+     * clients, which servers that know only {@code max_tokens} would ignore. A client's {@code max_tokens} is
+     * left as it is.
+     */
+    private ObjectNode body(UpstreamRequest request, boolean whole) {
+        var body = whole ? request.wholeBody() : request.streamingBody();
+        if (config.maxTokensField().equals("max_tokens") && body.has("max_completion_tokens") && !body.has("max_tokens")) {
+            body.set("max_tokens", body.remove("max_completion_tokens"));
+        }
+        return body;
     }
 
     /** Whether the upstream is asked for one non-streamed answer (read whole before the answer opens). */
