@@ -279,7 +279,8 @@ public final class ResponsesApi implements AutoCloseable {
             } catch (NumberFormatException e) {
                 throw ApiException.badRequest("Invalid 'starting_after': expected an integer sequence number.", "starting_after");
             }
-            if (n < 0) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number of at least 0.", "starting_after");
+            // -1 asks for every event (sequence numbers start at 0), as the official SDKs' examples resume from scratch.
+            if (n < -1) throw ApiException.badRequest("Invalid 'starting_after': expected a sequence number, or -1 for every event.", "starting_after");
             // Sequence numbers start at 0, the log's at 1; the largest long is past any log's end (not an overflow to a negative).
             after = n == Long.MAX_VALUE ? n : n + 1;
         }

@@ -281,7 +281,9 @@ abstract class ResponsesContract {
         assertThat(stream("GET", "/responses/" + id + "?stream=true&starting_after=2", null)).isEqualTo(events.subList(3, events.size()));
         // Past the end, even the largest sequence number there is: nothing more (it once overflowed to a 400 saying 'at least 0').
         assertThat(stream("GET", "/responses/" + id + "?stream=true&starting_after=" + Long.MAX_VALUE, null)).isEmpty();
-        assertError(call("GET", "/responses/" + id + "?stream=true&starting_after=-1", null), 400, "starting_after");
+        // -1: every event, as a client resuming from scratch asks (the openai-node conformance suite does).
+        assertThat(stream("GET", "/responses/" + id + "?stream=true&starting_after=-1", null)).isEqualTo(events);
+        assertError(call("GET", "/responses/" + id + "?stream=true&starting_after=-2", null), 400, "starting_after");
     }
 
     @ParameterizedTest
