@@ -129,7 +129,15 @@ class UpstreamErrorsTest {
         next.set(b -> sse(CONTENT + "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\n\n"));
         var malformed = gw.stream(chat(true));
         var message = Json.parse(malformed.events().getLast().data()).at("/error/message").asText();
-        assertThat(message).startsWith("Malformed chunk from upstream").doesNotContain("Source").doesNotContain("StreamReadFeature").doesNotContain("\n");
+        assertThat(message).startsWith("Malformed chunk from upstream (the JSON ends early)").doesNotContain("Source")
+                .doesNotContain("StreamReadFeature").doesNotContain("\n");
+        // A wrong character, and nesting past the parser's limit: said plainly, without Jackson's words for it.
+        next.set(b -> sse(CONTENT + "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0}]]}\n\n"));
+        message = Json.parse(gw.stream(chat(true)).events().getLast().data()).at("/error/message").asText();
+        assertThat(message).startsWith("Malformed chunk from upstream (not valid JSON at column 43)").doesNotContain("(code ");
+        next.set(b -> sse(CONTENT + "data: {\"id\":\"chatcmpl-1\",\"x\":" + "[".repeat(1500) + "]".repeat(1500) + "}\n\n"));
+        message = Json.parse(gw.stream(chat(true)).events().getLast().data()).at("/error/message").asText();
+        assertThat(message).startsWith("Malformed chunk from upstream (nested or sized beyond the parser's limits)").doesNotContain("StreamReadConstraints");
 
         // Bytes that are not text (a compressed body the gateway did not ask for) are not pasted into the message.
         next.set(b -> sse(CONTENT + "data: \u0001\u0002\u0003\ufffd\n\n"));

@@ -73,7 +73,7 @@ public final class ChatChunkDecoder {
         try (var p = Json.MAPPER.createParser(data)) {
             chunk = read(p, () -> data);
         } catch (IOException e) {
-            emitError(malformed(data, e.getMessage()));
+            emitError(malformed(data, why(e)));
             return;
         }
         if (chunk != null) emit(chunk);
@@ -125,7 +125,7 @@ public final class ChatChunkDecoder {
             // Invalid UTF-8 (a character split across chunks by some local servers) is not worth failing an answer
             // over: the official SDKs decode it as U+FFFD and carry on, and so does this, on the error path only.
             if (!validUtf8(data, offset, length)) decode(null, text.get());
-            else emitError(malformed(text.get(), e.getMessage()));
+            else emitError(malformed(text.get(), why(e)));
             return;
         }
         if (chunk != null) emit(chunk);
@@ -612,11 +612,24 @@ public final class ChatChunkDecoder {
     }
 
     /**
-     * Says what was wrong in words a client can be shown: the parser's first line (its second names its input
-     * source and location settings), and a sample of the data only when it is text (not compressed or binary bytes).
+     * What was wrong with a chunk, in words a client can be shown. Jackson's own messages speak of character codes,
+     * tokens and its configuration ("Unexpected character ('n' (code 110)): was expecting double-quote to start
+     * field name", "...from `StreamReadConstraints.getMaxNestingDepth()`"); the place is what helps.
      */
-    private static StreamError malformed(String data, String why) {
-        var reason = why == null ? "invalid JSON" : why.lines().findFirst().orElse("invalid JSON");
+    private static String why(IOException e) {
+        if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException) return "nested or sized beyond the parser's limits";
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
+            var original = j.getOriginalMessage() == null ? "" : j.getOriginalMessage();
+            if (original.startsWith("Unexpected end-of-input")) return "the JSON ends early";
+            var at = j.getLocation();
+            return at != null && at.getColumnNr() > 0 ? "not valid JSON at column " + at.getColumnNr() : "not valid JSON";
+        }
+        var message = e.getMessage();
+        return message == null ? "not valid JSON" : message.lines().findFirst().orElse("not valid JSON");
+    }
+
+    /** The error for a chunk that is not what it should be, with a sample of it only when it is text (not compressed or binary bytes). */
+    private static StreamError malformed(String data, String reason) {
         var sample = data.length() > 200 ? data.substring(0, 200) + "..." : data;
         boolean text = sample.chars().allMatch(c -> c >= 0x20 && c != 0x7f && c != 0xfffd || c == '\t');
         return StreamError.of("Malformed chunk from upstream (" + reason + ")" + (text ? ": " + sample : "; its data is not text"),
