@@ -85,14 +85,19 @@ class ResponsesTest {
         var body = ("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\n"
                 + "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The server had an error\",\"param\":null}\n\n")
                 .getBytes(StandardCharsets.UTF_8);
+        assertRaisedAfterDelivery(body, "The server had an error", "server_error");
+    }
+
+    /** Streams {@code body}: the events come through, the last as an "error" event, and then the error is raised. */
+    private static void assertRaisedAfterDelivery(byte[] body, String message, String code) throws Exception {
         try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, body));
                 var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
                 var stream = client.responses().stream(Json.object().put("model", "m"))) {
             var types = new ArrayList<String>();
             assertThatThrownBy(() -> stream.forEach(e -> types.add(e.type())))
                     .isInstanceOfSatisfying(StreamErrorException.class, e -> {
-                        assertThat(e.error().message()).isEqualTo("The server had an error");
-                        assertThat(e.code()).isEqualTo("server_error");
+                        assertThat(e.error().message()).isEqualTo(message);
+                        assertThat(e.code()).isEqualTo(code);
                     });
             assertThat(types).containsExactly("response.created", "error");
         }
@@ -113,18 +118,8 @@ class ResponsesTest {
         var body = ("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\n"
                 + "data: {\"error\":{\"message\":\"Upstream overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n")
                 .getBytes(StandardCharsets.UTF_8);
-        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.sse(ex, body));
-                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build();
-                var stream = client.responses().stream(Json.object().put("model", "m"))) {
-            var types = new ArrayList<String>();
-            // It was read as a "message" event and dropped: the caller only learnt that the stream ended early.
-            assertThatThrownBy(() -> stream.forEach(e -> types.add(e.type())))
-                    .isInstanceOfSatisfying(StreamErrorException.class, e -> {
-                        assertThat(e.error().message()).isEqualTo("Upstream overloaded");
-                        assertThat(e.code()).isEqualTo("overloaded");
-                    });
-            assertThat(types).containsExactly("response.created", "error");
-        }
+        // It was read as a "message" event and dropped: the caller only learnt that the stream ended early.
+        assertRaisedAfterDelivery(body, "Upstream overloaded", "overloaded");
     }
 
     @Test
