@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.client.ApiException;
 import dev.sluice.client.RequestOptions;
 import dev.sluice.client.SluiceClient;
+import dev.sluice.client.StreamErrorException;
 import dev.sluice.wire.chat.ChatCompletion;
+import dev.sluice.wire.chat.StreamError;
 import java.io.IOException;
 
 /**
@@ -33,7 +35,15 @@ public final class ChatCompletions {
         var copy = body.deepCopy();
         copy.remove("stream");
         copy.remove("stream_options"); // OpenAI rejects stream_options without stream
-        return ChatCompletionReader.read(client.post("/chat/completions", copy, options));
+        var json = client.post("/chat/completions", copy, options);
+        // A 200 can still hold an error (some servers report failures so) or no answer at all: neither is a completion
+        // to hand back as if the model had said nothing.
+        var error = json.get("error");
+        if (error != null && !error.isNull()) throw new StreamErrorException(StreamError.from(error));
+        if (!json.path("choices").isArray() || json.path("choices").isEmpty()) {
+            throw new IOException("the answer has no choices: not a chat.completion");
+        }
+        return ChatCompletionReader.read(json);
     }
 
     public ChatStream stream(ChatRequest request) throws IOException, ApiException {

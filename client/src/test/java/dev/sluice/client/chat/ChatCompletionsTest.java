@@ -81,6 +81,27 @@ class ChatCompletionsTest {
         }
     }
 
+    /** openai-java refuses a completion without choices too; this SDK returned one, as if the model had said nothing. */
+    @Test
+    void aSuccessWithoutChoicesOrWithAnErrorIsNotACompletion() throws Exception {
+        var request = ChatRequest.builder().model("m").user("hi").build();
+        for (var body : List.of("{}", "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[]}")) {
+            try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, body));
+                    var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+                assertThatThrownBy(() -> client.chat().create(request)).isInstanceOf(java.io.IOException.class)
+                        .hasMessageContaining("no choices");
+            }
+        }
+        var failure = "{\"error\":{\"message\":\"model overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}";
+        try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, failure));
+                var client = SluiceClient.builder().baseUrl(upstream.baseUrl()).build()) {
+            assertThatThrownBy(() -> client.chat().create(request)).isInstanceOfSatisfying(dev.sluice.client.StreamErrorException.class, e -> {
+                assertThat(e.error().message()).isEqualTo("model overloaded");
+                assertThat(e.code()).isEqualTo("overloaded");
+            });
+        }
+    }
+
     @Test
     void rawBodiesPassThroughUnchanged() throws Exception {
         try (var upstream = FakeUpstream.start((ex, req, i) -> FakeUpstream.json(ex, 200, COMPLETION));

@@ -406,7 +406,7 @@ public final class ChatChunkDecoder {
             // vLLM's older ErrorResponse: the whole payload is the error.
             var node = Json.object();
             if (c.extras != null) for (var e : c.extras) node.set(e.getKey(), e.getValue());
-            emitError(errorFrom(node));
+            emitError(StreamError.from(node));
             return;
         }
         updateMetadata(c);
@@ -422,7 +422,7 @@ public final class ChatChunkDecoder {
         }
         if (usage != null) sink.accept(new StreamEvent.Usage(usage));
         if (c.error != null && !c.error.isNull()) {
-            emitError(errorFrom(c.error));
+            emitError(StreamError.from(c.error));
         } else if (finishedWithError(c)) {
             // finish_reason "error" without the provider's own error object: still an error, never a clean end.
             emitError(StreamError.of("The upstream ended the answer with finish_reason \"error\"", "server_error", "upstream_error"));
@@ -591,21 +591,10 @@ public final class ChatChunkDecoder {
         return node != null && node.isArray() && !node.isEmpty() ? node : null;
     }
 
-    static StreamError errorFrom(JsonNode error) {
-        if (error.isTextual()) return StreamError.of(error.asText(), "server_error", null);
-        var inner = error.has("error") && error.get("error").isObject() ? error.get("error") : error;
-        return new StreamError(
-                Json.text(inner.get("message")),
-                Json.text(inner.get("type")),
-                Json.text(inner.get("code")),
-                Json.text(inner.get("param")),
-                inner);
-    }
-
     private static StreamError errorFromData(String data) {
         try {
             var node = Json.parse(data);
-            return errorFrom(node);
+            return StreamError.from(node);
         } catch (IllegalArgumentException e) {
             return StreamError.of(data, "server_error", null);
         }
