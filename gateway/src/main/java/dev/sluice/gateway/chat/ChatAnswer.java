@@ -42,13 +42,6 @@ abstract sealed class ChatAnswer {
         return error;
     }
 
-    /** A failure of the connection to the upstream, as an error status. */
-    static ApiError failure(IOException e) {
-        return ApiError.server(UpstreamErrors.isTimeout(e) ? 504 : 502, UpstreamErrors.describe(e), UpstreamErrors.code(e));
-    }
-
-    static final String INCOMPLETE = "The upstream closed the stream before the answer was complete.";
-    static final String EMPTY = "The upstream ended its answer without any choice in it.";
 
     /** How the answer ended: completed, error or client_cancelled. */
     String outcome() {
@@ -76,8 +69,8 @@ abstract sealed class ChatAnswer {
     final void end(boolean upstreamCompleted) {
         // An answer with no choice at all ([DONE] after nothing, a completion with "choices": [] or null) is a broken
         // upstream, not an empty success a client would take for an answer.
-        if (!progress.anyChoice()) incomplete(EMPTY);
-        else if (!upstreamCompleted && !progress.allChoicesFinished()) incomplete(INCOMPLETE);
+        if (!progress.anyChoice()) incomplete(UpstreamErrors.EMPTY);
+        else if (!upstreamCompleted && !progress.allChoicesFinished()) incomplete(UpstreamErrors.INCOMPLETE);
         else complete();
     }
 
@@ -142,7 +135,7 @@ abstract sealed class ChatAnswer {
         @Override
         void fail(IOException e) {
             if (sse.isOpen()) {
-                boolean beforeFirstChunk = failWith(failure(e));
+                boolean beforeFirstChunk = failWith(UpstreamErrors.toApiError(e));
                 LOG.log(System.Logger.Level.WARNING, "upstream failed " + (beforeFirstChunk ? "before the answer's first chunk" : "mid-stream")
                         + ": " + e.getMessage());
             }
@@ -207,7 +200,7 @@ abstract sealed class ChatAnswer {
 
         @Override
         void fail(IOException e) {
-            if (ex.isOpen()) ex.sendError(withHeaders(failure(e)));
+            if (ex.isOpen()) ex.sendError(withHeaders(UpstreamErrors.toApiError(e)));
             over("error");
         }
 
@@ -226,8 +219,7 @@ abstract sealed class ChatAnswer {
         private boolean anyChoice;
 
         void accept(StreamEvent event) {
-            if (!anyChoice) anyChoice = !(event instanceof StreamEvent.Metadata || event instanceof StreamEvent.Usage
-                    || event instanceof StreamEvent.Extra || event instanceof StreamEvent.Error);
+            if (!anyChoice) anyChoice = StreamEvent.ofAChoice(event);
             switch (event) {
                 case StreamEvent.Role r -> start(r.choice());
                 case StreamEvent.TextDelta t -> start(t.choice());

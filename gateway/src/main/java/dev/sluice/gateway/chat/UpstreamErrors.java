@@ -89,6 +89,16 @@ public final class UpstreamErrors {
         return 502;
     }
 
+    /** An answer cut short: neither [DONE] nor every choice finished. */
+    public static final String INCOMPLETE = "The upstream closed the stream before the answer was complete.";
+    /** An answer without any choice ({@code [DONE]} after nothing, {@code "choices": []}): a broken upstream, not an empty success. */
+    public static final String EMPTY = "The upstream ended its answer without any choice in it.";
+
+    /** A failure of the connection to the upstream while reading its answer, as an error status. */
+    public static ApiError toApiError(IOException e) {
+        return ApiError.server(isTimeout(e) ? 504 : 502, describe(e), code(e));
+    }
+
     public static boolean isTimeout(IOException e) {
         return e instanceof HttpTimeoutException || e.getClass().getSimpleName().contains("Timeout")
                 || (e instanceof InterruptedIOException && !(e.getMessage() != null && e.getMessage().contains("cancel")));

@@ -41,6 +41,15 @@ public final class UpstreamException extends Exception {
                 : this;
     }
 
+    /**
+     * The message with {@code HTTP <status>} before it, for a refusal, unless it says so already (the OpenAI
+     * provider's messages begin with it): the words a run's or a response's stored error gives.
+     */
+    public String statusAndMessage() {
+        var prefix = "HTTP " + status + " ";
+        return status <= 0 || String.valueOf(getMessage()).startsWith(prefix) ? getMessage() : prefix + getMessage();
+    }
+
     public static UpstreamException connection(String message, Throwable cause) {
         return new UpstreamException(Kind.CONNECTION, 0, message, null, null, null, cause);
     }

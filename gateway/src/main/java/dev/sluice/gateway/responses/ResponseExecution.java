@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.chat.UpstreamErrors;
 import dev.sluice.gateway.http.ApiError;
-import dev.sluice.gateway.provider.UpstreamException;
 import dev.sluice.gateway.resilience.ResilientStream;
 import dev.sluice.gateway.resilience.RouteOpener;
 import dev.sluice.gateway.resilience.UpstreamFailure;
@@ -162,7 +161,7 @@ final class ResponseExecution {
                 if (refused != null) {
                     var e = refused.last();
                     var status = settle(new OutputBuilder(), null, e.status() == 429 ? "rate_limit_exceeded" : "server_error",
-                            "The model request failed (" + refused.deployment() + "): " + httpPrefix(e) + e.getMessage());
+                            "The model request failed (" + refused.deployment() + "): " + e.statusAndMessage());
                     // A cancel that interrupts the opener mid-request fails that attempt too: the response is
                     // cancelled (settle saw it), and its usage record says so rather than blaming the upstream.
                     record(refused.deployment(), 0, 0, false, refused.attempts().size(), cancelled ? outcome(status) : "upstream_refused");
@@ -188,8 +187,7 @@ final class ResponseExecution {
                 StreamEvent event;
                 while ((event = stream.next()) != null) {
                     tracker.accept(event);
-                    if (!anyChoice) anyChoice = !(event instanceof StreamEvent.Metadata || event instanceof StreamEvent.Usage
-                            || event instanceof StreamEvent.Extra || event instanceof StreamEvent.Error);
+                    if (!anyChoice) anyChoice = StreamEvent.ofAChoice(event);
                     for (var e : builder.accept(event)) emit(e.type(), e.data());
                     if (event instanceof StreamEvent.Error e) {
                         failure = e.error().message();
@@ -198,15 +196,14 @@ final class ResponseExecution {
                     }
                 }
                 if (failure == null && !cancelled && builder.finishReason() == null && !stream.completed()) {
-                    failure = "The upstream closed the stream before the answer was complete.";
+                    failure = UpstreamErrors.INCOMPLETE;
                 }
                 // [DONE] after nothing is a broken upstream, as for chat completions, not an empty success.
-                if (failure == null && !cancelled && !anyChoice) failure = "The upstream ended its answer without any choice in it.";
+                if (failure == null && !cancelled && !anyChoice) failure = UpstreamErrors.EMPTY;
             } catch (IOException e) {
                 if (!cancelled) {
-                    failure = UpstreamErrors.describe(e);
-                    boolean timeout = UpstreamErrors.isTimeout(e);
-                    failureError = ApiError.server(timeout ? 504 : 502, failure, timeout ? "upstream_timeout" : "upstream_error");
+                    failureError = UpstreamErrors.toApiError(e);
+                    failure = failureError.message();
                 }
             }
             var usage = usage(builder);
@@ -226,17 +223,6 @@ final class ResponseExecution {
         }
     }
 
-    /**
-     * What the answer cost, chat-shaped: the upstream's count (summed over failover attempts by the
-     * resilient stream, which marks a partial estimate), else estimated here from the request and what
-     * streamed (an answer cancelled or cut off before the upstream's usage chunk).
-     */
-    /** {@code HTTP <status> } before a refusal's message, unless the message starts with it already (the OpenAI provider's do). */
-    private static String httpPrefix(UpstreamException e) {
-        var prefix = "HTTP " + e.status() + " ";
-        return e.status() <= 0 || String.valueOf(e.getMessage()).startsWith(prefix) ? "" : prefix;
-    }
-
     /** Leaves the opener: no interrupt can come after this, and one that came already is cleared. */
     private void endOpening() {
         synchronized (gate) {
@@ -245,6 +231,11 @@ final class ResponseExecution {
         Thread.interrupted();
     }
 
+    /**
+     * What the answer cost, chat-shaped: the upstream's count (summed over failover attempts by the
+     * resilient stream, which marks a partial estimate), else estimated here from the request and what
+     * streamed (an answer cancelled or cut off before the upstream's usage chunk).
+     */
     private JsonNode usage(OutputBuilder builder) {
         var reported = builder.chatUsage();
         if (reported != null) return reported;

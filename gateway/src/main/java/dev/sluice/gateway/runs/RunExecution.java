@@ -146,7 +146,7 @@ final class RunExecution {
         } catch (UpstreamFailure f) {
             var e = f.last();
             endFailed(e.status() == 429 ? "rate_limit_exceeded" : "server_error", "The model request failed (" + f.deployment() + "): "
-                    + httpPrefix(e) + e.getMessage() + " [attempts: " + Attempt.describe(f.attempts()) + "]");
+                    + e.statusAndMessage() + " [attempts: " + Attempt.describe(f.attempts()) + "]");
             return;
         } catch (InterruptedException | IOException e) {
             settle(cancelled ? null : new Failure("server_error", "The model request was interrupted: " + e));
@@ -176,12 +176,6 @@ final class RunExecution {
             if (!cancelled) failure = new Failure("server_error", "The model request failed mid-stream: " + e.getMessage());
         }
         settle(failure);
-    }
-
-    /** {@code HTTP <status> } before an upstream refusal's message, unless the message starts with it already (the OpenAI provider's do). */
-    private static String httpPrefix(dev.sluice.gateway.provider.UpstreamException e) {
-        var prefix = "HTTP " + e.status() + " ";
-        return e.status() <= 0 || String.valueOf(e.getMessage()).startsWith(prefix) ? "" : prefix;
     }
 
     private void onText(String delta) {

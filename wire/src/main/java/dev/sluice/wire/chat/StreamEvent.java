@@ -52,4 +52,12 @@ public sealed interface StreamEvent {
     record Error(StreamError error) implements StreamEvent {}
 
     enum Scope { CHUNK, CHOICE, DELTA }
+
+    /**
+     * Whether the event is part of a choice's answer: not the completion's identity, its usage, an extra or an
+     * error. An answer with none of these has no choice at all (a broken upstream, not an empty success).
+     */
+    static boolean ofAChoice(StreamEvent event) {
+        return !(event instanceof Metadata || event instanceof Usage || event instanceof Extra || event instanceof Error);
+    }
 }
