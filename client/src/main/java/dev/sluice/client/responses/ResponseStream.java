@@ -148,9 +148,7 @@ public final class ResponseStream implements Iterable<ResponseEvent>, AutoClosea
     private static StreamError error(JsonNode data) {
         var inner = data.get("error");
         if (inner != null && inner.isTextual()) return new StreamError(inner.asText(), null, null, null, data);
-        var error = inner != null && inner.isObject() ? inner : data;
-        return new StreamError(Json.text(error.get("message")), Json.text(error.get("type")), Json.text(error.get("code")),
-                Json.text(error.get("param")), error);
+        return StreamError.from(data);
     }
 
     private void fail(RuntimeException e) {
