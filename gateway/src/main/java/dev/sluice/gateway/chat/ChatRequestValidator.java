@@ -8,12 +8,21 @@ import dev.sluice.wire.json.Json;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Checks a chat completions request the way OpenAI does, so a bad request gets a 400 naming the
  * parameter instead of an upstream's surprise. Only what is known is checked; unknown fields pass through.
  */
 public final class ChatRequestValidator {
+
+    /** OpenAI's rule for function, tool and schema names. */
+    public static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
+
+    /** OpenAI's words for a name that breaks {@link #NAME}, at {@code param}. */
+    public static String nameMismatch(String param) {
+        return "Invalid '" + param + "': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.";
+    }
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
 
@@ -233,8 +242,8 @@ public final class ChatRequestValidator {
                 if (fn == null || !fn.isObject()) throw missing(where + ".function");
                 var name = fn.get("name");
                 if (name == null || !name.isTextual() || name.asText().isEmpty()) throw missing(where + ".function.name");
-                if (!name.asText().matches("[a-zA-Z0-9_-]{1,64}")) {
-                    throw invalid(where + ".function.name", "Invalid '" + where + ".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value");
+                if (!NAME.matcher(name.asText()).matches()) {
+                    throw invalid(where + ".function.name", nameMismatch(where + ".function.name"), "invalid_value");
                 }
             }
             case "custom" -> requiredString(requiredObject(tool, "custom", where), "name", where + ".custom");

@@ -2,15 +2,13 @@ package dev.sluice.gateway.responses;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.gateway.chat.ChatRequestValidator;
 import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /** {@code text.format} ({@code text}, {@code json_object}, {@code json_schema}) and its chat {@code response_format}. */
 final class TextFormat {
-
-    private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
 
     private TextFormat() {}
 
@@ -28,7 +26,7 @@ final class TextFormat {
             case "json_schema" -> {
                 var name = format.get("name");
                 if (name == null || name.isNull()) throw ApiException.badRequest("Missing required parameter: 'text.format.name'.", "text.format.name");
-                if (!name.isTextual() || !NAME.matcher(name.asText()).matches()) {
+                if (!name.isTextual() || !ChatRequestValidator.NAME.matcher(name.asText()).matches()) {
                     throw ApiException.badRequest("Invalid 'text.format.name': must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'.", "text.format.name");
                 }
                 var schema = format.get("schema");

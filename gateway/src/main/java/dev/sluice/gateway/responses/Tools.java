@@ -2,6 +2,7 @@ package dev.sluice.gateway.responses;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.sluice.gateway.chat.ChatRequestValidator;
 import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
@@ -27,8 +28,8 @@ final class Tools {
                 throw ApiException.badRequest("Missing required parameter: '" + at + ".name'.", at + ".name");
             }
             // Checked here, as chat completions check it: an upstream would refuse it naming its own 'tools[i].function.name'.
-            if (!tool.get("name").asText().matches("[a-zA-Z0-9_-]{1,64}")) {
-                throw ApiException.badRequest("Invalid '" + at + ".name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", at + ".name");
+            if (!ChatRequestValidator.NAME.matcher(tool.get("name").asText()).matches()) {
+                throw ApiException.badRequest(ChatRequestValidator.nameMismatch(at + ".name"), at + ".name");
             }
             var parameters = tool.get("parameters");
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
