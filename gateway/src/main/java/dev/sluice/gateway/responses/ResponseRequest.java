@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.Exchange;
-import dev.sluice.gateway.http.IntegerParams;
 import dev.sluice.gateway.runs.ApiException;
 import dev.sluice.gateway.runs.Requests;
 import dev.sluice.wire.json.Json;
@@ -112,9 +111,7 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         var node = body.get(field);
         if (node == null || node.isNull()) return fallback;
         if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected an integer.", field);
-        IntegerParams.outOfRange(field, node, min, max).ifPresent(e -> {
-            throw new ApiException(e);
-        });
+        ApiException.requireInRange(field, node, min, max);
         return node;
     }
 
@@ -130,9 +127,7 @@ record ResponseRequest(String model, JsonNode instructions, List<ObjectNode> inp
         if (node == null || node.isNull()) return Json.NODES.nullNode();
         if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for 'max_output_tokens': expected an integer.", "max_output_tokens");
         // No maximum in OpenAI's spec; the bound is the chat parameter's the value becomes upstream (max_tokens).
-        IntegerParams.outOfRange("max_output_tokens", node, 16, Integer.MAX_VALUE).ifPresent(e -> {
-            throw new ApiException(e);
-        });
+        ApiException.requireInRange("max_output_tokens", node, 16, Integer.MAX_VALUE);
         return node;
     }
 

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.gateway.http.ApiError;
 import dev.sluice.gateway.http.Exchange;
-import dev.sluice.gateway.http.IntegerParams;
 import dev.sluice.wire.json.Json;
 import java.util.Set;
 
@@ -90,9 +89,7 @@ public final class Requests {
         if (!node.isIntegralNumber()) throw ApiException.badRequest("Invalid type for '" + field + "': expected an integer.", field);
         // Compared exactly: asLong() would take 2^64+300 for 300. The maximum is the gateway's own (OpenAI's spec
         // has none); the run's token budgets are counted in longs.
-        IntegerParams.outOfRange(field, node, min, Integer.MAX_VALUE).ifPresent(e -> {
-            throw new ApiException(e);
-        });
+        ApiException.requireInRange(field, node, min, Integer.MAX_VALUE);
         return node;
     }
 
@@ -152,9 +149,7 @@ public final class Requests {
         if (last != null && !last.isNull()) {
             if (!last.isIntegralNumber()) throw ApiException.badRequest("Invalid type for 'truncation_strategy.last_messages': expected an integer.", "truncation_strategy.last_messages");
             // Checked exactly before asInt(), which would read 2^32+1 as 1.
-            IntegerParams.outOfRange("truncation_strategy.last_messages", last, 1, Integer.MAX_VALUE).ifPresent(e -> {
-                throw new ApiException(e);
-            });
+            ApiException.requireInRange("truncation_strategy.last_messages", last, 1, Integer.MAX_VALUE);
             out.put("last_messages", last.asInt());
         } else {
             if (type.equals("last_messages")) throw ApiException.badRequest("Missing required parameter: 'truncation_strategy.last_messages'.", "truncation_strategy.last_messages");
