@@ -219,11 +219,7 @@ public final class ConfigLoader {
     /** A deployment option's value, checked where it is written rather than when a request first uses it. */
     private static void checkOption(String key, JsonNode value, String where) {
         switch (key) {
-            case "continuation" -> {
-                if (!CONTINUATIONS.contains(value.asText())) {
-                    throw new ConfigException(where + ": unknown '" + value.asText() + "' (" + String.join(", ", CONTINUATIONS) + ")");
-                }
-            }
+            case "continuation" -> ConfigNodes.oneOf(value, where, CONTINUATIONS);
             default -> {
                 var problem = SimSettings.problem(key, value);
                 if (problem != null) throw new ConfigException(where + ": " + problem);
@@ -317,12 +313,9 @@ public final class ConfigLoader {
     }
 
     private static String maxTokensField(JsonNode node, String where) {
-        if (!node.has("max_tokens_field")) return null;
-        var field = ConfigNodes.text(node.get("max_tokens_field"), where + ".max_tokens_field");
-        if (!field.equals("max_tokens") && !field.equals("max_completion_tokens")) {
-            throw new ConfigException(where + ".max_tokens_field: unknown '" + field + "' (max_tokens or max_completion_tokens)");
-        }
-        return field;
+        return node.has("max_tokens_field")
+                ? ConfigNodes.oneOf(node.get("max_tokens_field"), where + ".max_tokens_field", List.of("max_tokens", "max_completion_tokens"))
+                : null;
     }
 
     private static boolean flag(JsonNode node, String key, boolean absent, String where) {

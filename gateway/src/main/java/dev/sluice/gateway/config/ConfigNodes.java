@@ -61,6 +61,13 @@ final class ConfigNodes {
         throw new ConfigException(where + ": must be a string, got " + shown(node));
     }
 
+    /** A string that must be one of {@code values}. */
+    static String oneOf(JsonNode node, String where, List<String> values) {
+        var value = text(node, where);
+        if (!values.contains(value)) throw new ConfigException(where + ": unknown '" + value + "' (" + String.join(", ", values) + ")");
+        return value;
+    }
+
     private static String shown(JsonNode node) {
         if (node.isTextual()) return "'" + node.asText() + "'";
         if (node.isObject()) return "a mapping";
