@@ -221,17 +221,14 @@ public final class HttpServer implements AutoCloseable {
                 LingeringClose.answerAndClose(ctx.channel(), closingError(error));
                 return;
             }
-            var hostError = hostError(request);
-            if (hostError != null) {
-                request.release();
-                LingeringClose.answerAndClose(ctx.channel(), closingError(hostError));
-                return;
+            var refusal = hostError(request);
+            if (refusal == null) {
+                originForm(request);
+                refusal = targetError(request);
             }
-            originForm(request);
-            var targetError = targetError(request);
-            if (targetError != null) {
+            if (refusal != null) {
                 request.release();
-                LingeringClose.answerAndClose(ctx.channel(), closingError(targetError));
+                LingeringClose.answerAndClose(ctx.channel(), closingError(refusal));
                 return;
             }
             byte[] body = ByteBufUtil.getBytes(request.content());
