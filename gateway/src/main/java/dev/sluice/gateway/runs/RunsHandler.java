@@ -56,13 +56,10 @@ final class RunsHandler {
     void createAndRun(Exchange ex) throws InterruptedException {
         var req = Requests.body(ex);
         boolean stream = Requests.bool(req, "stream", false);
-        var threadNode = req.get("thread");
-        if (threadNode != null && !threadNode.isNull() && !threadNode.isObject()) {
-            throw ApiException.badRequest("Invalid type for 'thread': expected an object.", "thread");
-        }
+        var threadReq = Requests.optionalObject(req, "thread", "thread");
         // The thread and the run are both validated before either is stored: a request refused for a bad run
         // parameter must not leave a thread behind.
-        var thread = threads.prepare(threadNode instanceof ObjectNode t ? t : Json.object(), "thread.");
+        var thread = threads.prepare(threadReq != null ? threadReq : Json.object(), "thread.");
         var newRun = newRun(req, thread.id());
         threads.insert(thread);
         var run = engine.locked(thread.id(), () -> {
