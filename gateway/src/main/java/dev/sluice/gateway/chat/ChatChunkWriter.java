@@ -161,7 +161,7 @@ public final class ChatChunkWriter {
             g.writeArrayFieldStart("choices");
             g.writeEndArray();
             g.writeFieldName("usage");
-            Json.MAPPER.writeTree(g, usage);
+            Json.writeTree(g, usage);
         });
     }
 
@@ -374,7 +374,7 @@ public final class ChatChunkWriter {
             g.writeNumberField("index", x.choice());
             g.writeObjectFieldStart("delta");
             g.writeFieldName(x.name());
-            Json.MAPPER.writeTree(g, x.value());
+            Json.writeTree(g, x.value());
             g.writeEndObject();
             g.writeNullField("logprobs");
             g.writeNullField("finish_reason");
@@ -403,7 +403,7 @@ public final class ChatChunkWriter {
     private static void writeNullable(JsonGenerator g, String name, JsonNode value) throws IOException {
         g.writeFieldName(name);
         if (value == null) g.writeNull();
-        else Json.MAPPER.writeTree(g, value);
+        else Json.writeTree(g, value);
     }
 
     private static String generatedCallId() {

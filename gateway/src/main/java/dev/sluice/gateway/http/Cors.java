@@ -89,12 +89,17 @@ public final class Cors {
 
     /** Adds the CORS headers of an actual answer to {@code response}, for {@code request}'s origin if it is allowed. */
     void addTo(HttpHeaders response, HttpHeaders request) {
+        forEach(request, response::add);
+    }
+
+    /** Gives the CORS headers of an actual answer, for {@code request}'s origin if it is allowed, to {@code header}. */
+    void forEach(HttpHeaders request, java.util.function.BiConsumer<CharSequence, CharSequence> header) {
         if (!enabled()) return;
         // Whatever the origin: the answer depends on it, and a cache must know.
-        response.add(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN);
+        header.accept(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN);
         var origin = allowedOrigin(request);
         if (origin == null) return;
-        response.set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        response.set(HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+        header.accept(HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        header.accept(HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
     }
 }

@@ -7,9 +7,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -177,7 +177,7 @@ public final class Exchange {
     }
 
     public void sendJson(int status, JsonNode json, Map<String, String> headers) {
-        sendJson(status, g -> Json.MAPPER.writeTree(g, json), headers);
+        sendJson(status, g -> Json.writeTree(g, json), headers);
     }
 
     /** A JSON body that writes itself. */
@@ -216,21 +216,21 @@ public final class Exchange {
     /** Sends {@code content} and takes it over (released once written). */
     private void send(int status, ByteBuf content, String contentType, Map<String, String> headers) {
         answered = true;
-        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), content);
-        var h = response.headers();
-        if (contentType != null) {
-            h.set(HttpHeaderNames.CONTENT_TYPE, contentType);
-            h.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
-        }
-        common(h, headers);
-        boolean keepAlive = HttpUtil.isKeepAlive(request);
-        if (!keepAlive) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        boolean keepAlive = keepAlive(request);
+        var response = EncodedResponse.of(channel.alloc(), status, contentType, content, requestId, headers,
+                head -> cors.forEach(request.headers(), head::header), keepAlive);
         state.clearCloseActions();
         // The response and handing the connection back leave in one event-loop task: one wake-up of its thread, not two.
         onEventLoop(channel, () -> {
             writeLast(channel, response, keepAlive);
             onDone.run();
         });
+    }
+
+    /** {@link HttpUtil#isKeepAlive}, without its walk over the headers for the common request that has no Connection header. */
+    static boolean keepAlive(HttpRequest request) {
+        if (!request.headers().contains(HttpHeaderNames.CONNECTION)) return request.protocolVersion().isKeepAliveDefault();
+        return HttpUtil.isKeepAlive(request);
     }
 
     /**
@@ -328,7 +328,7 @@ public final class Exchange {
     private void common(HttpHeaders h, Map<String, String> headers) {
         h.set("x-request-id", requestId);
         if (headers != null) headers.forEach(h::set);
-        cors.addTo(h, request.headers());
+        cors.forEach(request.headers(), h::add);
     }
 
     boolean answered() {

@@ -186,6 +186,19 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
         private HttpMethod method;
 
         @Override
+        public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) throws Exception {
+            if (msg instanceof EncodedResponse r) {
+                // Already bytes: it takes its request's place in the order like any response; to a HEAD, the head alone.
+                method = methods.poll();
+                var bytes = r.content();
+                if (HttpMethod.HEAD.equals(method)) bytes.writerIndex(r.headLength());
+                ctx.write(bytes, promise);
+                return;
+            }
+            super.write(ctx, msg, promise);
+        }
+
+        @Override
         protected boolean isContentAlwaysEmpty(HttpResponse response) {
             // An interim answer (100 Continue) belongs to the request still being read, whose final answer comes later.
             if (response.status().codeClass() == HttpStatusClass.INFORMATIONAL) return super.isContentAlwaysEmpty(response);

@@ -8,6 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -81,11 +82,7 @@ final class Exchange implements UpstreamHttp.Call {
         positive(request.total(), "total");
         this.idleNanos = request.idle() == null ? 0 : nanos(request.idle());
         if (request.method() == null || request.method().isEmpty()) throw new IllegalArgumentException("no method");
-        var uri = request.uri();
-        var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-        var path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
-        this.requestHead = RequestHead.of(request.method(), path, request.headers() == null ? java.util.Map.of() : request.headers(),
-                target.hostHeader(), request.body() == null ? null : request.body().length);
+        this.requestHead = client.head(request, target).withLength(request.body() == null ? null : request.body().length);
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------
@@ -211,7 +208,9 @@ final class Exchange implements UpstreamHttp.Call {
             return true; // informational: the final head comes after
         }
         headSeen = true;
-        keepAlive = requestHead.keepAlive() && HttpUtil.isKeepAlive(head);
+        // The common head has no Connection header: no walk over the headers for its values.
+        keepAlive = requestHead.keepAlive() && (head.headers().contains(HttpHeaderNames.CONNECTION) ? HttpUtil.isKeepAlive(head)
+                : head.protocolVersion().isKeepAliveDefault());
         cancel(firstByteTimer);
         if (request.idle() != null) {
             lastReadNanos = System.nanoTime();

@@ -5,21 +5,30 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
- * An upstream request's head, encoded once into bytes when the exchange is created: request line, Host unless
- * given, the caller's headers, and the framing, which this class owns (Content-Length; never chunked). Writing
- * these bytes instead of a Netty request object through {@code HttpRequestEncoder} spares every request a
- * header map, its validation and its encoding on the event loop, where the request waits for them.
+ * An upstream request's head, encoded into bytes: request line, Host unless given, the caller's headers, and
+ * the framing, which this class owns (Content-Length; never chunked). Writing these bytes instead of a Netty
+ * request object through {@code HttpRequestEncoder} spares every request a header map, its validation and its
+ * encoding on the event loop, where the request waits for them. Everything but the length is the same for
+ * every request of a provider, so it is encoded once ({@link #prefix}) and each request adds its length
+ * ({@link #withLength}).
  *
- * @param bytes     the head, ending with the empty line
+ * @param bytes     the head; a prefix ends after its last header line, a complete head with the empty line
  * @param keepAlive false when the caller asked for {@code Connection: close}
  */
 record RequestHead(byte[] bytes, boolean keepAlive) {
 
+    /** The complete head: {@link #prefix} with its length. */
+    static RequestHead of(String method, String pathAndQuery, Map<String, String> given, String hostHeader, Integer contentLength) {
+        return prefix(method, pathAndQuery, given, hostHeader).withLength(contentLength);
+    }
+
     /**
+     * Everything but the framing: the request line and the header lines, without the empty line that ends them.
+     *
      * @throws IllegalArgumentException for a method or header name that is not an RFC 9110 token, or a header
      *         value that is null, holds CR, LF or NUL, or a character outside ISO-8859-1
      */
-    static RequestHead of(String method, String pathAndQuery, Map<String, String> given, String hostHeader, Integer contentLength) {
+    static RequestHead prefix(String method, String pathAndQuery, Map<String, String> given, String hostHeader) {
         if (!token(method)) throw new IllegalArgumentException("not a method: " + method);
         var out = new ByteArrayOutputStream(256);
         ascii(out, method);
@@ -47,9 +56,28 @@ record RequestHead(byte[] bytes, boolean keepAlive) {
             if (name.equalsIgnoreCase("connection")) close |= hasToken(value, "close");
             header(out, name, value.strip());
         }
-        if (contentLength != null) header(out, "Content-Length", Integer.toString(contentLength));
-        ascii(out, "\r\n");
         return new RequestHead(out.toByteArray(), !close);
+    }
+
+    private static final byte[] CONTENT_LENGTH = "Content-Length: ".getBytes(StandardCharsets.US_ASCII);
+
+    /** This prefix, ended: with {@code Content-Length} when there is a body ({@code contentLength} not null). */
+    RequestHead withLength(Integer contentLength) {
+        var length = contentLength == null ? null : Integer.toString(contentLength).getBytes(StandardCharsets.US_ASCII);
+        int size = bytes.length + (length == null ? 0 : CONTENT_LENGTH.length + length.length + 2) + 2;
+        var head = java.util.Arrays.copyOf(bytes, size);
+        int at = bytes.length;
+        if (length != null) {
+            System.arraycopy(CONTENT_LENGTH, 0, head, at, CONTENT_LENGTH.length);
+            at += CONTENT_LENGTH.length;
+            System.arraycopy(length, 0, head, at, length.length);
+            at += length.length;
+            head[at++] = '\r';
+            head[at++] = '\n';
+        }
+        head[at++] = '\r'; // the empty line
+        head[at] = '\n';
+        return new RequestHead(head, keepAlive);
     }
 
     private static void header(ByteArrayOutputStream out, String name, String value) {

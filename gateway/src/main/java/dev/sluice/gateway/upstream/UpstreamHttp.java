@@ -89,6 +89,30 @@ public final class UpstreamHttp implements AutoCloseable {
         return exchange;
     }
 
+    /** The head of the last request sent, but its length: a provider sends the same one every time. */
+    private volatile LastHead lastHead;
+
+    private record LastHead(String method, URI uri, Map<String, String> headers, String hostHeader, RequestHead prefix) {}
+
+    /**
+     * The request's head but its length, encoded once for as long as requests come with the same method, URI
+     * and header map (the same objects: the SDK builds a provider's map once, see {@link Request}).
+     */
+    RequestHead head(Request request, Target target) {
+        var last = lastHead;
+        var headers = request.headers() == null ? Map.<String, String>of() : request.headers();
+        if (last != null && last.headers() == headers && last.uri() == request.uri() && last.method().equals(request.method())
+                && last.hostHeader().equals(target.hostHeader())) {
+            return last.prefix();
+        }
+        var uri = request.uri();
+        var rawPath = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        var path = uri.getRawQuery() == null ? rawPath : rawPath + "?" + uri.getRawQuery();
+        var prefix = RequestHead.prefix(request.method(), path, headers, target.hostHeader());
+        lastHead = new LastHead(request.method(), uri, headers, target.hostHeader(), prefix);
+        return prefix;
+    }
+
     /** Closes idle pooled connections. Connections still in use close when their exchange ends. */
     @Override
     public void close() {
@@ -175,7 +199,10 @@ public final class UpstreamHttp implements AutoCloseable {
         }
     }
 
-    /** timeouts null = disabled. */
+    /**
+     * timeouts null = disabled. The header map is read when the request is sent and must not change afterwards:
+     * a request with the same map (the same object) as the one before reuses that one's encoded head.
+     */
     public record Request(String method, URI uri, Map<String, String> headers, byte[] body,
                           Duration firstByte, Duration idle, Duration total) {}
 

@@ -39,6 +39,28 @@ class RequestHeadTest {
     }
 
     @Test
+    void aProvidersHeadIsEncodedOnceAndEachRequestAddsItsOwnLength() {
+        var http = new UpstreamHttp(java.time.Duration.ofSeconds(1), null);
+        var uri = java.net.URI.create("http://127.0.0.1:9/v1/chat/completions");
+        var map = java.util.Collections.unmodifiableMap(headers("Authorization", "Bearer a"));
+        var first = new UpstreamHttp.Request("POST", uri, map, new byte[3], null, null, null);
+        var second = new UpstreamHttp.Request("POST", uri, map, new byte[12], null, null, null);
+        var target = UpstreamHttp.Target.of(first);
+        assertThat(http.head(second, target)).as("the same map and URI: the same encoded prefix").isSameAs(http.head(first, target));
+        assertThat(new String(http.head(second, target).withLength(12).bytes(), ISO_8859_1)).isEqualTo(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAuthorization: Bearer a\r\nContent-Length: 12\r\n\r\n");
+        // Another map (a forwarded client key), another URI or method: encoded for what it holds, never the last one's.
+        var forwarded = new UpstreamHttp.Request("POST", uri, headers("Authorization", "Bearer b"), new byte[3], null, null, null);
+        assertThat(new String(http.head(forwarded, target).bytes(), ISO_8859_1)).contains("Authorization: Bearer b\r\n").doesNotContain("Bearer a");
+        var models = new UpstreamHttp.Request("GET", java.net.URI.create("http://127.0.0.1:9/v1/models"), map, null, null, null, null);
+        assertThat(new String(http.head(models, target).withLength(null).bytes(), ISO_8859_1))
+                .isEqualTo("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAuthorization: Bearer a\r\n\r\n");
+        var put = new UpstreamHttp.Request("PUT", uri, map, new byte[1], null, null, null);
+        assertThat(new String(http.head(put, target).bytes(), ISO_8859_1)).startsWith("PUT ");
+        http.close();
+    }
+
+    @Test
     void connectionCloseAskedForIsNoKeepAlive() {
         assertThat(RequestHead.of("GET", "/", headers("Connection", "Upgrade, CLOSE"), "h", null).keepAlive()).isFalse();
         assertThat(RequestHead.of("GET", "/", headers("Connection", "keep-alive"), "h", null).keepAlive()).isTrue();

@@ -40,7 +40,10 @@ public final class ChatChunkDecoder {
     private ChoiceState lastState; // the state of choice lastIndex, or null
     private int lastIndex;
     private boolean errorSent;
-    private final FastChunkScanner fast;
+    /** Whether chunks are tried on the fast path at all. */
+    private final boolean fastPath;
+    /** Made at the first chunk: a non-streamed completion, decoded by Jackson alone, never needs it. */
+    private FastChunkScanner fast;
     private int fastChunks, fastMisses, fastSkips;
 
     public ChatChunkDecoder(Consumer<StreamEvent> sink) {
@@ -50,7 +53,7 @@ public final class ChatChunkDecoder {
     /** {@code fastPath} false reads every chunk with Jackson: the reference the fast path is tested against. */
     ChatChunkDecoder(Consumer<StreamEvent> sink, boolean fastPath) {
         this.sink = sink;
-        this.fast = fastPath ? new FastChunkScanner(CHUNK_OBJECT) : null;
+        this.fastPath = fastPath;
     }
 
     /** How many chunks the fast path decoded (the rest went to Jackson). */
@@ -89,7 +92,8 @@ public final class ChatChunkDecoder {
             return;
         }
         // The common shape is read straight from the bytes; anything else, errors included, is Jackson's.
-        if (fast != null) {
+        if (fastPath) {
+            if (fast == null) fast = new FastChunkScanner(CHUNK_OBJECT);
             if (fastSkips > 0) {
                 fastSkips--;
             } else if (fast.scan(data, offset, length)) {
@@ -316,7 +320,7 @@ public final class ChatChunkDecoder {
 
     /** Mistral's magistral models stream content as an array of parts, thinking parts nesting text parts. */
     private void readContentParts(JsonParser p, Choice ch) throws IOException {
-        JsonNode parts = Json.MAPPER.readTree(p);
+        JsonNode parts = Json.readTree(p);
         for (var part : parts) {
             String type = part.path("type").asText("");
             switch (type) {
@@ -370,7 +374,7 @@ public final class ChatChunkDecoder {
                                 case "arguments" -> {
                                     // Some servers (Ollama) send arguments as an object rather than a string.
                                     if (t == JsonToken.VALUE_STRING) args = p.getText();
-                                    else if (t == JsonToken.START_OBJECT) args = Json.write(Json.MAPPER.readTree(p));
+                                    else if (t == JsonToken.START_OBJECT) args = Json.write(Json.readTree(p));
                                     else p.skipChildren();
                                 }
                                 default -> p.skipChildren();
@@ -576,7 +580,7 @@ public final class ChatChunkDecoder {
 
     private static JsonNode tree(JsonParser p, JsonToken t) throws IOException {
         if (t == JsonToken.VALUE_NULL) return Json.NODES.nullNode();
-        return Json.MAPPER.readTree(p);
+        return Json.readTree(p);
     }
 
     private static JsonNode objectOrNull(JsonParser p, JsonToken t) throws IOException {
@@ -584,7 +588,7 @@ public final class ChatChunkDecoder {
             p.skipChildren();
             return null;
         }
-        return Json.MAPPER.readTree(p);
+        return Json.readTree(p);
     }
 
     private static JsonNode nonEmptyArray(JsonNode node) {

@@ -99,7 +99,7 @@ public record ChatCompletion(
      */
     public void writeTo(JsonGenerator g) throws IOException {
         if (extrasReplaceTypedFields()) {
-            Json.MAPPER.writeTree(g, toJson());
+            Json.writeTree(g, toJson());
             return;
         }
         g.writeStartObject();
@@ -154,7 +154,7 @@ public record ChatCompletion(
             g.writeEndObject();
             g.writeFieldName(LOGPROBS);
             if (c.logprobs() == null) g.writeNull();
-            else Json.MAPPER.writeTree(g, c.logprobs());
+            else Json.writeTree(g, c.logprobs());
             g.writeFieldName(FINISH_REASON);
             g.writeString(c.finishReason());
             writeExtras(g, c.extras());
@@ -163,7 +163,7 @@ public record ChatCompletion(
         g.writeEndArray();
         if (usage != null) {
             g.writeFieldName(USAGE);
-            Json.MAPPER.writeTree(g, usage);
+            Json.writeTree(g, usage);
         }
         if (serviceTier != null) {
             g.writeFieldName(SERVICE_TIER);
@@ -176,7 +176,7 @@ public record ChatCompletion(
         for (var e : extras.entrySet()) {
             if (!presentAtTop(e.getKey())) {
                 g.writeFieldName(e.getKey());
-                Json.MAPPER.writeTree(g, e.getValue());
+                Json.writeTree(g, e.getValue());
             }
         }
         g.writeEndObject();
@@ -185,7 +185,7 @@ public record ChatCompletion(
     private static void writeExtras(JsonGenerator g, Map<String, JsonNode> extras) throws IOException {
         for (var e : extras.entrySet()) {
             g.writeFieldName(e.getKey());
-            Json.MAPPER.writeTree(g, e.getValue());
+            Json.writeTree(g, e.getValue());
         }
     }
 

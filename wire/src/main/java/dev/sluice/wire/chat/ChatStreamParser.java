@@ -13,8 +13,10 @@ import java.util.function.Consumer;
  */
 public final class ChatStreamParser {
 
-    private final SseDecoder sse;
+    /** Made at the first bytes of a stream: a non-streamed completion ({@link #completion}) needs no SSE framing. */
+    private SseDecoder sse;
     private final ChatChunkDecoder chunks;
+    private final int maxLineBytes, maxEventBytes;
     private boolean done;
     private int dataEvents;
 
@@ -24,8 +26,14 @@ public final class ChatStreamParser {
 
     public ChatStreamParser(Consumer<StreamEvent> sink, int maxLineBytes, int maxEventBytes) {
         this.chunks = new ChatChunkDecoder(sink);
+        this.maxLineBytes = maxLineBytes;
+        this.maxEventBytes = maxEventBytes;
+    }
+
+    private SseDecoder sse() {
         // Chunks are parsed from the bytes as they arrived: no String per event (the hot path of SDK and gateway).
-        this.sse = SseDecoder.forBytes(this::onEvent, maxLineBytes, maxEventBytes);
+        if (sse == null) sse = SseDecoder.forBytes(this::onEvent, maxLineBytes, maxEventBytes);
+        return sse;
     }
 
     private void onEvent(String event, byte[] data, int offset, int length, String id, long retry) {
@@ -47,15 +55,15 @@ public final class ChatStreamParser {
 
     /** Feeds the next bytes; throws {@link dev.sluice.wire.sse.SseException} when framing limits are broken. */
     public void feed(ByteBuffer bytes) {
-        sse.feed(bytes);
+        sse().feed(bytes);
     }
 
     public void feed(byte[] bytes, int offset, int length) {
-        sse.feed(bytes, offset, length);
+        sse().feed(bytes, offset, length);
     }
 
     public void feed(byte[] bytes) {
-        sse.feed(bytes, 0, bytes.length);
+        sse().feed(bytes, 0, bytes.length);
     }
 
     /**
@@ -73,7 +81,7 @@ public final class ChatStreamParser {
 
     /** The body ended. Returns whether the stream was complete ({@code [DONE]} seen or an error reported). */
     public boolean end() {
-        sse.end();
+        sse().end(); // an empty body still ends as a stream does
         if (!done) chunks.end();
         return done || chunks.errored();
     }
