@@ -16,7 +16,7 @@ import java.util.Map;
  */
 final class EncodedResponse extends DefaultByteBufHolder {
 
-    /** Where the body starts in {@link #content()}: an answer to HEAD is the head alone. */
+    /** Where the body starts in {@link #content()}, from its reader index: an answer to HEAD is the head alone. */
     private final int headLength;
 
     private EncodedResponse(ByteBuf bytes, int headLength) {
@@ -36,13 +36,24 @@ final class EncodedResponse extends DefaultByteBufHolder {
     private static final byte[] REQUEST_ID = ascii("x-request-id: ");
     private static final byte[] CONNECTION_CLOSE = ascii("connection: close\r\n");
 
-    /** A head being written into a buffer, header by header. */
-    static final class Head {
-        private final ByteBuf buf;
+    /**
+     * Room a body may leave in front of itself ({@link #reserveHead}): the head is then written into it, and head
+     * and body go out as one buffer without a copy of the body. Enough for the heads the gateway writes but
+     * those with long CORS or error headers, which are copied instead.
+     */
+    static final int HEAD_ROOM = 512;
 
-        private Head(ByteBuf buf) {
-            this.buf = buf;
-        }
+    /** A buffer for a body, with {@link #HEAD_ROOM} before it. */
+    static ByteBuf reserveHead(ByteBufAllocator alloc, int bodyCapacity) {
+        var buf = alloc.directBuffer(HEAD_ROOM + bodyCapacity);
+        buf.writerIndex(HEAD_ROOM).readerIndex(HEAD_ROOM);
+        return buf;
+    }
+
+    /** A head being written, header by header. */
+    static final class Head {
+        private byte[] bytes = new byte[256];
+        private int size;
 
         /**
          * One header line. Names and values come from the gateway's code and configuration, and from upstream
@@ -53,58 +64,85 @@ final class EncodedResponse extends DefaultByteBufHolder {
             for (int i = 0; i < name.length(); i++) {
                 if (!tchar(name.charAt(i))) throw new IllegalArgumentException("not a header name: " + name);
             }
-            buf.writeCharSequence(name, StandardCharsets.US_ASCII);
-            buf.writeByte(':').writeByte(' ');
+            room(name.length() + 2);
+            for (int i = 0; i < name.length(); i++) bytes[size++] = (byte) name.charAt(i);
+            bytes[size++] = ':';
+            bytes[size++] = ' ';
             value(value);
-            buf.writeByte('\r').writeByte('\n');
+            crlf();
         }
 
         private void value(CharSequence value) {
+            room(value.length());
             for (int i = 0; i < value.length(); i++) {
                 char c = value.charAt(i);
                 if (c == '\r' || c == '\n' || c == 0 || c > 0xFF) {
                     throw new IllegalArgumentException("a header value with CR, LF, NUL or a character outside ISO-8859-1");
                 }
-                buf.writeByte(c);
+                bytes[size++] = (byte) c;
             }
+        }
+
+        private void raw(byte[] b) {
+            room(b.length);
+            System.arraycopy(b, 0, bytes, size, b.length);
+            size += b.length;
+        }
+
+        private void crlf() {
+            room(2);
+            bytes[size++] = '\r';
+            bytes[size++] = '\n';
+        }
+
+        private void room(int n) {
+            if (size + n > bytes.length) bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + n));
         }
     }
 
     /**
      * The response: status line, then {@code content-type} and {@code content-length} when there is a
      * {@code contentType}, {@code x-request-id}, the other {@code headers} in their order, what {@code more} adds
-     * (CORS), and {@code connection: close} unless {@code keepAlive}; then {@code content}, which is released.
+     * (CORS), and {@code connection: close} unless {@code keepAlive}; then {@code content}, which is taken over
+     * (written in place when it has room for the head in front, see {@link #reserveHead}; else copied and released).
      */
     static EncodedResponse of(ByteBufAllocator alloc, int status, String contentType, ByteBuf content, String requestId,
                               Map<String, String> headers, java.util.function.Consumer<Head> more, boolean keepAlive) {
         int length = content.readableBytes();
-        var buf = alloc.directBuffer(256 + length);
+        var head = new Head();
         try {
-            buf.writeBytes(statusLine(status));
-            var head = new Head(buf);
+            head.raw(statusLine(status));
             if (contentType != null) {
-                buf.writeBytes(CONTENT_TYPE);
+                head.raw(CONTENT_TYPE);
                 head.value(contentType);
-                buf.writeByte('\r').writeByte('\n');
-                buf.writeBytes(CONTENT_LENGTH);
-                buf.writeCharSequence(Integer.toString(length), StandardCharsets.US_ASCII);
-                buf.writeByte('\r').writeByte('\n');
+                head.crlf();
+                head.raw(CONTENT_LENGTH);
+                head.value(Integer.toString(length));
+                head.crlf();
             }
-            buf.writeBytes(REQUEST_ID);
+            head.raw(REQUEST_ID);
             head.value(requestId);
-            buf.writeByte('\r').writeByte('\n');
+            head.crlf();
             if (headers != null) {
                 for (var h : headers.entrySet()) head.header(h.getKey(), h.getValue());
             }
             more.accept(head);
-            if (!keepAlive) buf.writeBytes(CONNECTION_CLOSE);
-            buf.writeByte('\r').writeByte('\n');
-            int headLength = buf.writerIndex();
-            buf.writeBytes(content, content.readerIndex(), length);
-            return new EncodedResponse(buf, headLength);
+            if (!keepAlive) head.raw(CONNECTION_CLOSE);
+            head.crlf();
         } catch (RuntimeException e) {
-            buf.release();
+            content.release();
             throw e;
+        }
+        if (content.readerIndex() >= head.size) {
+            content.readerIndex(content.readerIndex() - head.size);
+            content.setBytes(content.readerIndex(), head.bytes, 0, head.size);
+            return new EncodedResponse(content, head.size);
+        }
+        try {
+            var buf = alloc.directBuffer(head.size + length);
+            buf.writeBytes(head.bytes, 0, head.size);
+            buf.writeBytes(content, content.readerIndex(), length);
+            return new EncodedResponse(buf, head.size);
         } finally {
             content.release();
         }

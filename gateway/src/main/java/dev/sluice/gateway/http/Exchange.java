@@ -188,11 +188,12 @@ public final class Exchange {
 
     /**
      * Answers with JSON written straight into the connection's (pooled, direct) buffer: no tree, no byte array,
-     * no copy of one into the other on the way to the socket.
+     * no copy of one into the other on the way to the socket, and the head in front of it in the same buffer.
      */
     public void sendJson(int status, JsonBody body, Map<String, String> headers) {
         if (answered) throw new IllegalStateException("already answered");
-        var content = channel.alloc().buffer(1024);
+        // The head is written in front of the body afterwards, in the same buffer (EncodedResponse).
+        var content = EncodedResponse.reserveHead(channel.alloc(), 1024);
         try (var g = Json.FACTORY.createGenerator((OutputStream) new ByteBufOutputStream(content))) {
             body.writeTo(g);
         } catch (IOException | RuntimeException e) {

@@ -191,7 +191,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder,
                 // Already bytes: it takes its request's place in the order like any response; to a HEAD, the head alone.
                 method = methods.poll();
                 var bytes = r.content();
-                if (HttpMethod.HEAD.equals(method)) bytes.writerIndex(r.headLength());
+                if (HttpMethod.HEAD.equals(method)) bytes.writerIndex(bytes.readerIndex() + r.headLength());
                 ctx.write(bytes, promise);
                 return;
             }

@@ -40,7 +40,7 @@ final class Exchange implements UpstreamHttp.Call {
     private final RequestHead requestHead;
     private final long sentNanos = System.nanoTime();
     private final long idleNanos;
-    private final Runnable idleCheck = this::checkIdle;
+    private final Runnable timerCheck = this::checkTimer;
 
     private boolean done;
     /** True while {@link #start} runs inside {@code send} on the loop: a listener call then waits for a task of its own. */
@@ -64,9 +64,13 @@ final class Exchange implements UpstreamHttp.Call {
     private boolean contentSinceReadComplete;
     private long lastReadNanos;
 
-    private ScheduledFuture<?> firstByteTimer;
-    private ScheduledFuture<?> idleTimer;
-    private ScheduledFuture<?> totalTimer;
+    /**
+     * The one timer of the exchange's bounds (first byte, idle, total), due at {@link #timerDue} or before any of
+     * them: when it fires it times out what has run out, or is armed again for what is left. One loop timer per
+     * request instead of one per bound, each scheduled and cancelled again on the path every request takes.
+     */
+    private ScheduledFuture<?> timer;
+    private long timerDue;
 
     Exchange(UpstreamHttp client, EventLoop loop, Class<? extends Channel> channelClass, UpstreamHttp.Target target,
              UpstreamHttp.Request request, UpstreamHttp.Listener listener) {
@@ -103,12 +107,7 @@ final class Exchange implements UpstreamHttp.Call {
 
     void start() {
         if (done) return;
-        // A first-byte bound no shorter than the total (a whole answer's head comes only when it is complete) gets
-        // no timer of its own: two timers due at once fire in either order, and the total is the limit that was hit.
-        if (request.firstByte() != null && (request.total() == null || request.firstByte().compareTo(request.total()) < 0)) {
-            firstByteTimer = schedule(remaining(request.firstByte()), () -> timeout(Kind.FIRST_BYTE, request.firstByte()));
-        }
-        if (request.total() != null) totalTimer = schedule(remaining(request.total()), () -> timeout(Kind.TOTAL, request.total()));
+        armTimer();
         var pooled = client.pool(loop).checkout(target);
         if (pooled != null) {
             use(pooled, true);
@@ -211,10 +210,9 @@ final class Exchange implements UpstreamHttp.Call {
         // The common head has no Connection header: no walk over the headers for its values.
         keepAlive = requestHead.keepAlive() && (head.headers().contains(HttpHeaderNames.CONNECTION) ? HttpUtil.isKeepAlive(head)
                 : head.protocolVersion().isKeepAliveDefault());
-        cancel(firstByteTimer);
         if (request.idle() != null) {
             lastReadNanos = System.nanoTime();
-            idleTimer = schedule(idleNanos, idleCheck);
+            armTimer(); // due no later than the idle bound already, unless an answer took longer than it to begin
         }
         try {
             listener.onHead(status, head.headers());
@@ -327,35 +325,66 @@ final class Exchange implements UpstreamHttp.Call {
         finish(new StreamTimeoutException(kind, duration));
     }
 
-    /** One timer per exchange re-arms itself for what is left, instead of a timer reset on every read. */
-    private void checkIdle() {
-        if (done) return;
-        if (paused) {
-            // Silence while the caller holds reads back is the caller's, not the upstream's.
-            idleTimer = schedule(idleNanos, idleCheck);
-            return;
+    private static final long NONE = Long.MAX_VALUE;
+
+    /**
+     * When the first bound that can still run out does, as a {@code System.nanoTime()}, or {@link #NONE}: the
+     * first byte (until the head), the total, and the idle bound (from the head on, not while reads are held
+     * back: that silence is the caller's). A first-byte bound no shorter than the total (a whole answer's head
+     * comes only when it is complete) is the total's: the total is the limit that was hit. Before the head, the
+     * idle bound's earliest possible end (send time + idle) is counted too, so that the timer armed at the start
+     * is due before any of them and the head needs no new one.
+     */
+    private long nextDeadline() {
+        long next = NONE;
+        var firstByte = request.firstByte();
+        var total = request.total();
+        if (!headSeen && firstByte != null && (total == null || firstByte.compareTo(total) < 0)) next = sentNanos + nanos(firstByte);
+        if (total != null) next = Math.min(next, sentNanos + nanos(total));
+        if (request.idle() != null) {
+            if (headSeen) {
+                if (!paused) next = Math.min(next, lastReadNanos + idleNanos);
+            } else if (sentNanos + idleNanos - System.nanoTime() > 0) {
+                next = Math.min(next, sentNanos + idleNanos); // only a hint: once past, nothing runs out then
+            }
         }
-        var silent = System.nanoTime() - lastReadNanos;
-        if (silent >= idleNanos) {
+        return next;
+    }
+
+    /** Arms the timer for the next deadline, unless it is due by then already (it then looks again when it fires). */
+    private void armTimer() {
+        if (done) return;
+        long next = nextDeadline();
+        if (next == NONE || (timer != null && timerDue - next <= 0)) return;
+        cancel(timer);
+        timerDue = next;
+        timer = schedule(Math.max(0, next - System.nanoTime()), timerCheck);
+    }
+
+    private void checkTimer() {
+        timer = null;
+        if (done) return;
+        long now = System.nanoTime();
+        var firstByte = request.firstByte();
+        var total = request.total();
+        if (!headSeen && firstByte != null && (total == null || firstByte.compareTo(total) < 0) && now - (sentNanos + nanos(firstByte)) >= 0) {
+            timeout(Kind.FIRST_BYTE, firstByte);
+        } else if (total != null && now - (sentNanos + nanos(total)) >= 0) {
+            timeout(Kind.TOTAL, total);
+        } else if (headSeen && request.idle() != null && !paused && now - lastReadNanos >= idleNanos) {
             timeout(Kind.IDLE, request.idle());
         } else {
-            idleTimer = schedule(idleNanos - silent, idleCheck);
+            armTimer();
         }
     }
 
     private void cancelTimers() {
-        cancel(firstByteTimer);
-        cancel(idleTimer);
-        cancel(totalTimer);
-        firstByteTimer = idleTimer = totalTimer = null;
+        cancel(timer);
+        timer = null;
     }
 
     private ScheduledFuture<?> schedule(long nanos, Runnable task) {
         return loop.schedule(task, nanos, TimeUnit.NANOSECONDS);
-    }
-
-    private long remaining(Duration timeout) {
-        return Math.max(0, nanos(timeout) - (System.nanoTime() - sentNanos));
     }
 
     private static void cancel(ScheduledFuture<?> timer) {
@@ -392,7 +421,10 @@ final class Exchange implements UpstreamHttp.Call {
         onLoop(() -> {
             paused = !read;
             if (done || conn == null) return;
-            if (read) lastReadNanos = System.nanoTime();
+            if (read) {
+                lastReadNanos = System.nanoTime();
+                armTimer(); // the idle bound counts again from now
+            }
             // Netty issues the read() itself when autoRead goes from false to true.
             conn.channel().config().setAutoRead(read);
         });

@@ -56,6 +56,8 @@ final class ResponseDecoder {
     private HttpVersion version;
     private HttpResponseStatus status;
     private HttpHeaders headers;
+    /** Whether the head being read has Content-Length, Transfer-Encoding. */
+    private boolean framedByLength, framedByCoding;
     /** The last header line's name, for an obs-fold continuation line. */
     private String lastName;
     /** Body bytes left in a Content-Length body or in the current chunk. */
@@ -219,6 +221,7 @@ final class ResponseDecoder {
         }
         status = sp2 < 0 ? HttpResponseStatus.valueOf(code) : HttpResponseStatus.valueOf(code, text.substring(sp2 + 1));
         headers = new DefaultHttpHeaders();
+        framedByLength = framedByCoding = false;
         headerBytes = 0;
         lastName = null;
         state = State.HEADERS;
@@ -258,6 +261,9 @@ final class ResponseDecoder {
             fail("a malformed header name: " + printable(name));
             return false;
         }
+        // Noted as they come: the framing is decided from them for every response, without looking them up again.
+        if (name.length() == 14 && name.equalsIgnoreCase("content-length")) framedByLength = true;
+        else if (name.length() == 17 && name.equalsIgnoreCase("transfer-encoding")) framedByCoding = true;
         lastName = name;
         return true;
     }
@@ -272,11 +278,11 @@ final class ResponseDecoder {
             body = State.STATUS;
         } else if (headRequest || code == 204 || code == 304) {
             body = State.IDLE;
-        } else if (headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+        } else if (framedByCoding) {
             // Transfer-Encoding overrides Content-Length; chunked must be the final coding, else the close ends it.
             headers.remove(HttpHeaderNames.CONTENT_LENGTH);
             body = lastCodingIsChunked(headers) ? State.CHUNK_SIZE : State.UNTIL_CLOSE;
-        } else if (headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        } else if (framedByLength) {
             long length = contentLength(headers);
             if (length < 0) {
                 fail("an invalid Content-Length: " + printable(String.join(", ", headers.getAll(HttpHeaderNames.CONTENT_LENGTH))));
