@@ -149,4 +149,29 @@ class BenchToolsTest {
         // The paced CPU goal (500 µs each) is met, the end-to-end TTFC goal missed; the stamped row is not counted.
         assertThat(md).contains("GOALS: 3/4 met");
     }
+
+    @Test
+    void abReportJudgesBuildsByTheirPairs(@TempDir Path dir) throws Exception {
+        var csv = dir.resolve("results.csv");
+        var lines = new StringBuilder(LoadGen.CSV_HEADER).append('\n');
+        // Five pairs at c=64: B uses less in four of them; the host slowed both in pair 3, which the pair absorbs.
+        double[][] pairs = {{50, 45}, {52, 48}, {80, 76}, {49, 51}, {51, 46}};
+        for (int i = 0; i < pairs.length; i++) {
+            for (var t : new String[] {"A", "B"}) {
+                double cpu = pairs[i][t.equals("A") ? 0 : 1];
+                lines.append(String.join(",", t, "nonstream", "64", Integer.toString(i + 1), "1", "4", "1000", "0", "0", "0", "250",
+                        "1", "1", "1", "2", "3", "", "", "", "", "", "", "", "",
+                        Double.toString(cpu * 1000 / 1e6), Double.toString(cpu), "0", "0.01", "10", "5", "50", "0", "0", "1", "1", "100", "")).append('\n');
+            }
+        }
+        Files.writeString(csv, lines);
+        var results = AbReport.load(csv);
+        assertThat(results).hasSize(1);
+        var r = results.getFirst();
+        assertThat(r.cell()).isEqualTo("nonstream, c=64");
+        assertThat(r.pairsBLower()).isEqualTo(4);
+        // ratios 0.900, 0.923, 0.950, 1.041, 0.902 -> median 0.923
+        assertThat(AbReport.median(r.ratios())).isCloseTo(48.0 / 52.0, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(AbReport.render(results)).contains("| nonstream, c=64 | 5 | 51.0 | 48.0 | 0.923 | 4/5 |");
+    }
 }

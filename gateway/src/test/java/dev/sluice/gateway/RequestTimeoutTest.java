@@ -77,7 +77,7 @@ class RequestTimeoutTest {
     void anIdleKeptAliveConnectionIsClosedAfterItsAnswer() throws Exception {
         long start = System.nanoTime();
         var answer = sendAndReadToClose("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
-        assertThat(answer).startsWith("HTTP/1.1 200 ").doesNotContain("408");
+        assertThat(answer).startsWith("HTTP/1.1 200 ").doesNotContain("HTTP/1.1 408"); // not "408": a timestamp or request id may hold it
         assertThat((System.nanoTime() - start) / 1_000_000).isBetween(800L, 5_000L);
     }
 

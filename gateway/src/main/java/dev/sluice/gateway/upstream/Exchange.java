@@ -328,27 +328,36 @@ final class Exchange implements UpstreamHttp.Call {
     private static final long NONE = Long.MAX_VALUE;
 
     /**
-     * When the first bound that can still run out does, as a {@code System.nanoTime()}, or {@link #NONE}: the
-     * first byte (until the head), the total, and the idle bound (from the head on, not while reads are held
-     * back: that silence is the caller's). A first-byte bound no shorter than the total (a whole answer's head
-     * comes only when it is complete) is the total's: the total is the limit that was hit. Before the head, the
-     * idle bound's earliest possible end (send time + idle) is counted too, so that the timer armed at the start
-     * is due before any of them and the head needs no new one.
+     * When the first bound that can still run out does, as a {@code System.nanoTime()}, or {@link #NONE}. Before
+     * the head, the idle bound's earliest possible end (send time + idle) counts too, so that the timer armed at
+     * the start is due before any bound and the head needs no new one.
      */
     private long nextDeadline() {
-        long next = NONE;
-        var firstByte = request.firstByte();
-        var total = request.total();
-        if (!headSeen && firstByte != null && (total == null || firstByte.compareTo(total) < 0)) next = sentNanos + nanos(firstByte);
-        if (total != null) next = Math.min(next, sentNanos + nanos(total));
-        if (request.idle() != null) {
-            if (headSeen) {
-                if (!paused) next = Math.min(next, lastReadNanos + idleNanos);
-            } else if (sentNanos + idleNanos - System.nanoTime() > 0) {
-                next = Math.min(next, sentNanos + idleNanos); // only a hint: once past, nothing runs out then
-            }
+        long next = Math.min(firstByteDeadline(), Math.min(totalDeadline(), idleDeadline()));
+        if (!headSeen && request.idle() != null && sentNanos + idleNanos - System.nanoTime() > 0) {
+            next = Math.min(next, sentNanos + idleNanos); // only a hint: once past, nothing runs out then
         }
         return next;
+    }
+
+    /**
+     * Until the head. A first-byte bound no shorter than the total (a whole answer's head comes only when it is
+     * complete) is the total's: the total is the limit that was hit.
+     */
+    private long firstByteDeadline() {
+        var firstByte = request.firstByte();
+        var total = request.total();
+        if (headSeen || firstByte == null || (total != null && firstByte.compareTo(total) >= 0)) return NONE;
+        return sentNanos + nanos(firstByte);
+    }
+
+    private long totalDeadline() {
+        return request.total() == null ? NONE : sentNanos + nanos(request.total());
+    }
+
+    /** From the head on; not while reads are held back: that silence is the caller's, not the upstream's. */
+    private long idleDeadline() {
+        return !headSeen || request.idle() == null || paused ? NONE : lastReadNanos + idleNanos;
     }
 
     /** Arms the timer for the next deadline, unless it is due by then already (it then looks again when it fires). */
@@ -365,17 +374,19 @@ final class Exchange implements UpstreamHttp.Call {
         timer = null;
         if (done) return;
         long now = System.nanoTime();
-        var firstByte = request.firstByte();
-        var total = request.total();
-        if (!headSeen && firstByte != null && (total == null || firstByte.compareTo(total) < 0) && now - (sentNanos + nanos(firstByte)) >= 0) {
-            timeout(Kind.FIRST_BYTE, firstByte);
-        } else if (total != null && now - (sentNanos + nanos(total)) >= 0) {
-            timeout(Kind.TOTAL, total);
-        } else if (headSeen && request.idle() != null && !paused && now - lastReadNanos >= idleNanos) {
+        if (passed(firstByteDeadline(), now)) {
+            timeout(Kind.FIRST_BYTE, request.firstByte());
+        } else if (passed(totalDeadline(), now)) {
+            timeout(Kind.TOTAL, request.total());
+        } else if (passed(idleDeadline(), now)) {
             timeout(Kind.IDLE, request.idle());
         } else {
             armTimer();
         }
+    }
+
+    private static boolean passed(long deadline, long now) {
+        return deadline != NONE && now - deadline >= 0;
     }
 
     private void cancelTimers() {
