@@ -17,6 +17,7 @@ JAR_B="$(realpath "$2")"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 source "$ROOT/scripts/java-home.sh"
+source "$ROOT/bench/scripts/gateway-config.sh"
 JAVA="$JAVA_HOME/bin/java"
 
 MODES="${MODES:-nonstream}"
@@ -60,20 +61,7 @@ UP_PID=$!; PIDS+=("$UP_PID")
 wait_port "$UP_PORT" "$UP_PID" "fake upstream"
 
 gateway() { # name jar port -> pid
-  cat > "$OUT/$1.yaml" <<EOF
-listen: 127.0.0.1:$3
-limits: {keepalive: 15s}
-providers:
-  up:
-    type: openai
-    base_url: http://127.0.0.1:$UP_PORT/v1
-    api_key: x
-models:
-  - name: fast
-    deployments: [{provider: up, model: fast}]
-  - name: paced
-    deployments: [{provider: up, model: paced}]
-EOF
+  bench_gateway_config "$OUT/$1.yaml" "$3" "$UP_PORT"
   cp "$2" "$OUT/$1.jar"
   "$JAVA" "${GATEWAY_JVM[@]}" -jar "$OUT/$1.jar" serve --config "$OUT/$1.yaml" --port "$3" > "$OUT/$1.log" 2>&1 &
   echo $!

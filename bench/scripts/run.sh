@@ -34,6 +34,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 source "$ROOT/scripts/java-home.sh"
+source "$ROOT/bench/scripts/gateway-config.sh"
 JAVA="$JAVA_HOME/bin/java"
 
 TARGETS="${TARGETS:-direct nginx sluice}"
@@ -175,20 +176,7 @@ fi
 
 # ---- sluice -----------------------------------------------------------------------------------------------
 if [[ " $TARGETS " == *" sluice "* ]]; then
-  cat > "$OUT/sluice.yaml" <<EOF
-listen: 127.0.0.1:$SLUICE_PORT
-limits: {keepalive: 15s}
-providers:
-  up:
-    type: openai
-    base_url: http://127.0.0.1:$UP_PORT/v1
-    api_key: x
-models:
-  - name: fast
-    deployments: [{provider: up, model: fast}]
-  - name: paced
-    deployments: [{provider: up, model: paced}]
-EOF
+  bench_gateway_config "$OUT/sluice.yaml" "$SLUICE_PORT" "$UP_PORT"
   log "starting sluice on 127.0.0.1:$SLUICE_PORT"
   GC_LOG="-Xlog:gc:file=$OUT/sluice-gc.log"
   if [ "${USE_LAUNCHER:-0}" = 1 ]; then
