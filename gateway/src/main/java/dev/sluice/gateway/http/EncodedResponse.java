@@ -3,6 +3,7 @@ package dev.sluice.gateway.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.DefaultByteBufHolder;
+import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -57,13 +58,12 @@ final class EncodedResponse extends DefaultByteBufHolder {
 
         /**
          * One header line. Names and values come from the gateway's code and configuration, and from upstream
-         * answers (Retry-After): a name that is not an RFC 9110 token, or a value with CR, LF, NUL or a character
-         * outside ISO-8859-1, would split or corrupt the response, and is refused as Netty's header map refuses it.
+         * answers (Retry-After): they are checked as Netty's header map checks them (a name an RFC 9110 token, a
+         * value without CR, LF or other controls but tab), and a value's characters must be ISO-8859-1, the bytes
+         * they are written as.
          */
         void header(CharSequence name, CharSequence value) {
-            for (int i = 0; i < name.length(); i++) {
-                if (!tchar(name.charAt(i))) throw new IllegalArgumentException("not a header name: " + name);
-            }
+            if (name.isEmpty() || HttpHeaderValidationUtil.validateToken(name) != -1) throw new IllegalArgumentException("not a header name: " + name);
             room(name.length() + 2);
             for (int i = 0; i < name.length(); i++) bytes[size++] = (byte) name.charAt(i);
             bytes[size++] = ':';
@@ -73,12 +73,13 @@ final class EncodedResponse extends DefaultByteBufHolder {
         }
 
         private void value(CharSequence value) {
+            if (HttpHeaderValidationUtil.validateValidHeaderValue(value) != -1) {
+                throw new IllegalArgumentException("a header value with CR, LF or another control character");
+            }
             room(value.length());
             for (int i = 0; i < value.length(); i++) {
                 char c = value.charAt(i);
-                if (c == '\r' || c == '\n' || c == 0 || c > 0xFF) {
-                    throw new IllegalArgumentException("a header value with CR, LF, NUL or a character outside ISO-8859-1");
-                }
+                if (c > 0xFF) throw new IllegalArgumentException("a header value with a character outside ISO-8859-1");
                 bytes[size++] = (byte) c;
             }
         }
@@ -156,11 +157,6 @@ final class EncodedResponse extends DefaultByteBufHolder {
             if (status >= 100 && status < STATUS_LINES.length) STATUS_LINES[status] = line;
         }
         return line;
-    }
-
-    /** RFC 9110 §5.6.2. */
-    private static boolean tchar(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
     }
 
     private static byte[] ascii(String s) {

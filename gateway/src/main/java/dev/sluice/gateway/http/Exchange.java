@@ -9,7 +9,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -228,10 +228,13 @@ public final class Exchange {
         });
     }
 
-    /** {@link HttpUtil#isKeepAlive}, without its walk over the headers for the common request that has no Connection header. */
-    static boolean keepAlive(HttpRequest request) {
-        if (!request.headers().contains(HttpHeaderNames.CONNECTION)) return request.protocolVersion().isKeepAliveDefault();
-        return HttpUtil.isKeepAlive(request);
+    /**
+     * {@link HttpUtil#isKeepAlive}, without its walk over the headers for the common message that has no
+     * Connection header: a client's request here, an upstream's response in the upstream client.
+     */
+    public static boolean keepAlive(HttpMessage message) {
+        if (!message.headers().contains(HttpHeaderNames.CONNECTION)) return message.protocolVersion().isKeepAliveDefault();
+        return HttpUtil.isKeepAlive(message);
     }
 
     /**
@@ -308,7 +311,7 @@ public final class Exchange {
         boolean chunked = !request.protocolVersion().equals(HttpVersion.HTTP_1_0);
         if (chunked) h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         common(h, headers);
-        boolean keepAliveConnection = chunked && HttpUtil.isKeepAlive(request);
+        boolean keepAliveConnection = chunked && keepAlive(request);
         if (!keepAliveConnection) h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         // HEAD: the head a GET would get and nothing more (the events are written below the codec, which would not drop them).
         return new EventStreamResponse(channel, state, response, keepAlive, keepAliveConnection, onDone, deferHead,

@@ -8,9 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -207,9 +205,7 @@ final class Exchange implements UpstreamHttp.Call {
             return true; // informational: the final head comes after
         }
         headSeen = true;
-        // The common head has no Connection header: no walk over the headers for its values.
-        keepAlive = requestHead.keepAlive() && (head.headers().contains(HttpHeaderNames.CONNECTION) ? HttpUtil.isKeepAlive(head)
-                : head.protocolVersion().isKeepAliveDefault());
+        keepAlive = requestHead.keepAlive() && dev.sluice.gateway.http.Exchange.keepAlive(head);
         if (request.idle() != null) {
             lastReadNanos = System.nanoTime();
             armTimer(); // due no later than the idle bound already, unless an answer took longer than it to begin
@@ -332,9 +328,9 @@ final class Exchange implements UpstreamHttp.Call {
      * the head, the idle bound's earliest possible end (send time + idle) counts too, so that the timer armed at
      * the start is due before any bound and the head needs no new one.
      */
-    private long nextDeadline() {
+    private long nextDeadline(long now) {
         long next = Math.min(firstByteDeadline(), Math.min(totalDeadline(), idleDeadline()));
-        if (!headSeen && request.idle() != null && sentNanos + idleNanos - System.nanoTime() > 0) {
+        if (!headSeen && request.idle() != null && sentNanos + idleNanos - now > 0) {
             next = Math.min(next, sentNanos + idleNanos); // only a hint: once past, nothing runs out then
         }
         return next;
@@ -363,11 +359,12 @@ final class Exchange implements UpstreamHttp.Call {
     /** Arms the timer for the next deadline, unless it is due by then already (it then looks again when it fires). */
     private void armTimer() {
         if (done) return;
-        long next = nextDeadline();
+        long now = System.nanoTime();
+        long next = nextDeadline(now);
         if (next == NONE || (timer != null && timerDue - next <= 0)) return;
         cancel(timer);
         timerDue = next;
-        timer = schedule(Math.max(0, next - System.nanoTime()), timerCheck);
+        timer = schedule(Math.max(0, next - now), timerCheck);
     }
 
     private void checkTimer() {

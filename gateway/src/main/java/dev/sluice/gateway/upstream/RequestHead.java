@@ -1,5 +1,6 @@
 package dev.sluice.gateway.upstream;
 
+import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -109,16 +110,9 @@ record RequestHead(byte[] bytes, boolean keepAlive) {
         return true;
     }
 
-    /** RFC 9110 §5.6.2: 1*tchar. */
+    /** RFC 9110 §5.6.2: 1*tchar, as Netty checks header names. */
     private static boolean token(String s) {
-        if (s == null || s.isEmpty()) return false;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                    || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
-            if (!ok) return false;
-        }
-        return true;
+        return s != null && !s.isEmpty() && HttpHeaderValidationUtil.validateToken(s) == -1;
     }
 
     /** Whether a comma-separated header value lists {@code token}, ignoring case. */
